@@ -1,0 +1,12 @@
+export {
+  type Config,
+  ConfigInput,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  defaultStateDir,
+  ENV_VARS,
+  indexDirFor,
+  isLoopbackHost,
+  type LoadConfigOptions,
+  loadConfig,
+} from './config.ts';

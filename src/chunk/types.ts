@@ -10,6 +10,8 @@ export interface ParsedNote {
   /** Non-null when front matter was present but could not be parsed. */
   frontMatterError: string | null;
   chunks: Chunk[];
+  /** True when the note produced more than `maxChunks` chunks and the rest was left out. */
+  truncated: boolean;
 }
 
 export interface Chunk {
@@ -36,4 +38,14 @@ export interface ChunkOptions {
   overlapTokens: number;
   /** Optional exact token counter (the embedder's); defaults to an estimate. */
   countTokens?: (text: string) => number;
+  /**
+   * At most this many chunks per note (default 1000): a 10 MB note stays bounded; the rest of
+   * the note is left out and ParsedNote.truncated is set.
+   */
+  maxChunks?: number;
+  /**
+   * Keep a prose block ending in ':' together with the code that follows it (the tldr
+   * "- what it does:" + `command` pair) so a split never separates them. Default true.
+   */
+  keepCodeWithLead?: boolean;
 }

@@ -1,0 +1,17 @@
+export { createNoteFilter, DEFAULT_INCLUDE, type NoteFilter, type ScanOptions } from './filter.ts';
+export { contentHash } from './hash.ts';
+export {
+  checkNotePathSyntax,
+  isMarkdownName,
+  type PathOptions,
+  type PathSyntax,
+  resolveNotePath,
+  throwPathError,
+} from './paths.ts';
+export { MAX_READ_BYTES, type NoteContent, readNote } from './read.ts';
+export { scanNotes } from './scan.ts';
+export type { ChangeBatch, NoteFile, PathCheck, WriteMode, WriteResult } from './types.ts';
+export { noteUri, parseNoteUri } from './uri.ts';
+export { type NotesWatcher, type WatchOptions, watchNotes } from './watch.ts';
+export { isTempFileName, TEMP_PREFIX } from './temp.ts';
+export { MAX_NOTE_BYTES, type WriteOptions, writeNote } from './write.ts';

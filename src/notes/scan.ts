@@ -1,0 +1,121 @@
+import type { Dirent } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
+import { lstat, readdir, realpath } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { createNoteFilter, type NoteFilter, type ScanOptions } from './filter.ts';
+import { isInside, nfc } from './paths.ts';
+import type { NoteFile } from './types.ts';
+
+// Enough parallel readdir/stat calls to keep libuv's thread pool busy without flooding it.
+const CONCURRENCY = 32;
+
+interface Found {
+  rel: string;
+  abs: string;
+  /** A symlink: counted only when its real path is a file inside the root. */
+  link: boolean;
+}
+
+async function listDir(dir: string): Promise<Dirent[]> {
+  try {
+    return await readdir(dir, { withFileTypes: true });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // Vanished or unreadable folders are skipped, as an editor deleting one mid-scan would.
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM') return [];
+    throw err;
+  }
+}
+
+/** Run `fn` over `items` with at most `limit` calls in flight. */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
+async function walk(start: { abs: string; rel: string }, filter: NoteFilter): Promise<Found[]> {
+  const found: Found[] = [];
+  let level = [start];
+  // Breadth-first, one level at a time, each level's folders read in parallel.
+  while (level.length > 0) {
+    const nextLevel: { abs: string; rel: string }[] = [];
+    await eachLimit(level, CONCURRENCY, async (dir) => {
+      for (const e of await listDir(dir.abs)) {
+        const name = e.name;
+        const rel = dir.rel === '' ? nfc(name) : `${dir.rel}/${nfc(name)}`;
+        const abs = join(dir.abs, name);
+        if (e.isDirectory()) {
+          if (!filter.isSkippedDir(rel)) nextLevel.push({ abs, rel });
+        } else if (e.isFile() || e.isSymbolicLink()) {
+          // Symlinked folders are never entered (cycles, escapes); symlinked notes may count.
+          if (filter.isNote(rel)) found.push({ rel, abs, link: e.isSymbolicLink() });
+        }
+      }
+    });
+    level = nextLevel;
+  }
+  return found;
+}
+
+// Stat calls run synchronously in slices: through the thread pool each costs a promise and
+// two thread hops, three times the work for 38k files. A slice of 512 blocks the event
+// loop for a few milliseconds at most, then yields.
+const STAT_SLICE = 512;
+
+function statNote(realRoot: string, f: Found): NoteFile | null {
+  try {
+    if (f.link && !isInside(realRoot, realpathSync(f.abs))) return null;
+    const st = statSync(f.abs, { throwIfNoEntry: false });
+    if (!st?.isFile()) return null;
+    return { path: f.rel, absPath: f.abs, size: st.size, mtimeMs: st.mtimeMs };
+  } catch {
+    // Unreadable or a broken link: not a note right now.
+    return null;
+  }
+}
+
+async function toNotes(realRoot: string, found: readonly Found[]): Promise<NoteFile[]> {
+  const notes: NoteFile[] = [];
+  for (let i = 0; i < found.length; i++) {
+    const n = statNote(realRoot, found[i]!);
+    if (n) notes.push(n);
+    if (i % STAT_SLICE === STAT_SLICE - 1) await yieldToLoop();
+  }
+  notes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const unique: NoteFile[] = [];
+  for (const n of notes) if (unique[unique.length - 1]?.path !== n.path) unique.push(n);
+  return unique;
+}
+
+/**
+ * Every note under `root`: Markdown files matching the include globs and not the excludes,
+ * outside hidden folders, node_modules and skipDirs. Symlinked folders are not entered;
+ * a symlinked note counts when its real path is a file inside the real root. Sorted by path;
+ * when NFC and NFD spellings of one name both exist, the first is kept.
+ */
+export async function scanNotes(root: string, opts: ScanOptions): Promise<NoteFile[]> {
+  const realRoot = await realpath(root);
+  const filter = await createNoteFilter(root, opts);
+  return toNotes(realRoot, await walk({ abs: root, rel: '' }, filter));
+}
+
+/** The notes under one folder of the root (`abs` as the disk spells it, `rel` its note path). */
+export async function scanFolder(
+  root: string,
+  folder: { abs: string; rel: string },
+  filter: NoteFilter,
+): Promise<NoteFile[]> {
+  if (folder.rel !== '' && filter.isSkippedDir(folder.rel)) return [];
+  try {
+    // A symlinked folder is never entered, whichever way it was found.
+    if (!(await lstat(folder.abs)).isDirectory()) return [];
+  } catch {
+    return [];
+  }
+  const realRoot = await realpath(root);
+  return toNotes(realRoot, await walk(folder, filter));
+}

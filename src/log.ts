@@ -28,7 +28,8 @@ export function createLogger(opts: LogOptions = {}): Logger {
   let dest: DestinationStream;
   if (opts.destination) dest = opts.destination;
   else if (opts.file) {
-    fileStream = pino.destination({ dest: opts.file, append: true, mkdir: true, sync: false });
+    // Synchronous: a crash line must reach the file before the process exits.
+    fileStream = pino.destination({ dest: opts.file, append: true, mkdir: true, sync: true });
     dest = fileStream;
   } else dest = pino.destination({ fd: 2, sync: true });
   return pino(

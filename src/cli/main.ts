@@ -21,7 +21,6 @@ export function buildProgram(): Command {
     .version(VERSION, '-V, --version')
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ showGlobalOptions: true })
-    .enablePositionalOptions()
     .addOption(new Option('--notes <dir>', 'notes folder (env NOTES_MCP_NOTES, default ./notes)'))
     .addOption(new Option('--state <dir>', 'state folder: index, tokens, models (env NOTES_MCP_STATE)'))
     .addOption(new Option('--config <file>', 'JSON config file (env NOTES_MCP_CONFIG)'))

@@ -1,5 +1,43 @@
 import type { Command } from 'commander';
+import { configFrom, type GlobalOptions, printJson, processIO } from '../context.ts';
 
 export function registerStatus(program: Command): void {
-  void program;
+  program
+    .command('status')
+    .description('what is indexed: notes, chunks, model, freshness')
+    .option('--json', 'print as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions>();
+      const config = configFrom(g);
+      const { existsSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const { readLockOwner } = await import('../../index/index.ts');
+      const { ago, openIndexForCli } = await import('./shared.ts');
+      const owner = readLockOwner(join(config.indexDir, 'lock'));
+      if (!existsSync(join(config.indexDir, 'index.db'))) {
+        const empty = { notesDir: config.notesDir, indexDir: config.indexDir, indexed: false, daemonPid: owner ?? null };
+        if (opts.json) return printJson(processIO, empty);
+        processIO.out(`notes:  ${config.notesDir}\nindex:  ${config.indexDir} (not built yet: run "notes-mcp index")`);
+        return;
+      }
+      const { index, close } = await openIndexForCli(config, { readOnly: true });
+      try {
+        const s = index.status();
+        const tags = index.store.tagCounts(10);
+        if (opts.json) return printJson(processIO, { ...s, indexed: true, daemonPid: owner ?? null, topTags: tags });
+        processIO.out(
+          [
+            `notes:   ${s.notesDir}`,
+            `index:   ${s.indexDir}`,
+            `daemon:  ${owner ? `running (pid ${owner})` : 'not running'}`,
+            `model:   ${s.model} (${s.dims} dims)`,
+            `content: ${s.notes} notes, ${s.chunks} chunks, ${s.vectors} distinct vectors`,
+            `fresh:   last note indexed ${ago(s.lastIndexedAt)}`,
+            `tags:    ${tags.map((t) => `#${t.tag} (${t.notes})`).join(', ') || 'none'}`,
+          ].join('\n'),
+        );
+      } finally {
+        await close();
+      }
+    });
 }

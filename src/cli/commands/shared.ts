@@ -1,0 +1,43 @@
+import type { Config } from '../../config/index.ts';
+import type { NotesIndex } from '../../index/index.ts';
+import type { Logger } from '../../log.ts';
+
+/**
+ * Open model and index for a CLI command. Writers take the lock; read-only commands open the
+ * database next to a running daemon (SQLite WAL allows concurrent readers).
+ */
+export async function openIndexForCli(
+  config: Config,
+  opts: { readOnly: boolean; log?: Logger },
+): Promise<{ index: NotesIndex; log: Logger; close: () => Promise<void> }> {
+  const [{ openEmbedder }, { NotesIndex }, { createLogger }] = await Promise.all([
+    import('../../embed/index.ts'),
+    import('../../index/index.ts'),
+    import('../../log.ts'),
+  ]);
+  const log = opts.log ?? createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
+  const embedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
+  try {
+    const index = NotesIndex.open({ config, embedder, log, readOnly: opts.readOnly });
+    return {
+      index,
+      log,
+      close: async () => {
+        await index.close();
+        await embedder.dispose();
+      },
+    };
+  } catch (err) {
+    await embedder.dispose();
+    throw err;
+  }
+}
+
+export function ago(ms: number | undefined): string {
+  if (ms === undefined) return 'never';
+  const s = Math.round((Date.now() - ms) / 1000);
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.round(s / 60)}m ago`;
+  if (s < 86400) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86400)}d ago`;
+}

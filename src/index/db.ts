@@ -1,0 +1,109 @@
+import Database from 'better-sqlite3';
+import { NotesError } from '../errors.ts';
+
+export type Db = Database.Database;
+
+// Schema migrations, applied in order inside one IMMEDIATE transaction and gated by
+// PRAGMA user_version, so a crash mid-migration leaves the previous version intact.
+const MIGRATIONS: readonly string[] = [
+  // v1
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+  CREATE TABLE notes (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    disk_path TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ms REAL NOT NULL,
+    title TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    aliases TEXT NOT NULL,
+    front_matter TEXT NOT NULL,
+    indexed_at INTEGER NOT NULL
+  ) STRICT;
+  CREATE TABLE note_tags (
+    note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,
+    tag TEXT NOT NULL,
+    PRIMARY KEY (tag, note_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX note_tags_note ON note_tags(note_id);
+  CREATE TABLE chunks (
+    id INTEGER PRIMARY KEY,
+    note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    headings TEXT NOT NULL,
+    start_line INTEGER NOT NULL,
+    end_line INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    embed_hash TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX chunks_note ON chunks(note_id, seq);
+  CREATE INDEX chunks_embed ON chunks(embed_hash);
+  -- Content-addressed: one vector per distinct embed text, for the model recorded in meta.
+  CREATE TABLE vectors (embed_hash TEXT PRIMARY KEY, vec BLOB NOT NULL) STRICT, WITHOUT ROWID;
+  CREATE VIRTUAL TABLE chunks_fts USING fts5(
+    text, title, headings,
+    content = '', contentless_delete = 1,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+  );
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export interface OpenDbOptions {
+  readonly?: boolean;
+}
+
+export function openDb(file: string, opts: OpenDbOptions = {}): Db {
+  let db: Db;
+  try {
+    db = new Database(file, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+  } catch (err) {
+    throw new NotesError('NOTES_E_STATE_CORRUPT', [file, (err as Error).message], { cause: err });
+  }
+  try {
+    db.pragma('busy_timeout = 5000');
+    // The default 2 MB page cache makes every insert into a large index touch the disk.
+    db.pragma('cache_size = -65536');
+    db.pragma('temp_store = MEMORY');
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      // FULL: a commit survives power loss, which is what "acknowledged" means for the index.
+      db.pragma('synchronous = FULL');
+      if (process.platform === 'darwin') {
+        // On macOS plain fsync does not reach the platter; F_FULLFSYNC does.
+        db.pragma('fullfsync = ON');
+        db.pragma('checkpoint_fullfsync = ON');
+      }
+      migrate(db);
+    } else {
+      const v = db.pragma('user_version', { simple: true }) as number;
+      if (v !== SCHEMA_VERSION) {
+        throw new NotesError('NOTES_E_STATE_CORRUPT', [file, `schema version ${v}, expected ${SCHEMA_VERSION}`]);
+      }
+    }
+    db.pragma('foreign_keys = ON');
+    return db;
+  } catch (err) {
+    db.close();
+    if (err instanceof NotesError) throw err;
+    throw new NotesError('NOTES_E_STATE_CORRUPT', [file, (err as Error).message], { cause: err });
+  }
+}
+
+function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(`index schema version ${current} is newer than this notes-mcp (${SCHEMA_VERSION}); upgrade notes-mcp`);
+  }
+  if (current === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    for (let v = current; v < SCHEMA_VERSION; v++) {
+      const sql = MIGRATIONS[v];
+      if (sql) db.exec(sql);
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

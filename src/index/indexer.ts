@@ -1,0 +1,368 @@
+import { readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { basename, join } from 'node:path';
+import type { ChunkOptions, ParsedNote } from '../chunk/types.ts';
+import { chunkNote } from '../chunk/index.ts';
+import type { Embedder } from '../embed/types.ts';
+import type { Logger } from '../log.ts';
+import { contentHash, scanNotes } from '../notes/index.ts';
+import type { ChangeBatch, NoteFile } from '../notes/types.ts';
+import type { ChunkInput, NoteInput, Store } from './store.ts';
+import type { VectorIndex } from './vectors.ts';
+
+// Notes → chunks → vectors → (SQLite + HNSW). Work is grouped so that one SQLite commit (an
+// fsync with synchronous=FULL) covers many notes, and each group is durable on its own: a
+// process killed at any moment resumes from the last committed group on the next sync.
+
+/** Files larger than this are skipped (and reported), not indexed. */
+export const MAX_INDEX_BYTES = 8 * 1024 * 1024;
+const GROUP_NOTES = 256;
+const EMBED_BATCH = 64;
+
+export type NoteEventType = 'added' | 'changed' | 'removed';
+export interface NoteEvent {
+  type: NoteEventType;
+  path: string;
+}
+
+export interface SyncProgress {
+  phase: 'scan' | 'index';
+  done: number;
+  total: number;
+}
+
+export interface SyncTimings {
+  scanMs: number;
+  readMs: number;
+  parseMs: number;
+  embedMs: number;
+  dbMs: number;
+  vectorMs: number;
+}
+
+export interface SyncSummary {
+  notes: number;
+  chunks: number;
+  /** Notes whose content was (re)indexed. */
+  indexed: number;
+  unchanged: number;
+  removed: number;
+  /** Files that could not be indexed (too large, unreadable), with reasons. */
+  skipped: Array<{ path: string; reason: string }>;
+  /** Texts sent through the model (content-addressed vectors are reused otherwise). */
+  embedded: number;
+  seconds: number;
+  timings: SyncTimings;
+}
+
+export interface IndexerDeps {
+  root: string;
+  store: Store;
+  vectors: VectorIndex;
+  embedder: Embedder;
+  chunkOptions: ChunkOptions;
+  scan: { include: readonly string[]; exclude: readonly string[]; skipDirs: readonly string[] };
+  log: Logger;
+  emit: (e: NoteEvent) => void;
+}
+
+interface Prepared {
+  pending: Pending[];
+  touched: NoteFile[];
+}
+
+interface Pending {
+  file: NoteFile;
+  hash: string;
+  parsed: ParsedNote;
+  embedHashes: string[];
+  existed: boolean;
+}
+
+function embedHashOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+}
+
+function now(): number {
+  return performance.now();
+}
+
+function emptyTimings(): SyncTimings {
+  return { scanMs: 0, readMs: 0, parseMs: 0, embedMs: 0, dbMs: 0, vectorMs: 0 };
+}
+
+export class Indexer {
+  readonly #d: IndexerDeps;
+
+  constructor(deps: IndexerDeps) {
+    this.#d = deps;
+  }
+
+  /** Bring the index in line with the notes folder: add, update and remove notes. */
+  async sync(opts: { full?: boolean; onProgress?: (p: SyncProgress) => void } = {}): Promise<SyncSummary> {
+    const t0 = now();
+    const timings = emptyTimings();
+    const { store } = this.#d;
+    opts.onProgress?.({ phase: 'scan', done: 0, total: 0 });
+    let ts = now();
+    const files = await scanNotes(this.#d.root, this.#d.scan);
+    timings.scanMs = now() - ts;
+    const existing = store.noteStates();
+    const seen = new Set<string>();
+    const candidates: NoteFile[] = [];
+    let unchanged = 0;
+    for (const f of files) {
+      if (seen.has(f.path)) continue; // NFC/NFD twins on a case- or form-sensitive disk: first wins
+      seen.add(f.path);
+      const e = existing.get(f.path);
+      if (!opts.full && e && e.size === f.size && e.mtimeMs === f.mtimeMs && e.diskPath === f.absPath) unchanged++;
+      else candidates.push(f);
+    }
+    const gone = [...existing.keys()].filter((p) => !seen.has(p));
+    ts = now();
+    this.#remove(gone);
+    timings.dbMs += now() - ts;
+    const r = await this.#indexFiles(candidates, existing, timings, opts.full ?? false, opts.onProgress);
+    ts = now();
+    if (store.gcVectors() > 0) timings.dbMs += now() - ts;
+    const counts = store.counts();
+    return {
+      notes: counts.notes,
+      chunks: counts.chunks,
+      indexed: r.indexed,
+      unchanged: unchanged + r.sameHash,
+      removed: gone.length,
+      skipped: r.skipped,
+      embedded: r.embedded,
+      seconds: (now() - t0) / 1000,
+      timings,
+    };
+  }
+
+  /** Apply a watcher batch (or a write by the daemon itself). */
+  async apply(batch: ChangeBatch): Promise<SyncSummary> {
+    const t0 = now();
+    const timings = emptyTimings();
+    const { store } = this.#d;
+    const existing = store.noteStates();
+    const removed = new Set<string>(batch.removed);
+    for (const dir of batch.removedDirs) {
+      const prefix = `${dir.replace(/\/+$/, '')}/`;
+      for (const p of existing.keys()) if (p.startsWith(prefix)) removed.add(p);
+    }
+    const files: NoteFile[] = [];
+    for (const path of new Set(batch.upserted)) {
+      const f = await this.#locate(path);
+      if (f) {
+        files.push(f);
+        removed.delete(path);
+      } else removed.add(path);
+    }
+    const gone = [...removed].filter((p) => existing.has(p));
+    this.#remove(gone);
+    const candidates = files.filter((f) => {
+      const e = existing.get(f.path);
+      return !(e && e.size === f.size && e.mtimeMs === f.mtimeMs && e.diskPath === f.absPath);
+    });
+    const r = await this.#indexFiles(candidates, existing, timings, false);
+    if (gone.length > 0 || r.indexed > 0) store.gcVectors();
+    const counts = store.counts();
+    return {
+      notes: counts.notes,
+      chunks: counts.chunks,
+      indexed: r.indexed,
+      unchanged: files.length - candidates.length + r.sameHash,
+      removed: gone.length,
+      skipped: r.skipped,
+      embedded: r.embedded,
+      seconds: (now() - t0) / 1000,
+      timings,
+    };
+  }
+
+  /** Find a note on disk by its NFC path; the disk may spell the name in NFD. */
+  async #locate(path: string): Promise<NoteFile | undefined> {
+    const { root, scan } = this.#d;
+    const tryStat = async (abs: string): Promise<NoteFile | undefined> => {
+      try {
+        const s = await stat(abs);
+        return s.isFile() ? { path, absPath: abs, size: s.size, mtimeMs: s.mtimeMs } : undefined;
+      } catch {
+        return undefined;
+      }
+    };
+    const direct = await tryStat(join(root, path));
+    if (direct) return direct;
+    // Walk the parts, matching each by NFC form: only reached for odd Unicode spellings.
+    let dir = root;
+    const parts = path.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        return undefined;
+      }
+      const want = parts[i]!;
+      const hit = names.find((n) => n.normalize('NFC') === want);
+      if (!hit) return undefined;
+      dir = join(dir, hit);
+    }
+    void scan;
+    return tryStat(dir);
+  }
+
+  #remove(paths: readonly string[]): void {
+    if (paths.length === 0) return;
+    const ids = this.#d.store.removeNotes(paths);
+    this.#d.vectors.remove(ids);
+    for (const path of paths) this.#d.emit({ type: 'removed', path });
+  }
+
+  async #indexFiles(
+    files: readonly NoteFile[],
+    existing: ReadonlyMap<string, { hash: string; id: number }>,
+    timings: SyncTimings,
+    full: boolean,
+    onProgress?: (p: SyncProgress) => void,
+  ): Promise<{ indexed: number; sameHash: number; embedded: number; skipped: SyncSummary['skipped'] }> {
+    const { log } = this.#d;
+    const totals = { indexed: 0, sameHash: 0, embedded: 0 };
+    const skipped: SyncSummary['skipped'] = [];
+    onProgress?.({ phase: 'index', done: 0, total: files.length });
+    // A three-stage pipeline: while the model embeds group g (onnxruntime runs on its own
+    // threads), the main thread reads and parses group g+1 and commits group g-1.
+    const groups: NoteFile[][] = [];
+    for (let g = 0; g < files.length; g += GROUP_NOTES) groups.push(files.slice(g, g + GROUP_NOTES));
+    let done = 0;
+    let prepared = groups.length > 0 ? await this.#prepare(groups[0]!, existing, full, timings, skipped) : undefined;
+    let embedding = prepared ? this.#embed(prepared, timings) : undefined;
+    for (let g = 0; g < groups.length; g++) {
+      const next = g + 1 < groups.length ? await this.#prepare(groups[g + 1]!, existing, full, timings, skipped) : undefined;
+      const vectors = await embedding!;
+      embedding = next ? this.#embed(next, timings) : undefined;
+      this.#commit(prepared!, vectors, timings);
+      totals.indexed += prepared!.pending.length;
+      totals.sameHash += prepared!.touched.length;
+      totals.embedded += vectors.size;
+      done += groups[g]!.length;
+      onProgress?.({ phase: 'index', done, total: files.length });
+      prepared = next;
+    }
+    if (skipped.length > 0) log.warn({ skipped: skipped.length }, 'some notes were not indexed');
+    return { ...totals, skipped };
+  }
+
+  /** Read and parse a group of notes; files whose content hash is unchanged are only touched. */
+  async #prepare(
+    group: readonly NoteFile[],
+    existing: ReadonlyMap<string, { hash: string; id: number }>,
+    full: boolean,
+    timings: SyncTimings,
+    skipped: SyncSummary['skipped'],
+  ): Promise<Prepared> {
+    const pending: Pending[] = [];
+    const touched: NoteFile[] = [];
+    let ts = now();
+    // Synchronous reads: small files, and the libuv pool is busy with the model's work, so
+    // async reads would queue behind it.
+    const bufs = group.map((file) => {
+      if (file.size > MAX_INDEX_BYTES) {
+        skipped.push({ path: file.path, reason: `larger than ${MAX_INDEX_BYTES} bytes` });
+        return undefined;
+      }
+      try {
+        return readFileSync(file.absPath);
+      } catch (err) {
+        skipped.push({ path: file.path, reason: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
+        return undefined;
+      }
+    });
+    await Promise.resolve();
+    timings.readMs += now() - ts;
+    ts = now();
+    group.forEach((file, i) => {
+      const buf = bufs[i];
+      if (!buf) return;
+      const hash = contentHash(buf);
+      const prev = existing.get(file.path);
+      if (prev && prev.hash === hash && !full) {
+        touched.push(file);
+        return;
+      }
+      const parsed = chunkNote(buf.toString('utf8'), basename(file.path), this.#d.chunkOptions);
+      pending.push({ file, hash, parsed, embedHashes: parsed.chunks.map((c) => embedHashOf(c.embedText)), existed: prev !== undefined });
+    });
+    timings.parseMs += now() - ts;
+    return { pending, touched };
+  }
+
+  /** Vectors for the texts of a group that the store does not have yet. */
+  async #embed(p: Prepared, timings: SyncTimings): Promise<Map<string, Float32Array>> {
+    const { store, embedder } = this.#d;
+    let ts = now();
+    const need = new Map<string, string>();
+    for (const x of p.pending) {
+      x.parsed.chunks.forEach((c, i) => {
+        const h = x.embedHashes[i]!;
+        if (!need.has(h) && !store.hasVector(h)) need.set(h, c.embedText);
+      });
+    }
+    timings.dbMs += now() - ts;
+    const vectors = new Map<string, Float32Array>();
+    const entries = [...need];
+    ts = now();
+    for (let i = 0; i < entries.length; i += EMBED_BATCH) {
+      const part = entries.slice(i, i + EMBED_BATCH);
+      const vecs = await embedder.embed(part.map(([, text]) => text));
+      part.forEach(([h], j) => vectors.set(h, vecs[j]!));
+    }
+    timings.embedMs += now() - ts;
+    return vectors;
+  }
+
+  /** One transaction per group: a durable step a killed process resumes after. */
+  #commit(p: Prepared, vectors: ReadonlyMap<string, Float32Array>, timings: SyncTimings): void {
+    const { store } = this.#d;
+    let ts = now();
+    const results = store.db.transaction(() => {
+      for (const f of p.touched) store.touchNote(f.path, f.absPath, f.size, f.mtimeMs);
+      return p.pending.map((x) => {
+        const chunks: ChunkInput[] = x.parsed.chunks.map((c, i) => ({
+          seq: c.seq,
+          headings: c.headings,
+          startLine: c.startLine,
+          endLine: c.endLine,
+          text: c.text,
+          embedHash: x.embedHashes[i]!,
+        }));
+        const mine = new Map<string, Float32Array>();
+        for (const h of x.embedHashes) {
+          const v = vectors.get(h);
+          if (v) mine.set(h, v);
+        }
+        const note: NoteInput = {
+          path: x.file.path,
+          diskPath: x.file.absPath,
+          hash: x.hash,
+          size: x.file.size,
+          mtimeMs: x.file.mtimeMs,
+          title: x.parsed.title,
+          tags: x.parsed.tags,
+          aliases: x.parsed.aliases,
+          frontMatter: x.parsed.frontMatter,
+        };
+        return { x, r: store.replaceNote(note, chunks, mine) };
+      });
+    }).immediate();
+    timings.dbMs += now() - ts;
+    ts = now();
+    for (const { x, r } of results) {
+      this.#d.vectors.remove(r.removed);
+      this.#d.vectors.add(r.added.map((a) => ({ id: a.id, vec: vectors.get(a.embedHash) ?? store.vectorOf(a.embedHash)! })));
+    }
+    timings.vectorMs += now() - ts;
+    for (const { x } of results) this.#d.emit({ type: x.existed ? 'changed' : 'added', path: x.file.path });
+  }
+}

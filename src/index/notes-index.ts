@@ -1,0 +1,260 @@
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_CHUNK_OPTIONS } from '../chunk/index.ts';
+import type { ChunkOptions } from '../chunk/types.ts';
+import type { Config } from '../config/index.ts';
+import type { Embedder } from '../embed/types.ts';
+import { NotesError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { ChangeBatch } from '../notes/types.ts';
+import { openDb } from './db.ts';
+import { Indexer, type NoteEvent, type SyncProgress, type SyncSummary } from './indexer.ts';
+import { acquireLock, type Lock } from './lock.ts';
+import { Store } from './store.ts';
+import { VectorIndex } from './vectors.ts';
+
+// Bumped when chunking changes in a way that should re-chunk existing indexes.
+const CHUNKER_VERSION = 1;
+
+export interface IndexStatus {
+  notesDir: string;
+  indexDir: string;
+  notes: number;
+  chunks: number;
+  vectors: number;
+  model: string;
+  fingerprint: string;
+  dims: number;
+  generation: number;
+  lastIndexedAt: number | undefined;
+  lastSyncAt: number | undefined;
+  /** Milliseconds the oldest unapplied change has waited (0 when the index is current). */
+  lagMs: number;
+  syncing: boolean;
+  vectorIndex: { loaded: 'loaded' | 'rebuilt'; reason: string; size: number };
+}
+
+export interface OpenIndexOptions {
+  config: Config;
+  embedder: Embedder;
+  log: Logger;
+  /** Open without taking the writer lock (CLI search/status next to a running daemon). */
+  readOnly?: boolean;
+  chunkOptions?: Partial<ChunkOptions>;
+  /** Debounce for saving the vector graph after changes. */
+  saveDelayMs?: number;
+}
+
+interface Events {
+  note: [NoteEvent];
+  synced: [SyncSummary];
+}
+
+/** The knowledge index: one SQLite database plus an HNSW graph, with one writer at a time. */
+export class NotesIndex extends EventEmitter<Events> {
+  readonly config: Config;
+  readonly store: Store;
+  readonly embedder: Embedder;
+  readonly readOnly: boolean;
+  #vectors: VectorIndex;
+  #vectorInfo: IndexStatus['vectorIndex'];
+  #indexer: Indexer;
+  #lock: Lock | undefined;
+  #log: Logger;
+  #queue: Promise<unknown> = Promise.resolve();
+  #queued = 0;
+  #pendingSince: number | undefined;
+  #lastSyncAt: number | undefined;
+  #saveTimer: NodeJS.Timeout | undefined;
+  #saveDelayMs: number;
+  #closed = false;
+
+  private constructor(
+    opts: OpenIndexOptions,
+    store: Store,
+    vectors: VectorIndex,
+    vectorInfo: IndexStatus['vectorIndex'],
+    lock: Lock | undefined,
+  ) {
+    super();
+    this.config = opts.config;
+    this.store = store;
+    this.embedder = opts.embedder;
+    this.readOnly = opts.readOnly ?? false;
+    this.#vectors = vectors;
+    this.#vectorInfo = vectorInfo;
+    this.#lock = lock;
+    this.#log = opts.log;
+    this.#saveDelayMs = opts.saveDelayMs ?? 5_000;
+    // Chunk sizes use the chunker's cheap token estimate: the tokenizer costs more than the
+    // rest of parsing, and the embedder truncates at its real window anyway.
+    const chunkOptions: ChunkOptions = { ...DEFAULT_CHUNK_OPTIONS, ...opts.chunkOptions };
+    this.#indexer = new Indexer({
+      root: opts.config.notesDir,
+      store,
+      vectors,
+      embedder: opts.embedder,
+      chunkOptions,
+      scan: { include: opts.config.include, exclude: opts.config.exclude, skipDirs: [opts.config.stateDir] },
+      log: opts.log,
+      emit: (e) => this.emit('note', e),
+    });
+  }
+
+  static open(opts: OpenIndexOptions): NotesIndex {
+    const { config, embedder, log } = opts;
+    const readOnly = opts.readOnly ?? false;
+    const dbFile = join(config.indexDir, 'index.db');
+    let lock: Lock | undefined;
+    if (!readOnly) {
+      mkdirSync(config.indexDir, { recursive: true, mode: 0o700 });
+      lock = acquireLock(join(config.indexDir, 'lock'), config.indexDir);
+    }
+    let store: Store | undefined;
+    try {
+      store = new Store(openDb(dbFile, { readonly: readOnly }));
+      const identity = `${embedder.fingerprint}|dims=${embedder.dims}|chunker=${CHUNKER_VERSION}`;
+      const recorded = store.getMeta('identity');
+      if (recorded !== identity) {
+        const hasNotes = store.counts().notes > 0;
+        if (hasNotes && readOnly) {
+          throw new NotesError('NOTES_E_INDEX_MODEL_MISMATCH', [store.getMeta('model') ?? 'unknown', embedder.modelId]);
+        }
+        if (!readOnly) {
+          if (hasNotes) {
+            log.warn({ from: recorded, to: identity }, 'embedding model or chunker changed: re-indexing every note');
+            const all = [...store.noteStates().keys()];
+            store.removeNotes(all);
+            store.clearVectors();
+          }
+          store.setMeta('identity', identity);
+          store.setMeta('model', embedder.modelId);
+          store.setMeta('fingerprint', embedder.fingerprint);
+          store.setMeta('dims', String(embedder.dims));
+          store.setMeta('notes_root', config.notesDir);
+        }
+      }
+      const ids = store.chunkIdsWithVectors();
+      const opened = VectorIndex.open({
+        file: join(config.indexDir, 'vectors.hnsw'),
+        dims: embedder.dims,
+        fingerprint: identity,
+        source: store,
+        expectedCount: ids.length,
+        log,
+      });
+      log.info({ vectors: opened.index.size, rebuilt: opened.rebuilt, reason: opened.reason }, 'vector index ready');
+      const idx = new NotesIndex(
+        opts,
+        store,
+        opened.index,
+        { loaded: opened.rebuilt ? 'rebuilt' : 'loaded', reason: opened.reason, size: opened.index.size },
+        lock,
+      );
+      if (opened.rebuilt && !readOnly) idx.#vectors.save(store.generation());
+      return idx;
+    } catch (err) {
+      store?.close();
+      lock?.release();
+      throw err;
+    }
+  }
+
+  get vectors(): VectorIndex {
+    return this.#vectors;
+  }
+
+  /** Run index mutations one at a time, in order. */
+  #enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new NotesError('NOTES_E_SHUTTING_DOWN'));
+    if (this.readOnly) return Promise.reject(new NotesError('NOTES_E_INTERNAL', ['index opened read-only']));
+    this.#queued++;
+    this.#pendingSince ??= Date.now();
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.then(
+      () => this.#settle(),
+      () => this.#settle(),
+    );
+    return run;
+  }
+
+  #settle(): void {
+    this.#queued--;
+    if (this.#queued === 0) this.#pendingSince = undefined;
+    this.#lastSyncAt = Date.now();
+    this.#scheduleSave();
+  }
+
+  sync(opts: { full?: boolean; onProgress?: (p: SyncProgress) => void } = {}): Promise<SyncSummary> {
+    return this.#enqueue(async () => {
+      const s = await this.#indexer.sync(opts);
+      this.emit('synced', s);
+      return s;
+    });
+  }
+
+  apply(batch: ChangeBatch): Promise<SyncSummary> {
+    return this.#enqueue(() => this.#indexer.apply(batch));
+  }
+
+  /** Index these notes now (after the daemon wrote them), without waiting for the watcher. */
+  refresh(paths: readonly string[]): Promise<SyncSummary> {
+    return this.apply({ upserted: [...paths], removed: [], removedDirs: [] });
+  }
+
+  /** Wait for every queued mutation to finish. */
+  async idle(): Promise<void> {
+    while (this.#queued > 0) await this.#queue;
+  }
+
+  #scheduleSave(): void {
+    if (this.#saveTimer || !this.#vectors.dirty || this.#closed) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      if (this.#queued > 0) return this.#scheduleSave();
+      this.flush();
+    }, this.#saveDelayMs);
+    this.#saveTimer.unref();
+  }
+
+  /** Persist the vector graph now if it changed. */
+  flush(): void {
+    if (this.readOnly || !this.#vectors.dirty) return;
+    this.#vectors.save(this.store.generation());
+  }
+
+  status(): IndexStatus {
+    const c = this.store.counts();
+    return {
+      notesDir: this.config.notesDir,
+      indexDir: this.config.indexDir,
+      notes: c.notes,
+      chunks: c.chunks,
+      vectors: c.vectors,
+      model: this.embedder.modelId,
+      fingerprint: this.embedder.fingerprint,
+      dims: this.embedder.dims,
+      generation: this.store.generation(),
+      lastIndexedAt: this.store.lastIndexedAt(),
+      lastSyncAt: this.#lastSyncAt,
+      lagMs: this.#pendingSince === undefined ? 0 : Date.now() - this.#pendingSince,
+      syncing: this.#queued > 0,
+      vectorIndex: { ...this.#vectorInfo, size: this.#vectors.size },
+    };
+  }
+
+  /** Finish queued work, save the graph, release the database and the lock. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.idle();
+    this.#closed = true;
+    if (this.#saveTimer) clearTimeout(this.#saveTimer);
+    try {
+      this.flush();
+    } finally {
+      this.store.close();
+      this.#lock?.release();
+    }
+  }
+}

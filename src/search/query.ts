@@ -1,0 +1,31 @@
+// Turning a user's free text into an FTS5 query that can never be a syntax error: every term
+// is quoted (so `"`, `*`, `-`, `NEAR`, `AND`, parentheses are plain text) and OR-ed, so a
+// natural-language question ranks by BM25 instead of requiring every word.
+
+const STOPWORDS = new Set(
+  `a an and are as at be but by can could do does doing done for from get gets got has have how i if in into is it its
+  me my of on or our please should so some than that the their them then there these this those to use used using
+  want was way we what when where which while who why will with would you your`.split(/\s+/),
+);
+
+/** Lower-cased word terms of a query (letters and digits of any script), stopwords removed. */
+export function queryTerms(query: string, keepStopwords = false): string[] {
+  const words = query.normalize('NFC').toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? [];
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const w of words) {
+    if (!keepStopwords && STOPWORDS.has(w)) continue;
+    if (seen.has(w)) continue;
+    seen.add(w);
+    out.push(w);
+  }
+  return out.slice(0, 32);
+}
+
+/** An FTS5 MATCH expression for the query, or null when it has no searchable words. */
+export function ftsMatch(query: string): string | null {
+  let terms = queryTerms(query);
+  if (terms.length === 0) terms = queryTerms(query, true);
+  if (terms.length === 0) return null;
+  return terms.map((t) => `"${t.replace(/"/g, '""')}"`).join(' OR ');
+}

@@ -1,0 +1,142 @@
+import { statSync } from 'node:fs';
+import type { NotesIndex } from '../index/index.ts';
+import type { ChunkRecord, Filter } from '../index/store.ts';
+import { isEmptyFilter } from '../index/store.ts';
+import { noteUri } from '../notes/index.ts';
+import { DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
+import { ftsMatch, queryTerms } from './query.ts';
+import { makeSnippet } from './snippet.ts';
+
+export type SearchMode = 'hybrid' | 'bm25' | 'vector';
+
+export interface SearchOptions extends Filter {
+  /** Results wanted (after offset), 1..100. */
+  k?: number;
+  offset?: number;
+  /** Return at most one passage per note (its best). */
+  onePerNote?: boolean;
+  mode?: SearchMode;
+  fusion?: Partial<FusionOptions>;
+  /** Candidates taken from each method before fusion. */
+  candidates?: number;
+}
+
+export interface SearchHit {
+  path: string;
+  uri: string;
+  title: string;
+  headings: string[];
+  startLine: number;
+  endLine: number;
+  snippet: string;
+  score: number;
+  chunkId: number;
+  /** When the note was last indexed (ISO 8601). */
+  indexedAt: string;
+  /** The file changed (or vanished) since it was indexed: the passage may be out of date. */
+  stale: boolean;
+}
+
+export interface SearchResult {
+  query: string;
+  hits: SearchHit[];
+  /** More results exist past offset + hits.length. */
+  hasMore: boolean;
+  nextOffset: number | undefined;
+  tookMs: number;
+}
+
+const MAX_K = 100;
+
+function isStale(c: ChunkRecord): boolean {
+  try {
+    const s = statSync(c.diskPath);
+    return s.size !== c.size || s.mtimeMs !== c.mtimeMs;
+  } catch {
+    return true;
+  }
+}
+
+// Query vectors repeat (agents retry and page through results): keep the last few.
+const queryCache = new Map<string, Float32Array>();
+async function embedQuery(index: NotesIndex, text: string): Promise<Float32Array> {
+  const key = `${index.embedder.fingerprint}\u0000${text}`;
+  const hit = queryCache.get(key);
+  if (hit) {
+    queryCache.delete(key);
+    queryCache.set(key, hit);
+    return hit;
+  }
+  const [v] = await index.embedder.embed([text]);
+  if (!v) throw new Error('embedder returned no vector');
+  queryCache.set(key, v);
+  if (queryCache.size > 256) queryCache.delete(queryCache.keys().next().value as string);
+  return v;
+}
+
+/** Ranked chunk ids for a query, before pagination and hydration. */
+export async function rankChunks(index: NotesIndex, query: string, opts: SearchOptions = {}): Promise<Ranked[]> {
+  const mode = opts.mode ?? 'hybrid';
+  const want = Math.min(MAX_K, Math.max(1, opts.k ?? 10)) + (opts.offset ?? 0);
+  const n = Math.max(opts.candidates ?? 100, want * (opts.onePerNote ? 4 : 2));
+  const filter: Filter = opts;
+  const filtered = !isEmptyFilter(filter);
+
+  let bm25: Ranked[] = [];
+  if (mode !== 'vector') {
+    const match = ftsMatch(query);
+    if (match) bm25 = index.store.fts(match, n, filtered ? filter : undefined);
+  }
+  let vec: Ranked[] = [];
+  if (mode !== 'bm25' && query.trim() !== '') {
+    const q = await embedQuery(index, query);
+    const allow = filtered ? index.store.chunkIdsMatching(filter) : undefined;
+    vec = index.vectors.search(q, n, allow);
+  }
+  if (mode === 'bm25') return bm25;
+  if (mode === 'vector') return vec;
+  return fuse(bm25, vec, { ...DEFAULT_FUSION, ...opts.fusion });
+}
+
+export async function search(index: NotesIndex, query: string, opts: SearchOptions = {}): Promise<SearchResult> {
+  const t0 = performance.now();
+  const k = Math.min(MAX_K, Math.max(1, Math.floor(opts.k ?? 10)));
+  const offset = Math.max(0, Math.floor(opts.offset ?? 0));
+  const ranked = await rankChunks(index, query, { ...opts, k, offset });
+  const records = index.store.chunks(ranked.map((r) => r.id));
+  const terms = queryTerms(query);
+  const picked: Array<{ r: Ranked; c: ChunkRecord }> = [];
+  const notesSeen = new Set<number>();
+  for (const r of ranked) {
+    const c = records.get(r.id);
+    if (!c) continue; // removed between ranking and hydration
+    if (opts.onePerNote) {
+      if (notesSeen.has(c.noteId)) continue;
+      notesSeen.add(c.noteId);
+    }
+    picked.push({ r, c });
+    if (picked.length > offset + k) break;
+  }
+  const page = picked.slice(offset, offset + k);
+  const hasMore = picked.length > offset + k;
+  const hits: SearchHit[] = page.map(({ r, c }) => ({
+    path: c.path,
+    uri: noteUri(c.path),
+    title: c.title,
+    headings: c.headings,
+    startLine: c.startLine,
+    endLine: c.endLine,
+    snippet: makeSnippet(c.text, terms),
+    score: Number(r.score.toFixed(6)),
+    chunkId: c.id,
+    indexedAt: new Date(c.indexedAt).toISOString(),
+    stale: isStale(c),
+  }));
+  return {
+    query,
+    hits,
+    hasMore,
+    nextOffset: hasMore ? offset + k : undefined,
+    tookMs: Number((performance.now() - t0).toFixed(2)),
+  };
+}

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { test } from 'node:test';
+import { NotesIndex } from '../../src/index/index.ts';
+import { silentLogger } from '../../src/log.ts';
+import { search } from '../../src/search/index.ts';
+import { REPO_ROOT, tempDir } from '../helpers/tmp.ts';
+import { openTestIndex, sharedEmbedder, testConfig, tldrVault, writeNotes } from '../helpers/vault.ts';
+
+test('incremental indexing: unchanged skipped, edits replace chunks, deletes and renames leave nothing behind', async (t) => {
+  const notes = tldrVault(t, { common: 120, linux: 40 });
+  const index = await openTestIndex(t, notes);
+  const first = await index.sync();
+  assert.equal(first.notes, 160);
+  assert.equal(first.indexed, 160);
+  assert.ok(first.chunks >= 160, 'every note has at least one chunk');
+  assert.ok(first.embedded > 0);
+
+  const again = await index.sync();
+  assert.equal(again.indexed, 0);
+  assert.equal(again.unchanged, 160);
+  assert.equal(again.embedded, 0);
+
+  // Touching a file without changing it re-reads it but keeps its chunks.
+  const some = join(notes, 'common', readdirSync(join(notes, 'common')).sort()[0]!);
+  const future = new Date(Date.now() + 5000);
+  utimesSync(some, future, future);
+  const touched = await index.sync();
+  assert.equal(touched.indexed, 0);
+  assert.equal(touched.embedded, 0);
+
+  writeNotes(notes, { 'common/zz-new.md': '# zz new\n\n> A note about quokkas and wombats.\n' });
+  const added = await index.sync();
+  assert.equal(added.indexed, 1);
+  assert.equal(added.notes, 161);
+  const hit = await search(index, 'quokkas wombats', { k: 3 });
+  assert.equal(hit.hits[0]?.path, 'common/zz-new.md');
+
+  // Rename: vectors are content-addressed, so nothing is re-embedded.
+  renameSync(join(notes, 'common/zz-new.md'), join(notes, 'linux/zz-moved.md'));
+  const moved = await index.sync();
+  assert.equal(moved.removed, 1);
+  assert.equal(moved.indexed, 1);
+  assert.equal(moved.embedded, 0);
+  const after = await search(index, 'quokkas wombats', { k: 5 });
+  assert.deepEqual(
+    after.hits.filter((h) => h.path.includes('zz-')).map((h) => h.path),
+    ['linux/zz-moved.md'],
+    'no ghost of the old path',
+  );
+
+  rmSync(join(notes, 'linux/zz-moved.md'));
+  const removed = await index.sync();
+  assert.equal(removed.removed, 1);
+  const gone = await search(index, 'quokkas wombats', { k: 5 });
+  assert.ok(!gone.hits.some((h) => h.path.includes('zz-')));
+  assert.equal(index.store.counts().vectors <= index.store.counts().chunks, true, 'orphan vectors are collected');
+});
+
+test('the vector graph is saved with a manifest, reloaded, and rebuilt from stored vectors when it does not match', async (t) => {
+  const notes = tldrVault(t, { common: 80 });
+  const state = tempDir(t);
+  const embedder = await sharedEmbedder();
+  const open = () => NotesIndex.open({ config: testConfig(notes, state), embedder, log: silentLogger() });
+
+  let index = open();
+  await index.sync();
+  const q = 'compress files into an archive';
+  const before = (await search(index, q, { k: 10, mode: 'vector' })).hits.map((h) => h.chunkId);
+  await index.close();
+
+  index = open();
+  assert.equal(index.status().vectorIndex.loaded, 'loaded');
+  assert.deepEqual((await search(index, q, { k: 10, mode: 'vector' })).hits.map((h) => h.chunkId), before);
+  await index.close();
+
+  // Corrupt the graph file: the checksum catches it and the graph is rebuilt, not re-embedded.
+  const file = join(testConfig(notes, state).indexDir, 'vectors.hnsw');
+  const size = statSync(file).size;
+  writeFileSync(file, Buffer.alloc(size, 7));
+  index = open();
+  const st = index.status();
+  assert.equal(st.vectorIndex.loaded, 'rebuilt');
+  assert.match(st.vectorIndex.reason, /checksum/);
+  assert.deepEqual((await search(index, q, { k: 10, mode: 'vector' })).hits.map((h) => h.chunkId), before);
+  await index.close();
+
+  // A database change the graph never saw (a crash before saving) also triggers a rebuild.
+  index = open();
+  writeNotes(notes, { 'common/extra.md': '# extra\n\nmarmot burrows\n' });
+  await index.sync();
+  index.store.db.close();
+  index = open();
+  assert.equal(index.status().vectorIndex.loaded, 'rebuilt');
+  assert.equal((await search(index, 'marmot burrows', { k: 1 })).hits[0]?.path, 'common/extra.md');
+  await index.close();
+});
+
+test('a second writer on the same state folder gets a clear error naming the owner pid', async (t) => {
+  const notes = tldrVault(t, { common: 5 });
+  const state = tempDir(t);
+  const cfg = testConfig(notes, state);
+  const embedder = await sharedEmbedder();
+  const first = NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
+  await first.sync();
+  await first.close();
+  // Another process holds the lock, as a running daemon would.
+  const lockModule = join(REPO_ROOT, 'dist', 'src', 'index', 'lock.js');
+  const child = spawn(
+    process.execPath,
+    ['--input-type=module', '-e', `const { acquireLock } = await import(${JSON.stringify(lockModule)}); acquireLock(process.argv[1], process.argv[2]); console.log('locked'); setTimeout(() => {}, 60000);`, join(cfg.indexDir, 'lock'), cfg.indexDir],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  await once(child.stdout, 'data');
+  assert.throws(
+    () => NotesIndex.open({ config: cfg, embedder, log: silentLogger() }),
+    (e: unknown) => e instanceof Error && e.message === `state folder ${cfg.indexDir} is already in use by pid ${child.pid}`,
+  );
+  // Read-only opens (CLI search next to the daemon) are allowed while it runs.
+  const ro = NotesIndex.open({ config: cfg, embedder, log: silentLogger(), readOnly: true });
+  await ro.close();
+  // Once the owner dies, its lock is stale and the next writer takes over.
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+  const w = NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
+  await w.close();
+});
+
+test('a stale lock left by a dead process is taken over', async (t) => {
+  const notes = tldrVault(t, { common: 3 });
+  const state = tempDir(t);
+  const cfg = testConfig(notes, state);
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(cfg.indexDir, { recursive: true });
+  writeFileSync(join(cfg.indexDir, 'lock'), JSON.stringify({ pid: 2 ** 22 + 12345, boot: 0 }));
+  const index = NotesIndex.open({ config: cfg, embedder: await sharedEmbedder(), log: silentLogger() });
+  await index.close();
+});

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ftsMatch, makeSnippet, queryTerms, search } from '../../src/search/index.ts';
+import { openTestIndex, tldrVault, writeNotes } from '../helpers/vault.ts';
+
+test('query terms drop filler words and punctuation; FTS expressions are always quoted', () => {
+  assert.deepEqual(queryTerms('How do I compress a folder?'), ['compress', 'folder']);
+  assert.equal(ftsMatch('tar -czf "x'), '"tar" OR "czf" OR "x"');
+  assert.equal(ftsMatch('NEAR(a b) AND c*'), '"near" OR "b" OR "c"');
+  assert.equal(ftsMatch('the'), '"the"');
+  assert.equal(ftsMatch('!!! ???'), null);
+});
+
+test('snippets show the matched words in bold around the best window', () => {
+  const text = `${'filler '.repeat(80)}the quick archive of compressed files ${'more '.repeat(80)}`;
+  const s = makeSnippet(text, ['archive', 'compressed']);
+  assert.match(s, /\*\*archive\*\*/);
+  assert.match(s, /\*\*compressed\*\*/);
+  assert.ok(s.length < 300);
+  assert.ok(s.startsWith('…'));
+});
+
+test('hybrid search over real notes: syntax characters never error, filters and one-per-note work, stale is reported', async (t) => {
+  const notes = tldrVault(t, { common: 300, linux: 100, osx: 50 });
+  writeNotes(notes, {
+    'projects/garden.md': '---\ntitle: Garden plan\ntags: [home, outdoor]\n---\n# Garden plan\n\nPlant tomatoes and basil in spring. #gardening\n\n## Watering\n\nWater the tomatoes every morning.\n',
+    'projects/kitchen.md': '# Kitchen\n\nReplace the tap. #home\n',
+  });
+  const index = await openTestIndex(t, notes);
+  await index.sync();
+
+  for (const q of ['"', '"unbalanced', '*', '-', 'NEAR', 'a AND OR NOT b', '((', 'c++', '%', '🙂', '', '   ', 'x'.repeat(3000)]) {
+    const r = await search(index, q, { k: 5 });
+    assert.ok(Array.isArray(r.hits), q);
+  }
+
+  const r = await search(index, 'plant tomatoes', { k: 5 });
+  assert.equal(r.hits[0]?.path, 'projects/garden.md');
+  const h = r.hits[0]!;
+  assert.equal(h.uri, 'note://projects/garden.md');
+  assert.equal(h.title, 'Garden plan');
+  assert.ok(h.startLine >= 1 && h.endLine >= h.startLine);
+  assert.match(h.snippet, /\*\*tomatoes\*\*/i);
+  assert.equal(h.stale, false);
+
+  const byTag = await search(index, 'replace', { k: 5, tags: ['home'] });
+  assert.ok(byTag.hits.length > 0 && byTag.hits.every((x) => x.path.startsWith('projects/')));
+  const inlineTag = await search(index, 'plant', { k: 5, tags: ['gardening'] });
+  assert.deepEqual([...new Set(inlineTag.hits.map((x) => x.path))], ['projects/garden.md']);
+  const inFolder = await search(index, 'list files', { k: 10, folder: 'osx' });
+  assert.ok(inFolder.hits.length > 0 && inFolder.hits.every((x) => x.path.startsWith('osx/')));
+  const none = await search(index, 'list files', { k: 10, folder: 'nonexistent' });
+  assert.equal(none.hits.length, 0);
+
+  const all = await search(index, 'tomatoes', { k: 10, onePerNote: false });
+  const one = await search(index, 'tomatoes', { k: 10, onePerNote: true });
+  assert.ok(all.hits.filter((x) => x.path === 'projects/garden.md').length >= 1);
+  assert.equal(one.hits.filter((x) => x.path === 'projects/garden.md').length, 1);
+
+  const page1 = await search(index, 'file', { k: 5 });
+  const page2 = await search(index, 'file', { k: 5, offset: 5 });
+  assert.equal(page1.hasMore, true);
+  assert.equal(page1.nextOffset, 5);
+  assert.equal(new Set([...page1.hits, ...page2.hits].map((x) => x.chunkId)).size, 10, 'pages do not overlap');
+
+  // Edited on disk but not re-indexed yet: the hit says so.
+  writeFileSync(join(notes, 'projects/garden.md'), '# Garden plan\n\nPlant tomatoes later.\n');
+  const stale = await search(index, 'plant tomatoes', { k: 3 });
+  assert.equal(stale.hits.find((x) => x.path === 'projects/garden.md')?.stale, true);
+});

@@ -1,4 +1,4 @@
-import { type Config, loadConfig } from '../config/index.ts';
+import type { Config } from '../config/index.ts';
 import { describeError, NotesError } from '../errors.ts';
 
 /** Options every command accepts (see PRODUCT.md: --notes, --state, --json). */
@@ -23,8 +23,12 @@ export const processIO: CommandIO = {
   isTTY: Boolean(process.stderr.isTTY),
 };
 
-/** Build the frozen config from global flags plus command-specific overrides. */
-export function configFrom(opts: GlobalOptions, extra: Record<string, unknown> = {}): Config {
+/**
+ * Build the frozen config from global flags plus command-specific overrides. The config
+ * module (and zod with it) loads here, not at startup: `notes-mcp --help` stays fast.
+ */
+export async function configFrom(opts: GlobalOptions, extra: Record<string, unknown> = {}): Promise<Config> {
+  const { loadConfig } = await import('../config/index.ts');
   return loadConfig({
     configFile: opts.config,
     flags: { notes: opts.notes, state: opts.state, model: opts.model, logLevel: opts.logLevel, ...extra },

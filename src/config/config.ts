@@ -15,11 +15,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 
 const listOf = z
   .union([z.array(z.string()), z.string()])
-  .transform((v) =>
-    (Array.isArray(v) ? v : v.split(','))
-      .map((s) => s.trim())
-      .filter((s) => s.length > 0),
-  );
+  .transform((v) => (Array.isArray(v) ? v : v.split(',')).map((s) => s.trim()).filter((s) => s.length > 0));
 
 const boolish = z.union([z.boolean(), z.enum(['1', '0', 'true', 'false', 'yes', 'no'])]).transform((v) => {
   if (typeof v === 'boolean') return v;
@@ -109,7 +105,7 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env, platform =
   const home = env.HOME && env.HOME.length > 0 ? env.HOME : homedir();
   if (platform === 'darwin') return join(home, 'Library', 'Application Support', 'notes-mcp');
   const xdg = env.XDG_DATA_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(home, '.local', 'share'), 'notes-mcp');
+  return join(xdg?.startsWith('/') ? xdg : join(home, '.local', 'share'), 'notes-mcp');
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
@@ -167,7 +163,10 @@ function canonical(dir: string): string {
 export function indexDirFor(stateDir: string, notesDir: string): string {
   const real = canonical(notesDir);
   const id = createHash('sha256').update(real).digest('hex').slice(0, 12);
-  const slug = basename(real).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 40) || 'notes';
+  const slug =
+    basename(real)
+      .replace(/[^A-Za-z0-9._-]+/g, '_')
+      .slice(0, 40) || 'notes';
   return join(stateDir, 'index', `${slug}-${id}`);
 }
 

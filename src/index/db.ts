@@ -96,7 +96,9 @@ export function openDb(file: string, opts: OpenDbOptions = {}): Db {
 function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
-    throw new Error(`index schema version ${current} is newer than this notes-mcp (${SCHEMA_VERSION}); upgrade notes-mcp`);
+    throw new Error(
+      `index schema version ${current} is newer than this notes-mcp (${SCHEMA_VERSION}); upgrade notes-mcp`,
+    );
   }
   if (current === SCHEMA_VERSION) return;
   db.transaction(() => {

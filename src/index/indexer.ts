@@ -239,7 +239,8 @@ export class Indexer {
     let prepared = groups.length > 0 ? await this.#prepare(groups[0]!, existing, full, timings, skipped) : undefined;
     let embedding = prepared ? this.#embed(prepared, timings) : undefined;
     for (let g = 0; g < groups.length; g++) {
-      const next = g + 1 < groups.length ? await this.#prepare(groups[g + 1]!, existing, full, timings, skipped) : undefined;
+      const next =
+        g + 1 < groups.length ? await this.#prepare(groups[g + 1]!, existing, full, timings, skipped) : undefined;
       const vectors = await embedding!;
       embedding = next ? this.#embed(next, timings) : undefined;
       this.#commit(prepared!, vectors, timings);
@@ -292,7 +293,13 @@ export class Indexer {
         return;
       }
       const parsed = chunkNote(buf.toString('utf8'), basename(file.path), this.#d.chunkOptions);
-      pending.push({ file, hash, parsed, embedHashes: parsed.chunks.map((c) => embedHashOf(c.embedText)), existed: prev !== undefined });
+      pending.push({
+        file,
+        hash,
+        parsed,
+        embedHashes: parsed.chunks.map((c) => embedHashOf(c.embedText)),
+        existed: prev !== undefined,
+      });
     });
     timings.parseMs += now() - ts;
     return { pending, touched };
@@ -316,7 +323,9 @@ export class Indexer {
     for (let i = 0; i < entries.length; i += EMBED_BATCH) {
       const part = entries.slice(i, i + EMBED_BATCH);
       const vecs = await embedder.embed(part.map(([, text]) => text));
-      part.forEach(([h], j) => vectors.set(h, vecs[j]!));
+      part.forEach(([h], j) => {
+        vectors.set(h, vecs[j]!);
+      });
     }
     timings.embedMs += now() - ts;
     return vectors;
@@ -326,41 +335,45 @@ export class Indexer {
   #commit(p: Prepared, vectors: ReadonlyMap<string, Float32Array>, timings: SyncTimings): void {
     const { store } = this.#d;
     let ts = now();
-    const results = store.db.transaction(() => {
-      for (const f of p.touched) store.touchNote(f.path, f.absPath, f.size, f.mtimeMs);
-      return p.pending.map((x) => {
-        const chunks: ChunkInput[] = x.parsed.chunks.map((c, i) => ({
-          seq: c.seq,
-          headings: c.headings,
-          startLine: c.startLine,
-          endLine: c.endLine,
-          text: c.text,
-          embedHash: x.embedHashes[i]!,
-        }));
-        const mine = new Map<string, Float32Array>();
-        for (const h of x.embedHashes) {
-          const v = vectors.get(h);
-          if (v) mine.set(h, v);
-        }
-        const note: NoteInput = {
-          path: x.file.path,
-          diskPath: x.file.absPath,
-          hash: x.hash,
-          size: x.file.size,
-          mtimeMs: x.file.mtimeMs,
-          title: x.parsed.title,
-          tags: x.parsed.tags,
-          aliases: x.parsed.aliases,
-          frontMatter: x.parsed.frontMatter,
-        };
-        return { x, r: store.replaceNote(note, chunks, mine) };
-      });
-    }).immediate();
+    const results = store.db
+      .transaction(() => {
+        for (const f of p.touched) store.touchNote(f.path, f.absPath, f.size, f.mtimeMs);
+        return p.pending.map((x) => {
+          const chunks: ChunkInput[] = x.parsed.chunks.map((c, i) => ({
+            seq: c.seq,
+            headings: c.headings,
+            startLine: c.startLine,
+            endLine: c.endLine,
+            text: c.text,
+            embedHash: x.embedHashes[i]!,
+          }));
+          const mine = new Map<string, Float32Array>();
+          for (const h of x.embedHashes) {
+            const v = vectors.get(h);
+            if (v) mine.set(h, v);
+          }
+          const note: NoteInput = {
+            path: x.file.path,
+            diskPath: x.file.absPath,
+            hash: x.hash,
+            size: x.file.size,
+            mtimeMs: x.file.mtimeMs,
+            title: x.parsed.title,
+            tags: x.parsed.tags,
+            aliases: x.parsed.aliases,
+            frontMatter: x.parsed.frontMatter,
+          };
+          return { x, r: store.replaceNote(note, chunks, mine) };
+        });
+      })
+      .immediate();
     timings.dbMs += now() - ts;
     ts = now();
-    for (const { x, r } of results) {
+    for (const { r } of results) {
       this.#d.vectors.remove(r.removed);
-      this.#d.vectors.add(r.added.map((a) => ({ id: a.id, vec: vectors.get(a.embedHash) ?? store.vectorOf(a.embedHash)! })));
+      this.#d.vectors.add(
+        r.added.map((a) => ({ id: a.id, vec: vectors.get(a.embedHash) ?? store.vectorOf(a.embedHash)! })),
+      );
     }
     timings.vectorMs += now() - ts;
     for (const { x } of results) this.#d.emit({ type: x.existed ? 'changed' : 'added', path: x.file.path });

@@ -227,9 +227,10 @@ export class Store {
       setMeta: db.prepare<[string, string]>(
         'INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
       ),
-      noteStates: db.prepare<[], { id: number; path: string; disk_path: string; hash: string; size: number; mtime_ms: number }>(
-        'SELECT id, path, disk_path, hash, size, mtime_ms FROM notes',
-      ),
+      noteStates: db.prepare<
+        [],
+        { id: number; path: string; disk_path: string; hash: string; size: number; mtime_ms: number }
+      >('SELECT id, path, disk_path, hash, size, mtime_ms FROM notes'),
       noteByPath: db.prepare<[string], NoteRow>(`${NOTE_SELECT} WHERE n.path = ?`),
       noteIdByPath: db.prepare<[string], { id: number }>('SELECT id FROM notes WHERE path = ?'),
       chunkIdsOfNote: db.prepare<[number], { id: number }>('SELECT id FROM chunks WHERE note_id = ?'),
@@ -294,7 +295,14 @@ export class Store {
   noteStates(): Map<string, NoteState> {
     const out = new Map<string, NoteState>();
     for (const r of this.#stmts.noteStates.iterate()) {
-      out.set(r.path, { id: r.id, path: r.path, diskPath: r.disk_path, hash: r.hash, size: r.size, mtimeMs: r.mtime_ms });
+      out.set(r.path, {
+        id: r.id,
+        path: r.path,
+        diskPath: r.disk_path,
+        hash: r.hash,
+        size: r.size,
+        mtimeMs: r.mtime_ms,
+      });
     }
     return out;
   }
@@ -316,8 +324,9 @@ export class Store {
 
   countNotes(filter?: Filter): number {
     const f = filterSql(filter);
-    return (this.db.prepare<unknown[], { c: number }>(`SELECT count(*) AS c FROM notes n WHERE ${f.where}`).get(...f.params)
-      ?.c ?? 0) as number;
+    return (this.db
+      .prepare<unknown[], { c: number }>(`SELECT count(*) AS c FROM notes n WHERE ${f.where}`)
+      .get(...f.params)?.c ?? 0) as number;
   }
 
   /** Note paths starting with `prefix` (for completion), sorted, at most `limit`. */
@@ -343,7 +352,11 @@ export class Store {
    * Replace a note's metadata, chunks and FTS rows in one transaction; vectors for new embed
    * hashes are inserted alongside (content-addressed, so unchanged text keeps its vector).
    */
-  replaceNote(note: NoteInput, chunks: readonly ChunkInput[], vectors: ReadonlyMap<string, Float32Array>): ReplaceResult {
+  replaceNote(
+    note: NoteInput,
+    chunks: readonly ChunkInput[],
+    vectors: ReadonlyMap<string, Float32Array>,
+  ): ReplaceResult {
     const s = this.#stmts;
     return this.#tx((): ReplaceResult => {
       const existing = s.noteIdByPath.get(note.path);

@@ -1,5 +1,15 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 import hnswlib from 'hnswlib-node';
 import { z } from 'zod';
@@ -83,7 +93,13 @@ export class VectorIndex {
 
   static #empty(dims: number, capacity: number): Hnsw {
     const h = new HierarchicalNSW('ip', dims);
-    h.initIndex({ maxElements: Math.max(1024, capacity), m: HNSW_M, efConstruction: HNSW_EF_CONSTRUCTION, randomSeed: 100, allowReplaceDeleted: true });
+    h.initIndex({
+      maxElements: Math.max(1024, capacity),
+      m: HNSW_M,
+      efConstruction: HNSW_EF_CONSTRUCTION,
+      randomSeed: 100,
+      allowReplaceDeleted: true,
+    });
     h.setEf(HNSW_EF_SEARCH);
     return h;
   }
@@ -225,7 +241,15 @@ export class VectorIndex {
       const sha256 = sha256File(tmp);
       renameSync(tmp, this.file);
       fsyncPath(dirname(this.file));
-      const m: Manifest = { format: 1, generation, count: this.#live.size, dims: this.dims, fingerprint: this.fingerprint, bytes, sha256 };
+      const m: Manifest = {
+        format: 1,
+        generation,
+        count: this.#live.size,
+        dims: this.dims,
+        fingerprint: this.fingerprint,
+        bytes,
+        sha256,
+      };
       atomicWriteFileSync(this.manifestFile, `${JSON.stringify(m)}\n`);
       this.#dirty = false;
     } catch (err) {

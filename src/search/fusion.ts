@@ -22,7 +22,9 @@ export const DEFAULT_FUSION: FusionOptions = { method: 'rrf', rrfK: 60, bm25Weig
 export function rrf(lists: ReadonlyArray<{ items: readonly Ranked[]; weight: number }>, k: number): Ranked[] {
   const acc = new Map<number, number>();
   for (const { items, weight } of lists) {
-    items.forEach((it, rank) => acc.set(it.id, (acc.get(it.id) ?? 0) + weight / (k + rank + 1)));
+    items.forEach((it, rank) => {
+      acc.set(it.id, (acc.get(it.id) ?? 0) + weight / (k + rank + 1));
+    });
   }
   return sortRanked(acc);
 }

@@ -1,4 +1,11 @@
-export { search, rankChunks, type SearchHit, type SearchMode, type SearchOptions, type SearchResult } from './search.ts';
+export {
+  search,
+  rankChunks,
+  type SearchHit,
+  type SearchMode,
+  type SearchOptions,
+  type SearchResult,
+} from './search.ts';
 export { DEFAULT_FUSION, type FusionMethod, type FusionOptions } from './fusion.ts';
 export { ftsMatch, queryTerms } from './query.ts';
 export { makeSnippet } from './snippet.ts';

@@ -10,7 +10,11 @@ const STOPWORDS = new Set(
 
 /** Lower-cased word terms of a query (letters and digits of any script), stopwords removed. */
 export function queryTerms(query: string, keepStopwords = false): string[] {
-  const words = query.normalize('NFC').toLowerCase().match(/[\p{L}\p{N}_]+/gu) ?? [];
+  const words =
+    query
+      .normalize('NFC')
+      .toLowerCase()
+      .match(/[\p{L}\p{N}_]+/gu) ?? [];
   const out: string[] = [];
   const seen = new Set<string>();
   for (const w of words) {

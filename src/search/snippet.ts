@@ -11,7 +11,10 @@ export function makeSnippet(text: string, terms: readonly string[], max = MAX): 
   const flat = text.replace(/\s+/g, ' ').trim();
   const stems = terms.map(stem).filter((s) => s.length >= 2);
   const re = stems.length
-    ? new RegExp(`(?<![\\p{L}\\p{N}])(${stems.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})[\\p{L}\\p{N}]*`, 'giu')
+    ? new RegExp(
+        `(?<![\\p{L}\\p{N}])(${stems.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})[\\p{L}\\p{N}]*`,
+        'giu',
+      )
     : null;
   let start = 0;
   if (re && flat.length > max) {

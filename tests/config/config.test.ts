@@ -14,7 +14,9 @@ test('defaults follow PRODUCT.md', () => {
   assert.equal(c.port, 8765);
   assert.equal(c.model, 'auto');
   assert.equal(c.auth, true);
-  assert.ok(c.stateDir === '/home/u/.local/share/notes-mcp' || c.stateDir.endsWith('/Library/Application Support/notes-mcp'));
+  assert.ok(
+    c.stateDir === '/home/u/.local/share/notes-mcp' || c.stateDir.endsWith('/Library/Application Support/notes-mcp'),
+  );
   assert.ok(Object.isFrozen(c));
 });
 

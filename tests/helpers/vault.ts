@@ -55,7 +55,12 @@ export function sharedEmbedder(): Promise<Embedder> {
 
 export async function openTestIndex(t: T, notes: string, state?: string): Promise<NotesIndex> {
   const s = state ?? tempDir(t, 'notes-mcp-state-');
-  const index = NotesIndex.open({ config: testConfig(notes, s), embedder: await sharedEmbedder(), log: silentLogger(), saveDelayMs: 60_000 });
+  const index = NotesIndex.open({
+    config: testConfig(notes, s),
+    embedder: await sharedEmbedder(),
+    log: silentLogger(),
+    saveDelayMs: 60_000,
+  });
   t.after(() => index.close());
   return index;
 }

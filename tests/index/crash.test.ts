@@ -10,7 +10,11 @@ import { search } from '../../src/search/index.ts';
 import { BIN, tempDir } from '../helpers/tmp.ts';
 import { sharedEmbedder, testConfig, tldrVault } from '../helpers/vault.ts';
 
-function runIndex(notes: string, state: string, killAfterMs?: number): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+function runIndex(
+  notes: string,
+  state: string,
+  killAfterMs?: number,
+): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   const child = spawn(process.execPath, [BIN, 'index', '--notes', notes, '--state', state, '--model', 'bundled'], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, HOME: state },
@@ -49,7 +53,9 @@ const QUERIES = [
   'count lines in a file',
 ];
 
-test('SIGKILL at many points during indexing, then restart: the result equals a fresh full index', { timeout: 600_000 }, async (t) => {
+test('SIGKILL at many points during indexing, then restart: the result equals a fresh full index', {
+  timeout: 600_000,
+}, async (t) => {
   const notes = tldrVault(t, { common: 900, linux: 300 });
   const crashed = tempDir(t, 'notes-mcp-crashed-');
   const fresh = tempDir(t, 'notes-mcp-fresh-');

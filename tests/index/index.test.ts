@@ -74,7 +74,10 @@ test('the vector graph is saved with a manifest, reloaded, and rebuilt from stor
 
   index = open();
   assert.equal(index.status().vectorIndex.loaded, 'loaded');
-  assert.deepEqual((await search(index, q, { k: 10, mode: 'vector' })).hits.map((h) => h.chunkId), before);
+  assert.deepEqual(
+    (await search(index, q, { k: 10, mode: 'vector' })).hits.map((h) => h.chunkId),
+    before,
+  );
   await index.close();
 
   // Corrupt the graph file: the checksum catches it and the graph is rebuilt, not re-embedded.
@@ -85,7 +88,10 @@ test('the vector graph is saved with a manifest, reloaded, and rebuilt from stor
   const st = index.status();
   assert.equal(st.vectorIndex.loaded, 'rebuilt');
   assert.match(st.vectorIndex.reason, /checksum/);
-  assert.deepEqual((await search(index, q, { k: 10, mode: 'vector' })).hits.map((h) => h.chunkId), before);
+  assert.deepEqual(
+    (await search(index, q, { k: 10, mode: 'vector' })).hits.map((h) => h.chunkId),
+    before,
+  );
   await index.close();
 
   // A database change the graph never saw (a crash before saving) also triggers a rebuild.
@@ -111,14 +117,21 @@ test('a second writer on the same state folder gets a clear error naming the own
   const lockModule = join(REPO_ROOT, 'dist', 'src', 'index', 'lock.js');
   const child = spawn(
     process.execPath,
-    ['--input-type=module', '-e', `const { acquireLock } = await import(${JSON.stringify(lockModule)}); acquireLock(process.argv[1], process.argv[2]); console.log('locked'); setTimeout(() => {}, 60000);`, join(cfg.indexDir, 'lock'), cfg.indexDir],
+    [
+      '--input-type=module',
+      '-e',
+      `const { acquireLock } = await import(${JSON.stringify(lockModule)}); acquireLock(process.argv[1], process.argv[2]); console.log('locked'); setTimeout(() => {}, 60000);`,
+      join(cfg.indexDir, 'lock'),
+      cfg.indexDir,
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   t.after(() => child.kill('SIGKILL'));
   await once(child.stdout, 'data');
   assert.throws(
     () => NotesIndex.open({ config: cfg, embedder, log: silentLogger() }),
-    (e: unknown) => e instanceof Error && e.message === `state folder ${cfg.indexDir} is already in use by pid ${child.pid}`,
+    (e: unknown) =>
+      e instanceof Error && e.message === `state folder ${cfg.indexDir} is already in use by pid ${child.pid}`,
   );
   // Read-only opens (CLI search next to the daemon) are allowed while it runs.
   const ro = NotesIndex.open({ config: cfg, embedder, log: silentLogger(), readOnly: true });

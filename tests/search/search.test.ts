@@ -25,13 +25,28 @@ test('snippets show the matched words in bold around the best window', () => {
 test('hybrid search over real notes: syntax characters never error, filters and one-per-note work, stale is reported', async (t) => {
   const notes = tldrVault(t, { common: 300, linux: 100, osx: 50 });
   writeNotes(notes, {
-    'projects/garden.md': '---\ntitle: Garden plan\ntags: [home, outdoor]\n---\n# Garden plan\n\nPlant tomatoes and basil in spring. #gardening\n\n## Watering\n\nWater the tomatoes every morning.\n',
+    'projects/garden.md':
+      '---\ntitle: Garden plan\ntags: [home, outdoor]\n---\n# Garden plan\n\nPlant tomatoes and basil in spring. #gardening\n\n## Watering\n\nWater the tomatoes every morning.\n',
     'projects/kitchen.md': '# Kitchen\n\nReplace the tap. #home\n',
   });
   const index = await openTestIndex(t, notes);
   await index.sync();
 
-  for (const q of ['"', '"unbalanced', '*', '-', 'NEAR', 'a AND OR NOT b', '((', 'c++', '%', '🙂', '', '   ', 'x'.repeat(3000)]) {
+  for (const q of [
+    '"',
+    '"unbalanced',
+    '*',
+    '-',
+    'NEAR',
+    'a AND OR NOT b',
+    '((',
+    'c++',
+    '%',
+    '🙂',
+    '',
+    '   ',
+    'x'.repeat(3000),
+  ]) {
     const r = await search(index, q, { k: 5 });
     assert.ok(Array.isArray(r.hits), q);
   }

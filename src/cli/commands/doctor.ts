@@ -106,7 +106,7 @@ export async function runDoctor(
 }
 
 async function doctorAction(opts: GlobalOptions, io: CommandIO): Promise<void> {
-  const config = configFrom(opts);
+  const config = await configFrom(opts);
   const checks = await runDoctor(config);
   const ok = checks.every((c) => c.ok);
   if (opts.json) printJson(io, { ok, checks });

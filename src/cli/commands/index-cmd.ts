@@ -15,19 +15,25 @@ export function registerIndex(program: Command): void {
     .addHelpText('after', '\nShows a progress bar on a terminal, plain progress lines otherwise.')
     .action(async (opts: IndexOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions & IndexOptions>();
-      const config = configFrom(g);
+      const config = await configFrom(g);
       const { mkdirSync } = await import('node:fs');
       mkdirSync(config.notesDir, { recursive: true });
       const { openIndexForCli } = await import('./shared.ts');
       const { index, close } = await openIndexForCli(config, { readOnly: false });
       const io = processIO;
-      let bar: { start(t: number, v: number): void; update(v: number): void; setTotal(t: number): void; stop(): void } | undefined;
+      let bar:
+        | { start(t: number, v: number): void; update(v: number): void; setTotal(t: number): void; stop(): void }
+        | undefined;
       let lastLine = 0;
       try {
         if (io.isTTY && !opts.json) {
           const { default: cliProgress } = await import('cli-progress');
           bar = new cliProgress.SingleBar(
-            { format: 'indexing [{bar}] {percentage}% | {value}/{total} notes | {eta_formatted} left', stream: process.stderr, hideCursor: true },
+            {
+              format: 'indexing [{bar}] {percentage}% | {value}/{total} notes | {eta_formatted} left',
+              stream: process.stderr,
+              hideCursor: true,
+            },
             cliProgress.Presets.shades_classic,
           );
         }

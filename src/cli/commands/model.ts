@@ -25,7 +25,7 @@ interface JsonFlag {
 }
 
 async function listAction(opts: GlobalOptions & JsonFlag, io: CommandIO): Promise<void> {
-  const config = configFrom(opts);
+  const config = await configFrom(opts);
   const { listModels } = await import('../../embed/index.ts');
   const models = listModels(config.model, config.modelsDir);
   if (opts.json) return printJson(io, { configured: config.model, modelsDir: config.modelsDir, models });
@@ -42,7 +42,7 @@ async function fetchAction(
   opts: GlobalOptions & JsonFlag & { force?: boolean },
   io: CommandIO,
 ): Promise<void> {
-  const config = configFrom(opts);
+  const config = await configFrom(opts);
   const { fetchModel, DEFAULT_HUB_MODEL_ID, BUNDLED_MODEL_ID } = await import('../../embed/index.ts');
   const target = id ?? DEFAULT_HUB_MODEL_ID;
   if (target === 'bundled' || target === BUNDLED_MODEL_ID) {
@@ -97,7 +97,7 @@ async function infoAction(
   opts: GlobalOptions & JsonFlag & { verify?: boolean },
   io: CommandIO,
 ): Promise<void> {
-  const config = configFrom(opts);
+  const config = await configFrom(opts);
   const { describeModel, verifyModelFiles } = await import('../../embed/index.ts');
   const info = describeModel(id ?? config.model, config.modelsDir);
   const checks = opts.verify ? await verifyModelFiles(info.dir, info.files) : undefined;

@@ -23,10 +23,11 @@ export function registerSearch(program: Command): void {
     .option('--json', 'print results as JSON')
     .action(async (words: string[], opts: SearchCmdOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions & SearchCmdOptions>();
-      const config = configFrom(g);
+      const config = await configFrom(g);
       const { NotesError } = await import('../../errors.ts');
       const k = Number(opts.k ?? '10');
-      if (!Number.isInteger(k) || k < 1 || k > 100) throw new NotesError('NOTES_E_USAGE', ['-k must be a whole number from 1 to 100']);
+      if (!Number.isInteger(k) || k < 1 || k > 100)
+        throw new NotesError('NOTES_E_USAGE', ['-k must be a whole number from 1 to 100']);
       const mode = opts.mode ?? 'hybrid';
       if (mode !== 'hybrid' && mode !== 'bm25' && mode !== 'vector') {
         throw new NotesError('NOTES_E_USAGE', ['--mode must be hybrid, bm25 or vector']);
@@ -35,7 +36,13 @@ export function registerSearch(program: Command): void {
       const { search } = await import('../../search/index.ts');
       const { index, close } = await openIndexForCli(config, { readOnly: true });
       try {
-        const r = await search(index, words.join(' '), { k, folder: opts.folder, tags: opts.tag, mode, onePerNote: !opts.all });
+        const r = await search(index, words.join(' '), {
+          k,
+          folder: opts.folder,
+          tags: opts.tag,
+          mode,
+          onePerNote: !opts.all,
+        });
         if (opts.json) return printJson(processIO, r);
         if (r.hits.length === 0) processIO.out('no results');
         r.hits.forEach((h, i) => {

@@ -1,5 +1,64 @@
 import type { Command } from 'commander';
+import { configFrom, type GlobalOptions } from '../context.ts';
+
+interface ServeOptions {
+  stdio?: boolean;
+  auth?: boolean;
+  host?: string;
+  port?: string;
+  logFile?: string;
+  watch?: boolean;
+}
 
 export function registerServe(program: Command): void {
-  void program;
+  program
+    .command('serve')
+    .description('run the MCP daemon over HTTP (default) or stdio')
+    .option('--stdio', 'serve one client over stdin/stdout instead of HTTP')
+    .option('--host <addr>', 'address to bind (env NOTES_MCP_HOST, default 127.0.0.1)')
+    .option('--port <n>', 'port to listen on (env NOTES_MCP_PORT, default 8765)')
+    .option('--no-auth', 'accept requests without a bearer token (only on a loopback address)')
+    .option('--log-file <file>', 'append JSON logs to this file, reopened on SIGHUP (env NOTES_MCP_LOG_FILE)')
+    .option('--no-watch', 'do not watch the notes folder for changes')
+    .addHelpText(
+      'after',
+      '\nAuth is on by default: on first start a token is created and its file printed.\n' +
+        'Stop with SIGTERM or Ctrl-C: in-flight calls finish (up to 4 s), then the index is saved.',
+    )
+    .action(async (opts: ServeOptions, cmd: Command) => {
+      const g = cmd.optsWithGlobals<GlobalOptions & ServeOptions>();
+      const extra: Record<string, unknown> = { host: opts.host, port: opts.port, logFile: opts.logFile };
+      if (opts.auth === false) extra.auth = false;
+      if (opts.watch === false) extra.watch = false;
+      const config = await configFrom(g, extra);
+      const [{ isLoopbackHost }, { NotesError }, { createLogger }] = await Promise.all([
+        import('../../config/index.ts'),
+        import('../../errors.ts'),
+        import('../../log.ts'),
+      ]);
+      if (!config.auth && !opts.stdio && !isLoopbackHost(config.host)) {
+        throw new NotesError('NOTES_E_USAGE', [
+          `--no-auth is allowed only on a loopback address, not ${config.host}: create a token with "notes-mcp token create"`,
+        ]);
+      }
+      const log = createLogger({ level: config.logLevel, file: config.logFile });
+      process.on('uncaughtException', (err) => {
+        log.fatal({ err }, 'uncaught exception: exiting so the supervisor restarts notes-mcp');
+        log.flush?.();
+        process.exit(70);
+      });
+      process.on('unhandledRejection', (err) => {
+        log.fatal({ err }, 'unhandled rejection: exiting so the supervisor restarts notes-mcp');
+        log.flush?.();
+        process.exit(70);
+      });
+      if (opts.stdio) {
+        const { serveStdioDaemon } = await import('../../daemon/stdio.ts');
+        await serveStdioDaemon(config, log);
+        process.exit(0);
+      }
+      const { startDaemon } = await import('../../daemon/daemon.ts');
+      const d = await startDaemon({ config, log, installSignalHandlers: true });
+      await d.closed;
+    });
 }

@@ -8,14 +8,19 @@ export function registerStatus(program: Command): void {
     .option('--json', 'print as JSON')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions>();
-      const config = configFrom(g);
+      const config = await configFrom(g);
       const { existsSync } = await import('node:fs');
       const { join } = await import('node:path');
       const { readLockOwner } = await import('../../index/index.ts');
       const { ago, openIndexForCli } = await import('./shared.ts');
       const owner = readLockOwner(join(config.indexDir, 'lock'));
       if (!existsSync(join(config.indexDir, 'index.db'))) {
-        const empty = { notesDir: config.notesDir, indexDir: config.indexDir, indexed: false, daemonPid: owner ?? null };
+        const empty = {
+          notesDir: config.notesDir,
+          indexDir: config.indexDir,
+          indexed: false,
+          daemonPid: owner ?? null,
+        };
         if (opts.json) return printJson(processIO, empty);
         processIO.out(`notes:  ${config.notesDir}\nindex:  ${config.indexDir} (not built yet: run "notes-mcp index")`);
         return;

@@ -1,0 +1,146 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { z } from 'zod';
+import { NotesError } from '../errors.ts';
+
+// Bearer tokens are stored as SHA-256 digests only. The file is re-read whenever it changes
+// on disk, so `notes-mcp token revoke` takes effect on the next request of a running daemon.
+
+export type Scope = 'read' | 'write';
+
+const TokenRecord = z.object({
+  id: z.string().regex(/^[a-z0-9]{8}$/),
+  name: z.string(),
+  scope: z.enum(['read', 'write']),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  createdAt: z.string(),
+});
+export type TokenRecord = z.infer<typeof TokenRecord>;
+const TokenFile = z.object({ version: z.literal(1), tokens: z.array(TokenRecord) });
+
+export interface TokenIdentity {
+  id: string;
+  name: string;
+  scope: Scope;
+}
+
+const PREFIX = 'nmcp_';
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token, 'utf8').digest();
+}
+
+function writeAtomic(file: string, text: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o600);
+  try {
+    writeSync(fd, text);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+  const dfd = openSync(dirname(file), 'r');
+  try {
+    fsyncSync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
+}
+
+export class TokenStore {
+  readonly file: string;
+  #extra: { digest: Buffer; identity: TokenIdentity } | undefined;
+  #cache: { key: string; records: TokenRecord[]; digests: Buffer[] } | undefined;
+
+  /** `extraToken` (NOTES_MCP_TOKEN) is accepted with write scope in addition to stored tokens. */
+  constructor(file: string, extraToken?: string) {
+    this.file = file;
+    if (extraToken)
+      this.#extra = { digest: digest(extraToken), identity: { id: 'env', name: 'NOTES_MCP_TOKEN', scope: 'write' } };
+  }
+
+  #load(): { records: TokenRecord[]; digests: Buffer[] } {
+    let key: string;
+    try {
+      const s = statSync(this.file);
+      key = `${s.ino}:${s.size}:${s.mtimeMs}`;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], digests: [] };
+      throw err;
+    }
+    if (this.#cache?.key === key) return this.#cache;
+    let parsed: z.infer<typeof TokenFile>;
+    try {
+      const r = TokenFile.safeParse(JSON.parse(readFileSync(this.file, 'utf8')));
+      if (!r.success) throw new Error(r.error.issues[0]?.message ?? 'invalid');
+      parsed = r.data;
+    } catch (err) {
+      throw new NotesError('NOTES_E_STATE_CORRUPT', [this.file, (err as Error).message]);
+    }
+    this.#cache = { key, records: parsed.tokens, digests: parsed.tokens.map((t) => Buffer.from(t.sha256, 'hex')) };
+    return this.#cache;
+  }
+
+  list(): TokenRecord[] {
+    return [...this.#load().records];
+  }
+
+  /** True when at least one token (stored or extra) can authenticate. */
+  hasAny(): boolean {
+    return this.#extra !== undefined || this.#load().records.length > 0;
+  }
+
+  create(name: string, scope: Scope): { token: string; record: TokenRecord } {
+    const token = PREFIX + randomBytes(32).toString('base64url');
+    const { records } = this.#load();
+    let id: string;
+    do
+      id = randomBytes(6)
+        .toString('base64url')
+        .toLowerCase()
+        .replace(/[^a-z0-9]/g, '')
+        .padEnd(8, '0')
+        .slice(0, 8);
+    while (records.some((r) => r.id === id));
+    const record: TokenRecord = {
+      id,
+      name,
+      scope,
+      sha256: digest(token).toString('hex'),
+      createdAt: new Date().toISOString(),
+    };
+    writeAtomic(this.file, `${JSON.stringify({ version: 1, tokens: [...records, record] }, null, 2)}\n`);
+    this.#cache = undefined;
+    return { token, record };
+  }
+
+  revoke(idOrName: string): TokenRecord {
+    const { records } = this.#load();
+    const hit = records.find((r) => r.id === idOrName) ?? records.find((r) => r.name === idOrName);
+    if (!hit) throw new NotesError('NOTES_E_TOKEN_NOT_FOUND', [idOrName]);
+    writeAtomic(this.file, `${JSON.stringify({ version: 1, tokens: records.filter((r) => r !== hit) }, null, 2)}\n`);
+    this.#cache = undefined;
+    return hit;
+  }
+
+  /**
+   * The identity of a presented token, or undefined. Every stored digest is compared with
+   * timingSafeEqual (equal lengths: both are SHA-256), so timing does not reveal which matched.
+   */
+  verify(token: string): TokenIdentity | undefined {
+    const d = digest(token);
+    let found: TokenIdentity | undefined;
+    if (this.#extra && timingSafeEqual(d, this.#extra.digest)) found = this.#extra.identity;
+    const { records, digests } = this.#load();
+    for (let i = 0; i < records.length; i++) {
+      if (timingSafeEqual(d, digests[i]!) && !found) {
+        const r = records[i]!;
+        found = { id: r.id, name: r.name, scope: r.scope };
+      }
+    }
+    return found;
+  }
+}

@@ -1,0 +1,239 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { rateLimit } from 'express-rate-limit';
+import { allowedHostnames, bearerToken, checkHost, checkOrigin, type GuardResult } from '../auth/guards.ts';
+import type { TokenIdentity, TokenStore } from '../auth/tokens.ts';
+import type { Config } from '../config/index.ts';
+import type { Logger } from '../log.ts';
+import { PROTOCOL_REVISIONS, VERSION } from '../version.ts';
+import type { Caller, McpEndpoint } from './mcp-endpoint.ts';
+import { sendJsonRpcError } from './mcp-endpoint.ts';
+import type { Metrics } from './metrics.ts';
+
+// Request pipeline for /mcp, in order: closing → Host → Origin/CORS → bearer token →
+// per-token rate limit → JSON body (size-limited, no batches) → scope → MCP lanes.
+
+/** Tools that change notes or the index: a read token may not call them. */
+export const WRITE_TOOLS = new Set(['write_note', 'reindex']);
+
+const CORS_ALLOW_HEADERS = 'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id';
+const CORS_EXPOSE_HEADERS = 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after';
+
+export interface HealthSource {
+  status(): Record<string, unknown>;
+}
+
+export interface AppDeps {
+  config: Config;
+  log: Logger;
+  tokens: TokenStore;
+  endpoint: McpEndpoint;
+  metrics: Metrics;
+  health: HealthSource;
+  isClosing: () => boolean;
+  /** Count a request as in flight until its response ends (for draining). */
+  track: (res: ServerResponse) => void;
+}
+
+interface Locals {
+  caller: Caller;
+}
+
+function refuse(res: Response, metrics: Metrics, r: Extract<GuardResult, { ok: false }>): void {
+  metrics.errors.inc({ code: r.code });
+  res.status(r.status).json({ error: r.code, message: r.message });
+}
+
+function isLoopbackAddress(addr: string | undefined): boolean {
+  return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
+}
+
+export function buildApp(d: AppDeps): express.Express {
+  const { config, log, metrics } = d;
+  const hosts = allowedHostnames(config.host, config.allowedHosts);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', false);
+
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const route =
+      req.path === '/mcp'
+        ? '/mcp'
+        : req.path === '/health'
+          ? '/health'
+          : req.path === '/metrics'
+            ? '/metrics'
+            : 'other';
+    res.on('finish', () => metrics.httpRequests.inc({ route, status: String(res.statusCode) }));
+    // Tokens belong in the Authorization header only: URLs end up in logs and histories.
+    if (/[?&](access_token|token)=/i.test(req.originalUrl)) {
+      metrics.errors.inc({ code: 'NOTES_E_AUTH_MISSING' });
+      res.status(400).json({ error: 'NOTES_E_USAGE', message: 'tokens are accepted only in the Authorization header' });
+      return;
+    }
+    next();
+  });
+
+  app.get('/health', (_req, res) => {
+    const closing = d.isClosing();
+    res.status(closing ? 503 : 200).json({
+      status: closing ? 'draining' : 'ok',
+      version: VERSION,
+      protocols: PROTOCOL_REVISIONS,
+      ...d.health.status(),
+    });
+  });
+
+  app.use((req, res, next) => {
+    if (d.isClosing()) {
+      res.setHeader('Retry-After', '5');
+      res.setHeader('Connection', 'close');
+      metrics.errors.inc({ code: 'NOTES_E_SHUTTING_DOWN' });
+      res.status(503).json({ error: 'NOTES_E_SHUTTING_DOWN', message: 'server is shutting down' });
+      return;
+    }
+    const h = checkHost(req.headers.host, hosts);
+    if (!h.ok) return refuse(res, metrics, h);
+    next();
+  });
+
+  app.get('/metrics', async (req, res) => {
+    if (!isLoopbackAddress(req.socket.remoteAddress) && config.auth) {
+      const id = identify(req, d.tokens);
+      if (!id) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="notes-mcp"');
+        res.status(401).json({ error: 'NOTES_E_AUTH_MISSING', message: 'missing bearer token' });
+        return;
+      }
+    }
+    res.setHeader('Content-Type', metrics.registry.contentType);
+    res.end(await metrics.registry.metrics());
+  });
+
+  const mcp = express.Router();
+  mcp.use((req, res, next) => {
+    const origin = req.headers.origin;
+    const o = checkOrigin(origin, config.allowedOrigins);
+    if (!o.ok) return refuse(res, metrics, o);
+    if (origin) {
+      res.setHeader('Access-Control-Allow-Origin', origin);
+      res.setHeader('Vary', 'Origin');
+      res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS);
+    }
+    if (req.method === 'OPTIONS') {
+      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+      res.setHeader('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS);
+      res.setHeader('Access-Control-Max-Age', '600');
+      res.status(204).end();
+      return;
+    }
+    // SSE through nginx: never buffer.
+    res.setHeader('X-Accel-Buffering', 'no');
+    next();
+  });
+
+  mcp.use((req, res, next) => {
+    if (!config.auth) {
+      (res.locals as Locals).caller = { tokenId: undefined, scopes: undefined };
+      return next();
+    }
+    const presented = bearerToken(req.headers.authorization);
+    const id = presented === undefined ? undefined : d.tokens.verify(presented);
+    if (!id) {
+      const code = presented === undefined ? 'NOTES_E_AUTH_MISSING' : 'NOTES_E_AUTH_INVALID';
+      metrics.errors.inc({ code });
+      res.setHeader(
+        'WWW-Authenticate',
+        presented === undefined ? 'Bearer realm="notes-mcp"' : 'Bearer realm="notes-mcp", error="invalid_token"',
+      );
+      res.status(401).json({
+        error: code,
+        message: presented === undefined ? 'missing bearer token' : 'invalid or revoked bearer token',
+      });
+      return;
+    }
+    (res.locals as Locals).caller = { tokenId: id.id, scopes: id.scope === 'write' ? ['read', 'write'] : ['read'] };
+    next();
+  });
+
+  mcp.use(
+    rateLimit({
+      windowMs: 60_000,
+      limit: config.rateLimitPerMinute,
+      standardHeaders: 'draft-7',
+      legacyHeaders: false,
+      keyGenerator: (_req, res) => (res.locals as Locals).caller.tokenId ?? 'anonymous',
+      validate: false,
+      handler: (_req, res, _next, options) => {
+        metrics.errors.inc({ code: 'NOTES_E_RATE_LIMITED' });
+        res.setHeader('Retry-After', String(Math.ceil(options.windowMs / 1000)));
+        res.status(429).json({ error: 'NOTES_E_RATE_LIMITED', message: 'too many requests: slow down and retry' });
+      },
+    }),
+  );
+
+  mcp.use(express.json({ limit: config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
+
+  mcp.all('/', async (req, res) => {
+    const body: unknown = req.body;
+    if (Array.isArray(body)) {
+      metrics.errors.inc({ code: 'NOTES_E_USAGE' });
+      return sendJsonRpcError(res, 400, -32600, 'JSON-RPC batches are not supported: send one message per request');
+    }
+    const caller = (res.locals as Locals).caller;
+    const msg = (typeof body === 'object' && body !== null ? body : {}) as {
+      method?: unknown;
+      params?: { name?: unknown };
+    };
+    const method = typeof msg.method === 'string' ? msg.method : req.method === 'GET' ? 'GET stream' : req.method;
+    const tool = method === 'tools/call' && typeof msg.params?.name === 'string' ? msg.params.name : '';
+    if (tool && WRITE_TOOLS.has(tool) && caller.scopes && !caller.scopes.includes('write')) {
+      metrics.errors.inc({ code: 'NOTES_E_AUTH_SCOPE' });
+      res.setHeader('WWW-Authenticate', 'Bearer realm="notes-mcp", error="insufficient_scope", scope="write"');
+      res.status(403).json({ error: 'NOTES_E_AUTH_SCOPE', message: `token scope read does not allow ${tool}` });
+      return;
+    }
+    // Long-lived notification streams are closed at shutdown, not waited for.
+    if (method !== 'GET stream' && method !== 'subscriptions/listen') d.track(res);
+    const t0 = performance.now();
+    const toolLabel = tool.length <= 64 ? tool : 'other';
+    const era = req.headers['mcp-protocol-version'] === '2026-07-28' ? 'modern' : 'legacy';
+    metrics.mcpRequests.inc({ method: method.slice(0, 64), tool: toolLabel, era });
+    res.on('close', () =>
+      metrics.mcpDuration.observe({ method: method.slice(0, 64), tool: toolLabel }, (performance.now() - t0) / 1000),
+    );
+    try {
+      await d.endpoint.handle(req as IncomingMessage, res, body, caller);
+    } catch (err) {
+      log.error({ err, method }, 'mcp request failed');
+      sendJsonRpcError(res, 500, -32603, 'internal error');
+    }
+  });
+  app.use('/mcp', mcp);
+
+  // Errors from the JSON parser (too large, malformed) and anything else: short JSON, no stack.
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { status?: number; type?: string; message?: string };
+    if (e.type === 'entity.too.large') {
+      metrics.errors.inc({ code: 'NOTES_E_BODY_TOO_LARGE' });
+      return sendJsonRpcError(res, 413, -32600, `request body is larger than ${config.maxBodyBytes} bytes`);
+    }
+    if (e.type === 'entity.parse.failed') return sendJsonRpcError(res, 400, -32700, 'Parse error: invalid JSON');
+    log.error({ err }, 'http request failed');
+    metrics.errors.inc({ code: 'NOTES_E_INTERNAL' });
+    if (!res.headersSent)
+      res
+        .status(e.status && e.status >= 400 && e.status < 600 ? e.status : 500)
+        .json({ error: 'NOTES_E_INTERNAL', message: 'internal error' });
+  });
+
+  app.use((_req, res) => {
+    res.status(404).json({ error: 'not_found', message: 'see /mcp, /health, /metrics' });
+  });
+  return app;
+}
+
+function identify(req: Request, tokens: TokenStore): TokenIdentity | undefined {
+  const t = bearerToken(req.headers.authorization);
+  return t === undefined ? undefined : tokens.verify(t);
+}

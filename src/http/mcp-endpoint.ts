@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import {
+  type AuthInfo,
+  createMcpHandler,
+  isLegacyRequest,
+  legacyStatelessFallback,
+  type McpServer,
+} from '@modelcontextprotocol/server';
+import type { Logger } from '../log.ts';
+import type { McpDeps, McpInstanceContext } from '../mcp/context.ts';
+import type { NotificationHub } from '../mcp/notify.ts';
+import { createMcpServer } from '../mcp/server.ts';
+
+// Two lanes behind one /mcp endpoint:
+// - 2026-07-28 clients go to the SDK's stateless handler (createMcpHandler, legacy: 'reject');
+//   subscriptions ride `subscriptions/listen` streams fed by the handler's bus.
+// - 2025-era clients get real sessions (NodeStreamableHTTPServerTransport), because
+//   resources/subscribe and the GET notification stream need somewhere to live.
+// A 2025 request naming a session this process does not know (typically: the daemon was
+// restarted) is served statelessly instead of 404, so a restart does not break tool calls
+// of connected clients; only their notification stream has to be reopened.
+
+export interface Caller {
+  tokenId: string | undefined;
+  scopes: readonly string[] | undefined;
+}
+
+interface Session {
+  id: string;
+  transport: NodeStreamableHTTPServerTransport;
+  server: McpServer;
+  subs: Set<string>;
+  tokenId: string | undefined;
+  lastSeen: number;
+  openStreams: number;
+  offSink: () => void;
+}
+
+export interface McpEndpointOptions {
+  deps: McpDeps;
+  hub: NotificationHub;
+  log: Logger;
+  maxSessions: number;
+  maxBodyBytes: number;
+  /** Sessions idle longer than this (and with no open stream) are closed. */
+  sessionIdleMs?: number;
+  keepAliveMs?: number;
+}
+
+function authInfoFor(caller: Caller): AuthInfo | undefined {
+  if (caller.tokenId === undefined) return undefined;
+  return {
+    token: 'redacted',
+    clientId: caller.tokenId,
+    scopes: [...(caller.scopes ?? [])],
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+  };
+}
+
+function scopesOf(auth: AuthInfo | undefined): readonly string[] | undefined {
+  return auth ? auth.scopes : undefined;
+}
+
+export class McpEndpoint {
+  readonly #o: McpEndpointOptions;
+  readonly #modern;
+  readonly #modernNode;
+  readonly #stateless;
+  readonly #sessions = new Map<string, Session>();
+  readonly #sweeper: NodeJS.Timeout;
+  readonly #offModern: () => void;
+
+  constructor(o: McpEndpointOptions) {
+    this.#o = o;
+    const onerror = (err: Error): void => o.log.debug({ err: err.message }, 'mcp transport');
+    const factory = (ctx: { era: 'legacy' | 'modern'; authInfo?: AuthInfo }): McpServer =>
+      createMcpServer(o.deps, { era: ctx.era, scopes: scopesOf(ctx.authInfo), tokenId: ctx.authInfo?.clientId });
+    this.#modern = createMcpHandler(factory, {
+      legacy: 'reject',
+      onerror,
+      keepAliveMs: o.keepAliveMs ?? 15_000,
+      maxRequestBodySize: o.maxBodyBytes,
+    });
+    this.#modernNode = toNodeHandler(this.#modern, { onerror, maxRequestBodySize: o.maxBodyBytes });
+    this.#stateless = legacyStatelessFallback(factory, onerror, { maxRequestBodySize: o.maxBodyBytes });
+    this.#offModern = o.hub.add({
+      resourceUpdated: (uri) => this.#modern.notify.resourceUpdated(uri),
+      resourcesChanged: () => this.#modern.notify.resourcesChanged(),
+    });
+    const idle = o.sessionIdleMs ?? 30 * 60_000;
+    this.#sweeper = setInterval(() => this.#sweep(idle), Math.min(idle, 60_000));
+    this.#sweeper.unref();
+  }
+
+  get sessionCount(): number {
+    return this.#sessions.size;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
+    const authInfo = authInfoFor(caller);
+    const web = await toWebRequest(req, body, { maxRequestBodySize: this.#o.maxBodyBytes });
+    const legacy = await isLegacyRequest(web, body, { maxRequestBodySize: this.#o.maxBodyBytes });
+    if (!legacy) {
+      (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfo;
+      await this.#modernNode(req as never, res as never, body);
+      return;
+    }
+    const sid = req.headers['mcp-session-id'];
+    const sessionId = Array.isArray(sid) ? sid[0] : sid;
+    if (sessionId === undefined) {
+      if (req.method === 'POST' && isInitialize(body)) return this.#openSession(req, res, body, caller, authInfo);
+      if (req.method === 'POST') return this.#serveStateless(web, res, body, authInfo);
+      return sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+    }
+    const s = this.#sessions.get(sessionId);
+    if (!s || s.tokenId !== caller.tokenId) {
+      if (req.method === 'POST' && !isInitialize(body)) {
+        this.#o.log.debug({ session_id: sessionId }, 'unknown session: serving statelessly');
+        return this.#serveStateless(web, res, body, authInfo);
+      }
+      return sendJsonRpcError(res, 404, -32001, 'Session not found: start a new session');
+    }
+    s.lastSeen = Date.now();
+    if (req.method === 'GET') {
+      s.openStreams++;
+      res.on('close', () => {
+        s.openStreams--;
+        s.lastSeen = Date.now();
+      });
+    }
+    await s.transport.handleRequest(Object.assign(req, { auth: authInfo }), res, body);
+  }
+
+  async #serveStateless(
+    web: Request,
+    res: ServerResponse,
+    body: unknown,
+    authInfo: AuthInfo | undefined,
+  ): Promise<void> {
+    const response = await this.#stateless(web, authInfo ? { authInfo, parsedBody: body } : { parsedBody: body });
+    await writeWebResponse(response, res);
+  }
+
+  async #openSession(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    caller: Caller,
+    authInfo: AuthInfo | undefined,
+  ): Promise<void> {
+    if (this.#sessions.size >= this.#o.maxSessions) {
+      this.#sweep(0);
+      if (this.#sessions.size >= this.#o.maxSessions) {
+        res.setHeader('Retry-After', '30');
+        return sendJsonRpcError(
+          res,
+          503,
+          -32000,
+          `too many open sessions (${this.#o.maxSessions}): close one and retry`,
+        );
+      }
+    }
+    const subs = new Set<string>();
+    let session: Session | undefined;
+    const ctx: McpInstanceContext = {
+      era: 'legacy',
+      scopes: caller.scopes,
+      tokenId: caller.tokenId,
+      onSubscribe: (uri) => subs.add(uri),
+      onUnsubscribe: (uri) => subs.delete(uri),
+    };
+    const server = createMcpServer(this.#o.deps, ctx);
+    const transport = new NodeStreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      keepAliveMs: this.#o.keepAliveMs ?? 15_000,
+      maxRequestBodySize: this.#o.maxBodyBytes,
+      onsessioninitialized: (id) => {
+        ctx.sessionId = id;
+        const offSink = this.#o.hub.add({
+          resourceUpdated: (uri) => {
+            if (subs.has(uri)) void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
+          },
+          resourcesChanged: () => server.sendResourceListChanged(),
+        });
+        session = {
+          id,
+          transport,
+          server,
+          subs,
+          tokenId: caller.tokenId,
+          lastSeen: Date.now(),
+          openStreams: 0,
+          offSink,
+        };
+        this.#sessions.set(id, session);
+        this.#o.log.info({ session_id: id, token_id: caller.tokenId }, 'session opened');
+      },
+    });
+    transport.onclose = () => {
+      if (session) this.#drop(session.id);
+    };
+    await server.connect(transport);
+    await transport.handleRequest(Object.assign(req, { auth: authInfo }), res, body);
+  }
+
+  #drop(id: string): void {
+    const s = this.#sessions.get(id);
+    if (!s) return;
+    this.#sessions.delete(id);
+    s.offSink();
+    this.#o.log.info({ session_id: id }, 'session closed');
+  }
+
+  #sweep(idleMs: number): void {
+    const now = Date.now();
+    for (const s of [...this.#sessions.values()]) {
+      if (s.openStreams === 0 && now - s.lastSeen >= idleMs) {
+        this.#drop(s.id);
+        void s.server.close().catch(() => undefined);
+      }
+    }
+  }
+
+  /** End every stream and session (shutdown). */
+  async close(): Promise<void> {
+    clearInterval(this.#sweeper);
+    this.#offModern();
+    const all = [...this.#sessions.values()];
+    for (const s of all) this.#drop(s.id);
+    await Promise.allSettled([this.#modern.close(), ...all.map((s) => s.server.close())]);
+  }
+}
+
+function isInitialize(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { method?: unknown }).method === 'initialize';
+}
+
+export function sendJsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
+  if (res.headersSent) return;
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
+}
+
+async function writeWebResponse(response: Response, res: ServerResponse): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
+  res.writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  res.on('close', () => void reader.cancel().catch(() => undefined));
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    res.write(value);
+  }
+  res.end();
+}

@@ -1,0 +1,96 @@
+import type { Config } from '../config/index.ts';
+import { describeError, NotesError } from '../errors.ts';
+import type { NotesIndex } from '../index/index.ts';
+import type { Logger } from '../log.ts';
+
+/** What the MCP surface needs from the rest of the daemon. */
+export interface McpDeps {
+  index: NotesIndex;
+  config: Config;
+  log: Logger;
+  /** Called once per tool call (metrics). */
+  onToolCall?: (tool: string, ms: number, outcome: 'ok' | 'error' | 'timeout') => void;
+}
+
+/** Per-instance facts: which era, who is calling, how to report subscriptions. */
+export interface McpInstanceContext {
+  era: 'legacy' | 'modern';
+  /** Scopes of the caller's token; undefined for stdio and --no-auth (everything allowed). */
+  scopes?: readonly string[] | undefined;
+  tokenId?: string | undefined;
+  sessionId?: string | undefined;
+  onSubscribe?: (uri: string) => void;
+  onUnsubscribe?: (uri: string) => void;
+}
+
+export interface ToolTextResult {
+  [key: string]: unknown;
+  content: Array<{ type: 'text'; text: string }>;
+  structuredContent?: Record<string, unknown>;
+  isError?: boolean;
+}
+
+export function okResult(data: Record<string, unknown>): ToolTextResult {
+  return { content: [{ type: 'text', text: JSON.stringify(data, null, 2) }], structuredContent: data };
+}
+
+export function errorResult(message: string): ToolTextResult {
+  return { content: [{ type: 'text', text: message }], isError: true };
+}
+
+export function canWrite(ctx: McpInstanceContext): boolean {
+  return ctx.scopes === undefined || ctx.scopes.includes('write');
+}
+
+/**
+ * Run a tool body with a timeout, one log line per call and metrics. Expected failures
+ * (NotesError) become isError results with their message; anything else is logged with its
+ * stack and reported to the model as an internal error without details.
+ */
+export async function runTool(
+  deps: McpDeps,
+  ctx: McpInstanceContext,
+  tool: string,
+  body: () => Promise<ToolTextResult>,
+): Promise<ToolTextResult> {
+  const t0 = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  let outcome: 'ok' | 'error' | 'timeout' = 'ok';
+  let code: string | undefined;
+  try {
+    const timeout = new Promise<ToolTextResult>((resolve) => {
+      timer = setTimeout(() => {
+        outcome = 'timeout';
+        resolve(errorResult(`${tool} did not finish within ${deps.config.toolTimeoutMs} ms; try a narrower request.`));
+      }, deps.config.toolTimeoutMs);
+    });
+    const result = await Promise.race([body(), timeout]);
+    if (result.isError && outcome === 'ok') outcome = 'error';
+    return result;
+  } catch (err) {
+    outcome = 'error';
+    if (err instanceof NotesError) {
+      code = err.code;
+      return errorResult(err.message);
+    }
+    code = 'NOTES_E_INTERNAL';
+    deps.log.error({ err, tool }, 'tool failed');
+    return errorResult(`internal error in ${tool}: ${describeError(err)}`);
+  } finally {
+    if (timer) clearTimeout(timer);
+    const ms = performance.now() - t0;
+    deps.onToolCall?.(tool, ms, outcome);
+    deps.log.info(
+      {
+        tool,
+        duration_ms: Number(ms.toFixed(1)),
+        outcome,
+        code,
+        session_id: ctx.sessionId,
+        token_id: ctx.tokenId,
+        era: ctx.era,
+      },
+      'tool call',
+    );
+  }
+}

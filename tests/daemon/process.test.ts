@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Client as ClientV2 } from '@modelcontextprotocol/client';
+import { StdioClientTransport as StdioV2 } from '@modelcontextprotocol/client/stdio';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { TEST_TOKEN } from '../helpers/daemon.ts';
+import { BIN, tempDir } from '../helpers/tmp.ts';
+import { tldrVault, writeNotes } from '../helpers/vault.ts';
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  srv.close();
+  return port;
+}
+
+async function waitHealthy(port: number, child: ChildProcess): Promise<Record<string, unknown>> {
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`daemon exited with ${child.exitCode}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/health`);
+      if (r.ok) return (await r.json()) as Record<string, unknown>;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('daemon did not become healthy');
+}
+
+function spawnServe(
+  notes: string,
+  state: string,
+  port: number,
+  extraEnv: Record<string, string> = {},
+): { child: ChildProcess; stderr: () => string } {
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--notes', notes, '--state', state, '--port', String(port), '--model', 'bundled'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: state, NOTES_MCP_TOKEN: TEST_TOKEN, ...extraEnv },
+    },
+  );
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  return { child, stderr: () => err };
+}
+
+test('SIGTERM during a burst of writes: exit 0 within 5 s and every acknowledged write is on disk', {
+  timeout: 120_000,
+}, async (t) => {
+  const notes = tldrVault(t, { common: 200 });
+  const state = tempDir(t);
+  const port = await freePort();
+  const { child, stderr } = spawnServe(notes, state, port);
+  t.after(() => child.kill('SIGKILL'));
+  await waitHealthy(port, child);
+
+  const url = new URL(`http://127.0.0.1:${port}/mcp`);
+  const clients = await Promise.all(
+    Array.from({ length: 8 }, async (_, i) => {
+      const c = new ClientV1({ name: `burst-${i}`, version: '1' });
+      await c.connect(
+        new StreamableHTTPClientTransport(url, { requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } } }),
+      );
+      return c;
+    }),
+  );
+  const acknowledged: Array<{ path: string; content: string }> = [];
+  let stop = false;
+  const workers = clients.map(async (c, i) => {
+    for (let n = 0; !stop && n < 10_000; n++) {
+      const path = `burst/w${i}-${n}.md`;
+      const content = `# write ${i}-${n}\n\n${'body '.repeat(50)}\n`;
+      try {
+        const r = await c.callTool({ name: 'write_note', arguments: { path, content } });
+        if (!r.isError) acknowledged.push({ path, content });
+      } catch {
+        // refused while shutting down: not acknowledged
+        stop = true;
+      }
+    }
+  });
+  await new Promise((r) => setTimeout(r, 1500));
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  const took = Date.now() - t0;
+  stop = true;
+  await Promise.allSettled(workers);
+  await Promise.allSettled(clients.map((c) => c.close()));
+
+  assert.equal(code, 0, stderr());
+  assert.ok(took < 5000, `shutdown took ${took} ms`);
+  assert.ok(acknowledged.length > 10, `burst made progress (${acknowledged.length} writes)`);
+  for (const w of acknowledged) {
+    assert.equal(readFileSync(join(notes, w.path), 'utf8'), w.content, w.path);
+  }
+  assert.match(stderr(), /"msg":"stopped"/);
+});
+
+test('a second daemon on the same state folder exits non-zero with one line naming the first pid', {
+  timeout: 60_000,
+}, async (t) => {
+  const notes = tldrVault(t, { common: 20 });
+  const state = tempDir(t);
+  const a = spawnServe(notes, state, await freePort());
+  t.after(() => a.child.kill('SIGKILL'));
+  await waitHealthy(Number(a.child.spawnargs[a.child.spawnargs.indexOf('--port') + 1]), a.child);
+  const b = spawn(process.execPath, [BIN, 'index', '--notes', notes, '--state', state, '--model', 'bundled'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HOME: state },
+  });
+  let err = '';
+  b.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const [code] = await once(b, 'exit');
+  assert.notEqual(code, 0);
+  assert.match(
+    err.trim(),
+    new RegExp(`^notes-mcp: state folder .* is already in use by pid ${a.child.pid} \\(NOTES_E_STATE_LOCKED\\)$`),
+  );
+});
+
+test('first start creates a token file (0600) and says how to read it; --no-auth is refused off loopback', {
+  timeout: 60_000,
+}, async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n' });
+  const state = tempDir(t);
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--notes', notes, '--state', state, '--port', String(port), '--model', 'bundled'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: state, NOTES_MCP_TOKEN: '' },
+    },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  await waitHealthy(port, child);
+  const file = join(state, 'token');
+  assert.ok(existsSync(file));
+  assert.match(err, new RegExp(`cat "${file}"`));
+  const token = readFileSync(file, 'utf8').trim();
+  assert.doesNotMatch(err, new RegExp(token), 'the token itself is never logged');
+  const c = new ClientV1({ name: 'first', version: '1' });
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), {
+      requestInit: { headers: { Authorization: `Bearer ${token}` } },
+    }),
+  );
+  await c.close();
+  child.kill('SIGTERM');
+  await once(child, 'exit');
+
+  const refused = spawn(
+    process.execPath,
+    [BIN, 'serve', '--notes', notes, '--state', state, '--host', '0.0.0.0', '--no-auth'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: state },
+    },
+  );
+  let rerr = '';
+  refused.stderr.on('data', (d: Buffer) => {
+    rerr += d.toString();
+  });
+  const [code] = await once(refused, 'exit');
+  assert.equal(code, 2);
+  assert.match(rerr, /--no-auth is allowed only on a loopback address/);
+});
+
+test('serve --stdio answers both protocol generations and exits when stdin closes', { timeout: 60_000 }, async (t) => {
+  const notes = tldrVault(t, { common: 50 });
+  writeNotes(notes, { 'projects/garden.md': '# Garden\n\nPlant tomatoes in May.\n' });
+  const state = tempDir(t);
+  const args = [BIN, 'serve', '--stdio', '--notes', notes, '--state', state, '--model', 'bundled'];
+  const env = { ...process.env, HOME: state } as Record<string, string>;
+
+  const v1 = new ClientV1({ name: 'stdio-v1', version: '1' });
+  await v1.connect(new StdioClientTransport({ command: process.execPath, args, env, stderr: 'ignore' }));
+  let found = false;
+  for (let i = 0; i < 50 && !found; i++) {
+    const r = await v1.callTool({ name: 'search_notes', arguments: { query: 'tomatoes', k: 3 } });
+    found = JSON.stringify(r.structuredContent).includes('projects/garden.md');
+    if (!found) await new Promise((res) => setTimeout(res, 200));
+  }
+  assert.ok(found, 'stdio search finds the note once the initial index is done');
+  await v1.close();
+
+  const v2 = new ClientV2({ name: 'stdio-v2', version: '2' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+  await v2.connect(new StdioV2({ command: process.execPath, args, env, stderr: 'ignore' }));
+  const tools = await v2.listTools();
+  assert.equal(tools.tools.length, 5);
+  const r = await v2.callTool({ name: 'read_note', arguments: { path: 'projects/garden.md' } });
+  assert.match(JSON.stringify(r.structuredContent), /Plant tomatoes/);
+  await v2.close();
+});

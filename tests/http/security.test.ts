@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { TokenStore } from '../../src/auth/tokens.ts';
+import { connectV1, connectV2, startTestDaemon, TEST_TOKEN } from '../helpers/daemon.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { writeNotes } from '../helpers/vault.ts';
+
+interface Raw {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A raw HTTP request, so headers (Host, Origin) are exactly what the test says. */
+function raw(
+  url: string,
+  opts: { method?: string; headers?: Record<string, string>; body?: string; path?: string },
+): Promise<Raw> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: opts.path ?? u.pathname,
+        method: opts.method ?? 'POST',
+        headers: opts.headers,
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => {
+          body += d.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on('error', reject);
+    if (opts.body !== undefined) req.write(opts.body);
+    req.end();
+  });
+}
+
+const INIT = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+});
+const JSON_HEADERS = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+
+function vault(t: { after: (fn: () => unknown) => void }): string {
+  const notes = tempDir(t, 'notes-mcp-sec-');
+  writeNotes(notes, { 'a.md': '# A\n\nalpha\n', 'sub/b.md': '# B\n\nbeta\n' });
+  return notes;
+}
+
+test('auth, scope, Host and Origin negatives', async (t) => {
+  const d = await startTestDaemon(t, vault(t));
+  const auth = { Authorization: `Bearer ${TEST_TOKEN}` };
+
+  const none = await raw(d.url, { headers: JSON_HEADERS, body: INIT });
+  assert.equal(none.status, 401);
+  assert.match(String(none.headers['www-authenticate']), /^Bearer/);
+  const bad = await raw(d.url, { headers: { ...JSON_HEADERS, Authorization: 'Bearer wrong-token' }, body: INIT });
+  assert.equal(bad.status, 401);
+  assert.match(String(bad.headers['www-authenticate']), /invalid_token/);
+  const inQuery = await raw(d.url, { path: `/mcp?access_token=${TEST_TOKEN}`, headers: JSON_HEADERS, body: INIT });
+  assert.equal(inQuery.status, 400, 'tokens in the URL are refused');
+  // No OAuth discovery metadata is published (clients would then ignore the static header).
+  assert.equal((await raw(d.url, { method: 'GET', path: '/.well-known/oauth-protected-resource' })).status, 404);
+
+  const evilHost = await raw(d.url, { headers: { ...JSON_HEADERS, ...auth, Host: 'evil.example' }, body: INIT });
+  assert.equal(evilHost.status, 403);
+  const evilOrigin = await raw(d.url, {
+    headers: { ...JSON_HEADERS, ...auth, Origin: 'https://evil.example' },
+    body: INIT,
+  });
+  assert.equal(evilOrigin.status, 403);
+  const ok = await raw(d.url, { headers: { ...JSON_HEADERS, ...auth, Origin: 'http://localhost:6274' }, body: INIT });
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers['access-control-allow-origin'], 'http://localhost:6274');
+  assert.match(String(ok.headers['access-control-expose-headers']), /mcp-session-id/);
+  assert.equal(ok.headers['x-accel-buffering'], 'no');
+
+  const preflight = await raw(d.url, {
+    method: 'OPTIONS',
+    headers: { Origin: 'http://localhost:6274', 'Access-Control-Request-Method': 'POST' },
+  });
+  assert.equal(preflight.status, 204);
+  assert.match(String(preflight.headers['access-control-allow-headers']), /mcp-protocol-version/);
+  const badPreflight = await raw(d.url, { method: 'OPTIONS', headers: { Origin: 'https://evil.example' } });
+  assert.equal(badPreflight.status, 403);
+
+  // A read token can search but not write; revocation is immediate.
+  const store = new TokenStore(d.index.config.tokensFile);
+  const reader = store.create('reader', 'read');
+  const c = await connectV1(t, d.url, reader.token);
+  const s = await c.callTool({ name: 'search_notes', arguments: { query: 'alpha' } });
+  assert.ok(!s.isError);
+  await assert.rejects(
+    c.callTool({ name: 'write_note', arguments: { path: 'x.md', content: 'x' } }),
+    /403|insufficient_scope|scope/,
+  );
+  assert.equal(existsSync(join(d.index.config.notesDir, 'x.md')), false);
+  store.revoke(reader.record.id);
+  await assert.rejects(c.callTool({ name: 'search_notes', arguments: { query: 'alpha' } }), /401|nauthorized|invalid/);
+
+  // The 2026 lane enforces the same scope.
+  const reader2 = store.create('reader2', 'read');
+  const c2 = await connectV2(t, d.url, reader2.token);
+  await assert.rejects(c2.callTool({ name: 'write_note', arguments: { path: 'y.md', content: 'y' } }));
+  assert.equal(existsSync(join(d.index.config.notesDir, 'y.md')), false);
+});
+
+test('body limit, batches and rate limit', async (t) => {
+  const d = await startTestDaemon(t, vault(t), { maxBodyBytes: 4096, rateLimitPerMinute: 20 });
+  const headers = { ...JSON_HEADERS, Authorization: `Bearer ${TEST_TOKEN}` };
+  const big = await raw(d.url, {
+    headers,
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping', params: { x: 'y'.repeat(10_000) } }),
+  });
+  assert.equal(big.status, 413);
+  const batch = await raw(d.url, { headers, body: JSON.stringify([JSON.parse(INIT)]) });
+  assert.equal(batch.status, 400);
+  assert.match(batch.body, /batches are not supported/);
+  let limited: Raw | undefined;
+  for (let i = 0; i < 40 && !limited; i++) {
+    const r = await raw(d.url, { headers, body: INIT });
+    if (r.status === 429) limited = r;
+  }
+  assert.ok(limited, 'the per-token rate limit answers 429');
+  assert.ok(limited.headers['retry-after']);
+});
+
+test('path escapes are rejected by write_note, read_note and note:// URIs; nothing lands outside the root', async (t) => {
+  const base = tempDir(t, 'notes-mcp-escape-');
+  const notes = join(base, 'notes');
+  const outside = join(base, 'outside');
+  mkdirSync(outside);
+  writeNotes(notes, { 'a.md': '# A\n' });
+  writeFileSync(join(outside, 'secret.md'), 'secret\n');
+  symlinkSync(outside, join(notes, 'link-out'));
+  symlinkSync(join(outside, 'secret.md'), join(notes, 'secret-link.md'));
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV1(t, d.url);
+
+  const attempts = [
+    '../x.md',
+    'a/../../x.md',
+    '/etc/x.md',
+    '/tmp/x.md',
+    'a\\..\\..\\x.md',
+    '..\\x.md',
+    'C:\\x.md',
+    'x\u0000.md',
+    'link-out/x.md',
+    'link-out/secret.md',
+    'secret-link.md',
+    '.git/config.md',
+    'note://../x.md',
+    'note://%2e%2e/x.md',
+    'note://a%2F..%2F..%2Fx.md',
+  ];
+  for (const p of attempts) {
+    const w = await c.callTool({ name: 'write_note', arguments: { path: p, content: 'pwned', mode: 'overwrite' } });
+    assert.equal(w.isError, true, `write ${JSON.stringify(p)} must fail`);
+    assert.doesNotMatch(JSON.stringify(w.content), /at .*\.js:\d+/, 'no stack traces');
+    const r = await c.callTool({ name: 'read_note', arguments: p.startsWith('note:') ? { uri: p } : { path: p } });
+    assert.equal(r.isError, true, `read ${JSON.stringify(p)} must fail`);
+    assert.doesNotMatch(JSON.stringify(r.content), /secret\n/);
+  }
+  for (const uri of [
+    'note://../x.md',
+    'note://%2e%2e/outside/secret.md',
+    'note://link-out/secret.md',
+    'note://secret-link.md',
+  ]) {
+    await assert.rejects(c.readResource({ uri }), uri);
+  }
+  // Plain paths are literal (`%.md` is a real note name): this one stays inside the root.
+  const literal = await c.callTool({ name: 'write_note', arguments: { path: '%2e%2e/x.md', content: 'fine' } });
+  assert.ok(!literal.isError, JSON.stringify(literal.content));
+  assert.equal(existsSync(join(notes, '%2e%2e', 'x.md')), true);
+  assert.deepEqual(readdirSync(outside), ['secret.md'], 'nothing written outside the notes folder');
+  assert.deepEqual(readdirSync(base).sort(), ['notes', 'outside']);
+  assert.equal(existsSync('/tmp/x.md'), false);
+});

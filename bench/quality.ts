@@ -17,7 +17,12 @@ import { type FusionOptions, rankChunks, type SearchMode } from '../src/search/i
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const Questions = z.array(
-  z.object({ id: z.string(), q: z.string(), answers: z.array(z.string()).min(1), kind: z.enum(['paraphrase', 'exact']) }),
+  z.object({
+    id: z.string(),
+    q: z.string(),
+    answers: z.array(z.string()).min(1),
+    kind: z.enum(['paraphrase', 'exact']),
+  }),
 );
 
 interface Variant {
@@ -29,10 +34,17 @@ interface Variant {
 const VARIANTS: Variant[] = [
   { name: 'bm25', mode: 'bm25' },
   { name: 'vector', mode: 'vector' },
+  { name: 'hybrid (default)', mode: 'hybrid' },
   { name: 'rrf k=60', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 1 } },
   { name: 'rrf k=20', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 20, bm25Weight: 1 } },
   { name: 'rrf k=60 bm25x2', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 2 } },
   { name: 'rrf k=60 bm25x0.5', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 0.5 } },
+  { name: 'rrf k=60 bm25x1.5', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 1.5 } },
+  { name: 'rrf k=60 bm25x3', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 3 } },
+  { name: 'rrf k=30 bm25x2', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 30, bm25Weight: 2 } },
+  { name: 'score bm25x2', mode: 'hybrid', fusion: { method: 'score', bm25Weight: 2 } },
+  { name: 'score bm25x1.5', mode: 'hybrid', fusion: { method: 'score', bm25Weight: 1.5 } },
+  { name: 'score bm25x3', mode: 'hybrid', fusion: { method: 'score', bm25Weight: 3 } },
   { name: 'score bm25x1', mode: 'hybrid', fusion: { method: 'score', bm25Weight: 1 } },
   { name: 'score bm25x0.5', mode: 'hybrid', fusion: { method: 'score', bm25Weight: 0.5 } },
   { name: 'score bm25x0.3', mode: 'hybrid', fusion: { method: 'score', bm25Weight: 0.3 } },
@@ -44,18 +56,36 @@ function pct(values: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { model: { type: 'string', default: 'bundled' }, only: { type: 'string' } } });
-  const questions = Questions.parse(JSON.parse(readFileSync(join(ROOT, 'bench', 'eval', 'tldr-en-questions.json'), 'utf8')));
+  const { values } = parseArgs({
+    options: {
+      model: { type: 'string', default: 'bundled' },
+      only: { type: 'string' },
+      'max-tokens': { type: 'string' },
+      overlap: { type: 'string' },
+    },
+  });
+  const chunkOptions = {
+    ...(values['max-tokens'] ? { maxTokens: Number(values['max-tokens']) } : {}),
+    ...(values.overlap ? { overlapTokens: Number(values.overlap) } : {}),
+  };
+  const questions = Questions.parse(
+    JSON.parse(readFileSync(join(ROOT, 'bench', 'eval', 'tldr-en-questions.json'), 'utf8')),
+  );
   const work = mkdtempSync(join(tmpdir(), 'notes-mcp-quality-'));
   try {
     execFileSync('tar', ['-xzf', join(ROOT, '..', 'shared', 'corpora', 'tldr-en.tar.gz'), '-C', work]);
-    const config = loadConfig({ env: { HOME: work }, flags: { notes: work, state: join(work, '.state'), model: values.model } });
+    const config = loadConfig({
+      env: { HOME: work },
+      flags: { notes: work, state: join(work, '.state'), model: values.model },
+    });
     const log = silentLogger();
     const embedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
-    const index = NotesIndex.open({ config, embedder, log });
+    const index = NotesIndex.open({ config, embedder, log, chunkOptions });
     const t0 = performance.now();
     const s = await index.sync();
-    process.stderr.write(`indexed ${s.notes} notes, ${s.chunks} chunks in ${((performance.now() - t0) / 1000).toFixed(1)} s (${embedder.modelId})\n`);
+    process.stderr.write(
+      `indexed ${s.notes} notes, ${s.chunks} chunks in ${((performance.now() - t0) / 1000).toFixed(1)} s (${embedder.modelId})\n`,
+    );
 
     const rows: string[][] = [];
     for (const v of VARIANTS.filter((x) => !values.only || x.name.includes(values.only))) {
@@ -80,7 +110,11 @@ async function main(): Promise<void> {
           st.rr += 1 / (rank + 1);
         }
       }
-      const all = { hit: stats.paraphrase.hit + stats.exact.hit, rr: stats.paraphrase.rr + stats.exact.rr, n: questions.length };
+      const all = {
+        hit: stats.paraphrase.hit + stats.exact.hit,
+        rr: stats.paraphrase.rr + stats.exact.rr,
+        n: questions.length,
+      };
       const f = (x: number, n: number) => (n ? (x / n).toFixed(3) : '-');
       rows.push([
         v.name,
@@ -94,10 +128,22 @@ async function main(): Promise<void> {
         pct(times, 99).toFixed(1),
       ]);
     }
-    const head = ['method', 'para hit@10', 'para MRR', 'exact hit@10', 'exact MRR', 'all hit@10', 'all MRR', 'p50 ms', 'p99 ms'];
+    const head = [
+      'method',
+      'para hit@10',
+      'para MRR',
+      'exact hit@10',
+      'exact MRR',
+      'all hit@10',
+      'all MRR',
+      'p50 ms',
+      'p99 ms',
+    ];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (r: string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-    console.log(`\nSearch quality on tldr-en (${questions.length} questions: ${questions.filter((q) => q.kind === 'paraphrase').length} paraphrased, ${questions.filter((q) => q.kind === 'exact').length} exact), model ${embedder.modelId}`);
+    console.log(
+      `\nSearch quality on tldr-en (${questions.length} questions: ${questions.filter((q) => q.kind === 'paraphrase').length} paraphrased, ${questions.filter((q) => q.kind === 'exact').length} exact), model ${embedder.modelId}`,
+    );
     console.log(line(head));
     console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const r of rows) console.log(line(r));

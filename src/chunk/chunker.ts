@@ -3,6 +3,7 @@ import { type Block, extractBlocks } from './blocks.ts';
 import { frontMatterAliases, frontMatterTags, frontMatterTitle, splitFrontMatter } from './front-matter.ts';
 import { countText, type Sizing, splitBlock } from './split.ts';
 import type { Chunk, ChunkOptions, ParsedNote } from './types.ts';
+import { indexText } from './normalize.ts';
 
 /**
  * Sized for the bundled word-vector model and the tldr pages: a page of ~8 examples becomes
@@ -203,7 +204,7 @@ function toChunk(d: Draft, seq: number, lines: readonly string[], offset: number
     startLine: first.startLine + offset + 1,
     endLine: last.endLine + offset + 1,
     text,
-    embedText: context.length > 0 ? `${context}\n${body}` : body,
+    embedText: indexText(context.length > 0 ? `${context}\n${body}` : body),
   };
 }
 

@@ -2,3 +2,4 @@ export { chunkNote, DEFAULT_CHUNK_OPTIONS } from './chunker.ts';
 export { type NoteMeta, parseFrontMatter } from './front-matter.ts';
 export { estimateTokens } from './tokens.ts';
 export type { Chunk, ChunkOptions, ParsedNote } from './types.ts';
+export { indexText } from './normalize.ts';

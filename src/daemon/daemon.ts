@@ -11,6 +11,7 @@ import { type Logger, reopenLog } from '../log.ts';
 import type { McpDeps } from '../mcp/context.ts';
 import { NotificationHub } from '../mcp/notify.ts';
 import { watchNotes } from '../notes/index.ts';
+import type { ChunkOptions } from '../chunk/index.ts';
 import { buildApp } from '../http/app.ts';
 import { McpEndpoint } from '../http/mcp-endpoint.ts';
 import { Metrics } from '../http/metrics.ts';
@@ -33,6 +34,7 @@ function timedEmbedder(e: Embedder, observe: (s: number) => void): Embedder {
     fingerprint: e.fingerprint,
     dims: e.dims,
     maxTokens: e.maxTokens,
+    bagOfWords: e.bagOfWords,
     countTokens: (t) => e.countTokens(t),
     dispose: () => e.dispose(),
     embed: async (texts) => {
@@ -70,6 +72,8 @@ export interface StartOptions {
   /** Skip the initial sync (tests that drive indexing themselves). */
   skipInitialSync?: boolean;
   installSignalHandlers?: boolean;
+  /** Chunk size overrides (the MCP bench indexes ~100k chunks from a 38k-note corpus). */
+  chunkOptions?: Partial<ChunkOptions>;
 }
 
 export async function startDaemon(o: StartOptions): Promise<Daemon> {
@@ -82,7 +86,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   let metrics: Metrics | undefined;
   const rawEmbedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
   const embedder = timedEmbedder(rawEmbedder, (s) => metrics?.embedSeconds.observe(s));
-  const index = NotesIndex.open({ config, embedder, log });
+  const index = NotesIndex.open({ config, embedder, log, chunkOptions: o.chunkOptions });
   const hub = new NotificationHub(index);
   let endpoint: McpEndpoint | undefined;
   metrics = new Metrics({

@@ -47,6 +47,7 @@ interface ModelParams {
   dims: number;
   maxTokens: number;
   pooling: 'mean';
+  bagOfWords: boolean;
 }
 
 function paramsFor(choice: ModelChoice): ModelParams {
@@ -60,11 +61,12 @@ function paramsFor(choice: ModelChoice): ModelParams {
       dims: b.dims,
       maxTokens: b.maxTokens,
       pooling: b.pooling,
+      bagOfWords: true,
     };
   }
   const spec = findHubModel(loadCatalog(), choice.id);
   if (!spec) throw new NotesError('NOTES_E_MODEL_UNKNOWN', [choice.id]);
-  return { ...spec, fileDtype: spec.dtype };
+  return { ...spec, fileDtype: spec.dtype, bagOfWords: false };
 }
 
 let transformersReady: Promise<typeof import('@huggingface/transformers')> | undefined;
@@ -123,6 +125,7 @@ class TransformersEmbedder implements Embedder {
   readonly fingerprint: string;
   readonly dims: number;
   readonly maxTokens: number;
+  readonly bagOfWords: boolean;
   readonly #extractor: ExtractorLike;
   // ONNX runs are serialised: concurrent runs only contend for the same cores.
   #queue: Promise<unknown> = Promise.resolve();
@@ -132,6 +135,7 @@ class TransformersEmbedder implements Embedder {
     this.fingerprint = fingerprintOf(params);
     this.dims = params.dims;
     this.maxTokens = params.maxTokens;
+    this.bagOfWords = params.bagOfWords;
     this.#extractor = extractor;
   }
 

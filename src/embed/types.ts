@@ -10,6 +10,11 @@ export interface Embedder {
   readonly dims: number;
   /** Token window of the model; longer inputs are truncated. */
   readonly maxTokens: number;
+  /**
+   * True for order-free models (the bundled average of word vectors): every word of a query
+   * counts, so the search drops filler words ("how do I") before embedding a question.
+   */
+  readonly bagOfWords: boolean;
   /** One Float32Array of length `dims` per text, unit length (a zero vector for empty input). */
   embed(texts: readonly string[]): Promise<Float32Array[]>;
   /** Number of model tokens in `text` (for chunk sizing); cheap, no inference. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { indexText } from '../chunk/index.ts';
 import type { Db } from './db.ts';
 
 // Typed access to the SQLite index. Everything read back from disk that is not a plain
@@ -403,7 +404,7 @@ export class Store {
             embedHash: c.embedHash,
           }).lastInsertRowid,
         );
-        s.insertFts.run(id, c.text, headingsTitle, c.headings.join(' '));
+        s.insertFts.run(id, indexText(c.text), headingsTitle, c.headings.join(' '));
         added.push({ id, embedHash: c.embedHash });
       }
       this.#bump();

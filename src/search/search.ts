@@ -3,7 +3,7 @@ import type { NotesIndex } from '../index/index.ts';
 import type { ChunkRecord, Filter } from '../index/store.ts';
 import { isEmptyFilter } from '../index/store.ts';
 import { noteUri } from '../notes/index.ts';
-import { DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
+import { BAG_OF_WORDS_FUSION, DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
 import { ftsMatch, queryTerms } from './query.ts';
 import { makeSnippet } from './snippet.ts';
 
@@ -89,13 +89,15 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
   }
   let vec: Ranked[] = [];
   if (mode !== 'bm25' && query.trim() !== '') {
-    const q = await embedQuery(index, query);
+    const text = index.embedder.bagOfWords ? queryTerms(query).join(' ') || query : query;
+    const q = await embedQuery(index, text);
     const allow = filtered ? index.store.chunkIdsMatching(filter) : undefined;
     vec = index.vectors.search(q, n, allow);
   }
   if (mode === 'bm25') return bm25;
   if (mode === 'vector') return vec;
-  return fuse(bm25, vec, { ...DEFAULT_FUSION, ...opts.fusion });
+  const base = index.embedder.bagOfWords ? BAG_OF_WORDS_FUSION : DEFAULT_FUSION;
+  return fuse(bm25, vec, { ...base, ...opts.fusion });
 }
 
 export async function search(index: NotesIndex, query: string, opts: SearchOptions = {}): Promise<SearchResult> {

@@ -22,14 +22,24 @@ export const ERRORS = {
   NOTES_E_MODEL_CHECKSUM: spec('model file %s failed its checksum: expected %s, got %s', 500),
   NOTES_E_MODEL_LOAD: spec('model %s could not be loaded: %s', 500),
   NOTES_E_MODEL_FETCH: spec('could not download model %s: %s', 502),
-  NOTES_E_MODEL_UNKNOWN: spec('unknown model %s: use "auto", "bundled" or a model listed by "notes-mcp model list"', 400, 2),
+  NOTES_E_MODEL_UNKNOWN: spec(
+    'unknown model %s: use "auto", "bundled" or a model listed by "notes-mcp model list"',
+    400,
+    2,
+  ),
   NOTES_E_STATE_LOCKED: spec('state folder %s is already in use by pid %s', 409),
   NOTES_E_STATE_CORRUPT: spec('state file %s is unreadable: %s', 500),
-  NOTES_E_INDEX_MODEL_MISMATCH: spec('the index was built with model %s but %s is configured: run "notes-mcp index --full"', 409),
+  NOTES_E_INDEX_MODEL_MISMATCH: spec(
+    'the index was built with model %s but %s is configured: run "notes-mcp index --full"',
+    409,
+  ),
   NOTES_E_PATH_INVALID: spec('invalid note path %s: %s', 400),
   NOTES_E_PATH_OUTSIDE: spec('note path %s resolves outside the notes folder', 403),
   NOTES_E_NOTE_NOT_FOUND: spec('note %s does not exist', 404),
-  NOTES_E_NOTE_EXISTS: spec('note %s already exists: pass mode "overwrite" to replace it or "append" to add to it', 409),
+  NOTES_E_NOTE_EXISTS: spec(
+    'note %s already exists: pass mode "overwrite" to replace it or "append" to add to it',
+    409,
+  ),
   NOTES_E_NOTE_CONFLICT: spec(
     'note %s changed since you read it (expected hash %s, current %s): read it again and retry',
     409,

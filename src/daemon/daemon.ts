@@ -78,6 +78,21 @@ export interface StartOptions {
 
 export async function startDaemon(o: StartOptions): Promise<Daemon> {
   const { config, log } = o;
+  // Signals can arrive at any moment, including while the model loads: handle them from the
+  // start (the default action of SIGHUP would kill the daemon during log rotation).
+  let shutdownRef: ((reason: string) => Promise<void>) | undefined;
+  if (o.installSignalHandlers) {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      if (!shutdownRef) process.exit(0); // nothing acknowledged yet; SQLite recovers on its own
+      void shutdownRef(sig).then(() => process.exit(0));
+    };
+    process.once('SIGTERM', onSignal);
+    process.once('SIGINT', onSignal);
+    process.on('SIGHUP', () => {
+      reopenLog();
+      log.info('log file reopened');
+    });
+  }
   mkdirSync(config.notesDir, { recursive: true });
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const tokens = new TokenStore(config.tokensFile, config.token);
@@ -232,18 +247,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     return shuttingDown;
   };
 
-  if (o.installSignalHandlers) {
-    const onSignal = (sig: NodeJS.Signals): void => {
-      void shutdown(sig).then(() => process.exit(0));
-    };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
-    process.on('SIGHUP', () => {
-      reopenLog();
-      log.info('log file reopened');
-    });
-  }
-
+  shutdownRef = shutdown;
   return { url, index, ready, shutdown, closed };
 }
 

@@ -1,0 +1,36 @@
+export { instanceConfig, instanceConfigObject } from './instance-config.ts';
+export {
+  daemonEnvironment,
+  daemonProgramArguments,
+  instancePlist,
+  instancePlistObject,
+  nginxPlist,
+  nginxPlistObject,
+  nginxReloadCommand,
+  type PlistObject,
+  RenewInput,
+  renewPlist,
+  renewPlistObject,
+  toPlistXml,
+} from './launchd.ts';
+export {
+  type Arch,
+  brewPrefixFor,
+  INSTANCE_NAME,
+  instanceLabel,
+  LABEL_PREFIX,
+  type Layout,
+  LayoutError,
+  LayoutInput,
+  layoutAsShell,
+  type Mode,
+  NGINX_LABEL,
+  type NginxLayout,
+  nginxId,
+  resolveLayout,
+  servicePath,
+  shellQuote,
+  type TlsLayout,
+} from './layout.ts';
+export { instanceNewsyslog, nginxNewsyslog } from './newsyslog.ts';
+export { isIPv4, MainInput, MOZILLA_INTERMEDIATE, nginxMain, nginxSite, SiteInput } from './nginx.ts';

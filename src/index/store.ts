@@ -265,6 +265,7 @@ export class Store {
         'DELETE FROM vectors WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.embed_hash = vectors.embed_hash)',
       ),
       chunkById: db.prepare<[number], ChunkRow>(`${CHUNK_SELECT} WHERE c.id = ?`),
+      chunksByIds: db.prepare<[string], ChunkRow>(`${CHUNK_SELECT} WHERE c.id IN (SELECT value FROM json_each(?))`),
       counts: db.prepare<[], { notes: number; chunks: number; vectors: number }>(
         'SELECT (SELECT count(*) FROM notes) AS notes, (SELECT count(*) FROM chunks) AS chunks, (SELECT count(*) FROM vectors) AS vectors',
       ),
@@ -483,13 +484,9 @@ export class Store {
 
   chunks(ids: readonly number[]): Map<number, ChunkRecord> {
     const out = new Map<number, ChunkRecord>();
-    for (let i = 0; i < ids.length; i += 500) {
-      const part = ids.slice(i, i + 500);
-      const rows = this.db
-        .prepare<number[], ChunkRow>(`${CHUNK_SELECT} WHERE c.id IN (${part.map(() => '?').join(',')})`)
-        .all(...part);
-      for (const r of rows) out.set(r.id, toChunk(r));
-    }
+    if (ids.length === 0) return out;
+    // One prepared statement for any number of ids: the list travels as a JSON array.
+    for (const r of this.#stmts.chunksByIds.all(JSON.stringify(ids))) out.set(r.id, toChunk(r));
     return out;
   }
 

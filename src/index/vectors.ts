@@ -79,7 +79,8 @@ export class VectorIndex {
   readonly fingerprint: string;
   readonly file: string;
   #hnsw: Hnsw;
-  #live = new Set<number>();
+  /** Live vectors by chunk id: exact search and filtered search read these, not the graph. */
+  #live = new Map<number, Float32Array>();
   #dirty = false;
   #log: Logger | undefined;
 
@@ -132,7 +133,7 @@ export class VectorIndex {
       const inGraph = new Set(h.getIdsList());
       const ids = source.chunkIdsWithVectors();
       if (ids.every((id) => inGraph.has(id))) {
-        for (const id of ids) vi.#live.add(id);
+        for (const { id, vec } of source.iterateChunkVectors()) vi.#live.set(id, vec);
         return { index: vi, rebuilt: false, reason: 'loaded' };
       }
       log?.warn({ expected: ids.length }, 'vector index lacks chunks of the database: rebuilding');
@@ -179,7 +180,7 @@ export class VectorIndex {
     const h = this.#hnsw;
     if (h.getCurrentCount() >= h.getMaxElements()) h.resizeIndex(Math.ceil(h.getMaxElements() * 1.5) + 1024);
     h.addPoint(Array.from(vec), id, true);
-    this.#live.add(id);
+    this.#live.set(id, vec);
   }
 
   add(items: Iterable<{ id: number; vec: Float32Array }>): void {
@@ -218,17 +219,29 @@ export class VectorIndex {
 
   /** Exact search by brute force over the graph's stored points (the baseline for recall). */
   exact(query: Float32Array, k: number, allow?: ReadonlySet<number>): VectorHit[] {
-    const ids = allow ?? this.#live;
+    if (k <= 0) return [];
+    // Keep only the best k while scanning (sorted descending), instead of sorting everything.
     const hits: VectorHit[] = [];
-    for (const id of ids) {
-      if (!this.#live.has(id)) continue;
-      const p = this.#hnsw.getPoint(id);
+    const dims = this.dims;
+    const score = (id: number, p: Float32Array): void => {
       let dot = 0;
-      for (let i = 0; i < p.length; i++) dot += p[i]! * query[i]!;
-      hits.push({ id, score: dot });
-    }
-    hits.sort((a, b) => b.score - a.score || a.id - b.id);
-    return hits.slice(0, k);
+      for (let i = 0; i < dims; i++) dot += p[i]! * query[i]!;
+      if (hits.length === k) {
+        const last = hits[k - 1]!;
+        if (dot < last.score || (dot === last.score && id > last.id)) return;
+        hits.pop();
+      }
+      let j = hits.length;
+      while (j > 0 && (hits[j - 1]!.score < dot || (hits[j - 1]!.score === dot && hits[j - 1]!.id > id))) j--;
+      hits.splice(j, 0, { id, score: dot });
+    };
+    if (allow) {
+      for (const id of allow) {
+        const p = this.#live.get(id);
+        if (p) score(id, p);
+      }
+    } else for (const [id, p] of this.#live) score(id, p);
+    return hits;
   }
 
   /** Persist graph + manifest (temp file, fsync, rename) for the given database generation. */

@@ -105,19 +105,24 @@ export async function search(index: NotesIndex, query: string, opts: SearchOptio
   const k = Math.min(MAX_K, Math.max(1, Math.floor(opts.k ?? 10)));
   const offset = Math.max(0, Math.floor(opts.offset ?? 0));
   const ranked = await rankChunks(index, query, { ...opts, k, offset });
-  const records = index.store.chunks(ranked.map((r) => r.id));
   const terms = queryTerms(query);
   const picked: Array<{ r: Ranked; c: ChunkRecord }> = [];
   const notesSeen = new Set<number>();
-  for (const r of ranked) {
-    const c = records.get(r.id);
-    if (!c) continue; // removed between ranking and hydration
-    if (opts.onePerNote) {
-      if (notesSeen.has(c.noteId)) continue;
-      notesSeen.add(c.noteId);
+  // Hydrate candidates a slice at a time: usually the first slice fills the page.
+  const step = Math.max(16, (offset + k + 1) * (opts.onePerNote ? 2 : 1));
+  fill: for (let i = 0; i < ranked.length; i += step) {
+    const slice = ranked.slice(i, i + step);
+    const records = index.store.chunks(slice.map((r) => r.id));
+    for (const r of slice) {
+      const c = records.get(r.id);
+      if (!c) continue; // removed between ranking and hydration
+      if (opts.onePerNote) {
+        if (notesSeen.has(c.noteId)) continue;
+        notesSeen.add(c.noteId);
+      }
+      picked.push({ r, c });
+      if (picked.length > offset + k) break fill;
     }
-    picked.push({ r, c });
-    if (picked.length > offset + k) break;
   }
   const page = picked.slice(offset, offset + k);
   const hasMore = picked.length > offset + k;

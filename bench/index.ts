@@ -21,9 +21,9 @@ import { search } from '../src/search/index.ts';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CORPORA = join(ROOT, '..', 'shared', 'corpora');
 const log = silentLogger();
-const QUERIES = (JSON.parse(readFileSync(join(ROOT, 'bench', 'eval', 'tldr-en-questions.json'), 'utf8')) as Array<{ q: string }>).map(
-  (x) => x.q,
-);
+const QUERIES = (
+  JSON.parse(readFileSync(join(ROOT, 'bench', 'eval', 'tldr-en-questions.json'), 'utf8')) as Array<{ q: string }>
+).map((x) => x.q);
 
 type Row = [metric: string, value: string, baseline: string, target: string];
 const rows: Row[] = [];
@@ -54,16 +54,23 @@ function open(notes: string, state: string, embedder: Embedder, maxTokens?: numb
   return NotesIndex.open({ config, embedder, log, ...(maxTokens ? { chunkOptions: { maxTokens } } : {}) });
 }
 
-async function indexRun(label: string, notes: string, state: string, embedder: Embedder, maxTokens?: number): Promise<NotesIndex> {
+async function indexRun(
+  label: string,
+  notes: string,
+  state: string,
+  embedder: Embedder,
+  maxTokens?: number,
+): Promise<NotesIndex> {
   const index = open(notes, state, embedder, maxTokens);
   const s: SyncSummary = await index.sync();
   const t = s.timings;
   // Baseline: the embedder alone over the same embed texts, in batches of 64, no I/O or SQLite.
   const files = (await scanNotes(notes, { include: ['**/*.md'], exclude: [] })).slice(0, 2500);
   const texts = files.flatMap((f) =>
-    chunkNote(readFileSync(f.absPath, 'utf8'), f.path, { ...DEFAULT_CHUNK_OPTIONS, ...(maxTokens ? { maxTokens } : {}) }).chunks.map(
-      (c) => c.embedText,
-    ),
+    chunkNote(readFileSync(f.absPath, 'utf8'), f.path, {
+      ...DEFAULT_CHUNK_OPTIONS,
+      ...(maxTokens ? { maxTokens } : {}),
+    }).chunks.map((c) => c.embedText),
   );
   const t0 = performance.now();
   for (let i = 0; i < texts.length; i += 64) await embedder.embed(texts.slice(i, i + 64));
@@ -108,13 +115,25 @@ async function searchRun(label: string, index: NotesIndex, n: number): Promise<v
     recall += a.filter((x) => truth.has(x.id)).length / Math.max(1, truth.size);
   }
   const chunks = index.vectors.size;
-  row(`search hybrid @${label} (${chunks} chunks), query embedding included`, lat(hybrid), '', label.includes('100k') ? 'p99 <= 20 ms' : '');
+  row(
+    `search hybrid @${label} (${chunks} chunks), query embedding included`,
+    lat(hybrid),
+    '',
+    label.includes('100k') ? 'p99 <= 20 ms' : '',
+  );
   row(`search vector HNSW @${label}`, lat(hnsw), `exact brute force ${lat(exact)}`, '');
-  row(`HNSW recall@10 @${label}`, (recall / vecs.length).toFixed(4), 'exact = 1.0000', label.includes('100k') ? '>= 0.98' : '');
+  row(
+    `HNSW recall@10 @${label}`,
+    (recall / vecs.length).toFixed(4),
+    'exact = 1.0000',
+    label.includes('100k') ? '>= 0.98' : '',
+  );
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean', default: false }, 'large-max-tokens': { type: 'string', default: '64' } } });
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, 'large-max-tokens': { type: 'string', default: '64' } },
+  });
   const work = mkdtempSync(join(tmpdir(), 'notes-mcp-bench-index-'));
   const started = new Date().toISOString();
   try {
@@ -137,7 +156,12 @@ async function main(): Promise<void> {
       const scanOnly = performance.now() - t0;
       t0 = performance.now();
       const again = await allIndex.sync();
-      row(`re-index unchanged tldr-all (${again.unchanged} unchanged)`, `${((performance.now() - t0) / 1000).toFixed(2)} s`, `scan alone ${(scanOnly / 1000).toFixed(2)} s`, '<= 3 s');
+      row(
+        `re-index unchanged tldr-all (${again.unchanged} unchanged)`,
+        `${((performance.now() - t0) / 1000).toFixed(2)} s`,
+        `scan alone ${(scanOnly / 1000).toFixed(2)} s`,
+        '<= 3 s',
+      );
 
       // Save-to-searchable through the real watcher.
       const lags: number[] = [];
@@ -166,7 +190,12 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 300));
       }
       await watcher.close();
-      row('save-to-searchable, one edited note (watcher + index)', `p50 ${ms(pct(lags, 50))}, max ${ms(Math.max(...lags))}`, 'watcher debounce 200 ms', '<= 1 s');
+      row(
+        'save-to-searchable, one edited note (watcher + index)',
+        `p50 ${ms(pct(lags, 50))}, max ${ms(Math.max(...lags))}`,
+        'watcher debounce 200 ms',
+        '<= 1 s',
+      );
       await allIndex.close();
 
       // Boot-to-ready with the index persisted: model + database + graph load + checksum.
@@ -175,13 +204,24 @@ async function main(): Promise<void> {
       const modelMs = performance.now() - t0;
       allIndex = open(all, stateAll, e2);
       const bootMs = performance.now() - t0;
-      row(`boot-to-ready, tldr-all persisted (${allIndex.vectors.size} vectors, ${allIndex.status().vectorIndex.loaded})`, ms(bootMs), `model load alone ${ms(modelMs)}`, '<= 2 s');
+      row(
+        `boot-to-ready, tldr-all persisted (${allIndex.vectors.size} vectors, ${allIndex.status().vectorIndex.loaded})`,
+        ms(bootMs),
+        `model load alone ${ms(modelMs)}`,
+        '<= 2 s',
+      );
       await allIndex.close();
       await e2.dispose();
 
       // ~100k chunks: the same corpus cut into smaller chunks.
       process.stderr.write('tldr-all at ~100k chunks…\n');
-      const big = await indexRun('tldr-all small chunks', all, join(work, 'state-big'), embedder, Number(values['large-max-tokens']));
+      const big = await indexRun(
+        'tldr-all small chunks',
+        all,
+        join(work, 'state-big'),
+        embedder,
+        Number(values['large-max-tokens']),
+      );
       await searchRun('100k', big, 1000);
       await big.close();
     }
@@ -192,7 +232,9 @@ async function main(): Promise<void> {
     const head: Row = ['metric', 'value', 'baseline (same run)', 'target'];
     const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
     const line = (r: readonly string[]) => `| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-    console.log(`\nnotes-mcp index benchmark, ${started}, ${cpus().length} cores, Node ${process.version}, bundled model`);
+    console.log(
+      `\nnotes-mcp index benchmark, ${started}, ${cpus().length} cores, Node ${process.version}, bundled model`,
+    );
     console.log(line(head));
     console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
     for (const r of rows) console.log(line(r));

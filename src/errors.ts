@@ -30,7 +30,7 @@ export const ERRORS = {
   NOTES_E_STATE_LOCKED: spec('state folder %s is already in use by pid %s', 409),
   NOTES_E_STATE_CORRUPT: spec('state file %s is unreadable: %s', 500),
   NOTES_E_INDEX_MODEL_MISMATCH: spec(
-    'the index was built with model %s but %s is configured: run "notes-mcp index --full"',
+    'the index was built with model %s but %s is configured: set the same model, or run "notes-mcp index" to re-embed',
     409,
   ),
   NOTES_E_PATH_INVALID: spec('invalid note path %s: %s', 400),

@@ -4,6 +4,7 @@ import { rateLimit } from 'express-rate-limit';
 import { allowedHostnames, bearerToken, checkHost, checkOrigin, type GuardResult } from '../auth/guards.ts';
 import type { TokenIdentity, TokenStore } from '../auth/tokens.ts';
 import type { Config } from '../config/index.ts';
+import { type ErrorCode, NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { PROTOCOL_REVISIONS, VERSION } from '../version.ts';
 import type { Caller, McpEndpoint } from './mcp-endpoint.ts';
@@ -44,6 +45,13 @@ function refuse(res: Response, metrics: Metrics, r: Extract<GuardResult, { ok: f
   res.status(r.status).json({ error: r.code, message: r.message });
 }
 
+/** An HTTP refusal with a declared error code (src/errors.ts): status and message come from there. */
+function fail(res: Response, metrics: Metrics, code: ErrorCode, ...args: unknown[]): void {
+  const e = new NotesError(code, args);
+  metrics.errors.inc({ code });
+  res.status(e.status).json({ error: code, message: e.message });
+}
+
 function isLoopbackAddress(addr: string | undefined): boolean {
   return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
 }
@@ -67,9 +75,7 @@ export function buildApp(d: AppDeps): express.Express {
     res.on('finish', () => metrics.httpRequests.inc({ route, status: String(res.statusCode) }));
     // Tokens belong in the Authorization header only: URLs end up in logs and histories.
     if (/[?&](access_token|token)=/i.test(req.originalUrl)) {
-      metrics.errors.inc({ code: 'NOTES_E_AUTH_MISSING' });
-      res.status(400).json({ error: 'NOTES_E_USAGE', message: 'tokens are accepted only in the Authorization header' });
-      return;
+      return fail(res, metrics, 'NOTES_E_USAGE', 'tokens are accepted only in the Authorization header');
     }
     next();
   });
@@ -88,9 +94,7 @@ export function buildApp(d: AppDeps): express.Express {
     if (d.isClosing()) {
       res.setHeader('Retry-After', '5');
       res.setHeader('Connection', 'close');
-      metrics.errors.inc({ code: 'NOTES_E_SHUTTING_DOWN' });
-      res.status(503).json({ error: 'NOTES_E_SHUTTING_DOWN', message: 'server is shutting down' });
-      return;
+      return fail(res, metrics, 'NOTES_E_SHUTTING_DOWN');
     }
     const h = checkHost(req.headers.host, hosts);
     if (!h.ok) return refuse(res, metrics, h);
@@ -102,8 +106,7 @@ export function buildApp(d: AppDeps): express.Express {
       const id = identify(req, d.tokens);
       if (!id) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="notes-mcp"');
-        res.status(401).json({ error: 'NOTES_E_AUTH_MISSING', message: 'missing bearer token' });
-        return;
+        return fail(res, metrics, 'NOTES_E_AUTH_MISSING');
       }
     }
     res.setHeader('Content-Type', metrics.registry.contentType);
@@ -141,16 +144,11 @@ export function buildApp(d: AppDeps): express.Express {
     const id = presented === undefined ? undefined : d.tokens.verify(presented);
     if (!id) {
       const code = presented === undefined ? 'NOTES_E_AUTH_MISSING' : 'NOTES_E_AUTH_INVALID';
-      metrics.errors.inc({ code });
       res.setHeader(
         'WWW-Authenticate',
         presented === undefined ? 'Bearer realm="notes-mcp"' : 'Bearer realm="notes-mcp", error="invalid_token"',
       );
-      res.status(401).json({
-        error: code,
-        message: presented === undefined ? 'missing bearer token' : 'invalid or revoked bearer token',
-      });
-      return;
+      return fail(res, metrics, code);
     }
     (res.locals as Locals).caller = { tokenId: id.id, scopes: id.scope === 'write' ? ['read', 'write'] : ['read'] };
     next();
@@ -165,9 +163,9 @@ export function buildApp(d: AppDeps): express.Express {
       keyGenerator: (_req, res) => (res.locals as Locals).caller.tokenId ?? 'anonymous',
       validate: false,
       handler: (_req, res, _next, options) => {
-        metrics.errors.inc({ code: 'NOTES_E_RATE_LIMITED' });
-        res.setHeader('Retry-After', String(Math.ceil(options.windowMs / 1000)));
-        res.status(429).json({ error: 'NOTES_E_RATE_LIMITED', message: 'too many requests: slow down and retry' });
+        const retry = Math.ceil(options.windowMs / 1000);
+        res.setHeader('Retry-After', String(retry));
+        fail(res, metrics, 'NOTES_E_RATE_LIMITED', retry);
       },
     }),
   );
@@ -188,10 +186,8 @@ export function buildApp(d: AppDeps): express.Express {
     const method = typeof msg.method === 'string' ? msg.method : req.method === 'GET' ? 'GET stream' : req.method;
     const tool = method === 'tools/call' && typeof msg.params?.name === 'string' ? msg.params.name : '';
     if (tool && WRITE_TOOLS.has(tool) && caller.scopes && !caller.scopes.includes('write')) {
-      metrics.errors.inc({ code: 'NOTES_E_AUTH_SCOPE' });
       res.setHeader('WWW-Authenticate', 'Bearer realm="notes-mcp", error="insufficient_scope", scope="write"');
-      res.status(403).json({ error: 'NOTES_E_AUTH_SCOPE', message: `token scope read does not allow ${tool}` });
-      return;
+      return fail(res, metrics, 'NOTES_E_AUTH_SCOPE', 'read', tool);
     }
     // Long-lived notification streams are closed at shutdown, not waited for.
     if (method !== 'GET stream' && method !== 'subscriptions/listen') d.track(res);

@@ -8,6 +8,7 @@ import {
   legacyStatelessFallback,
   type McpServer,
 } from '@modelcontextprotocol/server';
+import { NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { McpDeps, McpInstanceContext } from '../mcp/context.ts';
 import type { NotificationHub } from '../mcp/notify.ts';
@@ -120,7 +121,7 @@ export class McpEndpoint {
         this.#o.log.debug({ session_id: sessionId }, 'unknown session: serving statelessly');
         return this.#serveStateless(web, res, body, authInfo);
       }
-      return sendJsonRpcError(res, 404, -32001, 'Session not found: start a new session');
+      return sendJsonRpcError(res, 404, -32001, new NotesError('NOTES_E_SESSION_NOT_FOUND', [sessionId]).message);
     }
     s.lastSeen = Date.now();
     if (req.method === 'GET') {
@@ -158,7 +159,7 @@ export class McpEndpoint {
           res,
           503,
           -32000,
-          `too many open sessions (${this.#o.maxSessions}): close one and retry`,
+          new NotesError('NOTES_E_TOO_MANY_SESSIONS', [this.#o.maxSessions]).message,
         );
       }
     }

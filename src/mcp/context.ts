@@ -61,7 +61,9 @@ export async function runTool(
     const timeout = new Promise<ToolTextResult>((resolve) => {
       timer = setTimeout(() => {
         outcome = 'timeout';
-        resolve(errorResult(`${tool} did not finish within ${deps.config.toolTimeoutMs} ms; try a narrower request.`));
+        const e = new NotesError('NOTES_E_TIMEOUT', [tool, deps.config.toolTimeoutMs]);
+        code = e.code;
+        resolve(errorResult(`${e.message}; try a narrower request.`));
       }, deps.config.toolTimeoutMs);
     });
     const result = await Promise.race([body(), timeout]);

@@ -73,6 +73,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
   // Our own read handler: URI parsing through parseNoteUri (decode once, then path checks),
   // so odd names (`%`, `[`, non-ASCII) behave exactly like read_note.
   low.setRequestHandler('resources/read', async (request) => {
+    if (!/^note:/i.test(request.params.uri)) throw new ResourceNotFoundError(request.params.uri);
     const rel = await resolveInput(root, request.params.uri, false).catch((err: unknown) => {
       if (err instanceof NotesError) throw toProtocolError(err, request.params.uri);
       throw err;
@@ -88,6 +89,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
 
   low.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
   low.setRequestHandler('resources/subscribe', async (request) => {
+    if (!/^note:/i.test(request.params.uri)) throw new ResourceNotFoundError(request.params.uri);
     const rel = await resolveInput(root, request.params.uri, false).catch((err: unknown) => {
       if (err instanceof NotesError) throw toProtocolError(err, request.params.uri);
       throw err;

@@ -25,6 +25,8 @@ export function createMcpServer(deps: McpDeps, ctx: McpInstanceContext): McpServ
         prompts: { listChanged: false },
         resources: { subscribe: true, listChanged: true },
         completions: {},
+        // logging/setLevel exists only before 2026-07-28; declaring it lets the SDK answer it.
+        ...(ctx.era === 'legacy' ? { logging: {} } : {}),
       },
       instructions: INSTRUCTIONS,
     },

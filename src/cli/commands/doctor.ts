@@ -94,7 +94,119 @@ async function modelSection(config: Config): Promise<DoctorCheck[]> {
 }
 
 /** Sections in display order; append new ones here. */
-export const DOCTOR_SECTIONS: DoctorSection[] = [runtimeSection, modelSection];
+async function versionSection(): Promise<DoctorCheck[]> {
+  const { PROTOCOL_REVISIONS, VERSION } = await import('../../version.ts');
+  return [
+    { name: 'version', ok: true, detail: `notes-mcp ${VERSION}; MCP revisions ${PROTOCOL_REVISIONS.join(', ')}` },
+  ];
+}
+
+async function notesSection(config: Config): Promise<DoctorCheck[]> {
+  const { accessSync, constants, statSync } = await import('node:fs');
+  try {
+    if (!statSync(config.notesDir).isDirectory()) {
+      return [{ name: 'notes folder', ok: false, detail: `${config.notesDir} is not a folder` }];
+    }
+    accessSync(config.notesDir, constants.R_OK | constants.W_OK | constants.X_OK);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const detail =
+      code === 'ENOENT'
+        ? `${config.notesDir} does not exist yet (serve and index create it)`
+        : `${config.notesDir}: ${describeError(err)}${code === 'EPERM' || code === 'EACCES' ? ' (on macOS: keep notes outside Desktop/Documents/Downloads, or grant Full Disk Access)' : ''}`;
+    return [{ name: 'notes folder', ok: code === 'ENOENT', detail }];
+  }
+  const { scanNotes } = await import('../../notes/index.ts');
+  const files = await scanNotes(config.notesDir, {
+    include: config.include,
+    exclude: config.exclude,
+    skipDirs: [config.stateDir],
+  });
+  return [
+    { name: 'notes folder', ok: true, detail: `${config.notesDir}: ${files.length} notes, readable and writable` },
+  ];
+}
+
+async function indexSection(config: Config): Promise<DoctorCheck[]> {
+  const { existsSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { readLockOwner } = await import('../../index/index.ts');
+  const owner = readLockOwner(join(config.indexDir, 'lock'));
+  const daemon: DoctorCheck = {
+    name: 'daemon',
+    ok: true,
+    detail: owner ? `running as pid ${owner} (holds ${config.indexDir})` : 'not running on this state folder',
+  };
+  if (!existsSync(join(config.indexDir, 'index.db'))) {
+    return [
+      daemon,
+      {
+        name: 'index',
+        ok: true,
+        detail: `not built yet at ${config.indexDir}: "notes-mcp index" or "serve" builds it`,
+      },
+    ];
+  }
+  const { openIndexForCli } = await import('./shared.ts');
+  try {
+    const { index, close } = await openIndexForCli(config, { readOnly: true });
+    try {
+      const s = index.status();
+      return [
+        daemon,
+        {
+          name: 'index',
+          ok: true,
+          detail: `${s.notes} notes, ${s.chunks} chunks, model ${s.model}; vector graph ${s.vectorIndex.loaded === 'loaded' ? 'matches the database' : `would be rebuilt (${s.vectorIndex.reason})`}`,
+        },
+      ];
+    } finally {
+      await close();
+    }
+  } catch (err) {
+    return [daemon, { name: 'index', ok: false, detail: describeError(err) }];
+  }
+}
+
+async function authSection(config: Config): Promise<DoctorCheck[]> {
+  const { statSync } = await import('node:fs');
+  const { isLoopbackHost } = await import('../../config/index.ts');
+  const out: DoctorCheck[] = [];
+  const { TokenStore } = await import('../../auth/tokens.ts');
+  try {
+    const tokens = new TokenStore(config.tokensFile, config.token).list();
+    let mode = '';
+    try {
+      mode = (statSync(config.tokensFile).mode & 0o777).toString(8);
+    } catch {
+      mode = '';
+    }
+    const loose = mode !== '' && mode !== '600';
+    out.push({
+      name: 'tokens',
+      ok: !loose,
+      detail: `${tokens.length} stored (${tokens.filter((t) => t.scope === 'write').length} write)${config.token ? ' + NOTES_MCP_TOKEN' : ''}${loose ? `; ${config.tokensFile} has mode ${mode}, run: chmod 600 "${config.tokensFile}"` : ''}${tokens.length === 0 && !config.token ? '; the first serve creates one' : ''}`,
+    });
+  } catch (err) {
+    out.push({ name: 'tokens', ok: false, detail: describeError(err) });
+  }
+  const exposed = !isLoopbackHost(config.host);
+  out.push({
+    name: 'serving',
+    ok: config.auth || !exposed,
+    detail: `http://${config.host}:${config.port}/mcp, auth ${config.auth ? 'on' : 'OFF'}${exposed && config.allowedHosts.length === 0 ? '; bound beyond loopback but NOTES_MCP_ALLOWED_HOSTS is empty, so clients using a public name get 403' : ''}`,
+  });
+  return out;
+}
+
+export const DOCTOR_SECTIONS: DoctorSection[] = [
+  versionSection,
+  runtimeSection,
+  notesSection,
+  modelSection,
+  indexSection,
+  authSection,
+];
 
 export async function runDoctor(
   config: Config,

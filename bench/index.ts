@@ -19,7 +19,7 @@ import { scanNotes, watchNotes } from '../src/notes/index.ts';
 import { search } from '../src/search/index.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CORPORA = join(ROOT, '..', 'shared', 'corpora');
+const CORPORA = process.env.NOTES_MCP_CORPORA ?? join(ROOT, '..', 'shared', 'corpora');
 const log = silentLogger();
 const QUERIES = (
   JSON.parse(readFileSync(join(ROOT, 'bench', 'eval', 'tldr-en-questions.json'), 'utf8')) as Array<{ q: string }>

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 /** Repository root (tests run compiled from dist/tests/...). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-export const CORPORA = resolve(REPO_ROOT, '..', 'shared', 'corpora');
+/** Real notes written outside the project (tldr pages): ../shared/corpora, or $NOTES_MCP_CORPORA. */
+export const CORPORA = process.env.NOTES_MCP_CORPORA ?? resolve(REPO_ROOT, '..', 'shared', 'corpora');
 export const BIN = join(REPO_ROOT, 'bin', 'notes-mcp.js');
 
 /** A temp folder removed when the test ends. */

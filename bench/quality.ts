@@ -73,7 +73,12 @@ async function main(): Promise<void> {
   );
   const work = mkdtempSync(join(tmpdir(), 'notes-mcp-quality-'));
   try {
-    execFileSync('tar', ['-xzf', join(process.env.NOTES_MCP_CORPORA ?? join(ROOT, '..', 'shared', 'corpora'), 'tldr-en.tar.gz'), '-C', work]);
+    execFileSync('tar', [
+      '-xzf',
+      join(process.env.NOTES_MCP_CORPORA ?? join(ROOT, '..', 'shared', 'corpora'), 'tldr-en.tar.gz'),
+      '-C',
+      work,
+    ]);
     const config = loadConfig({
       env: { HOME: work },
       flags: { notes: work, state: join(work, '.state'), model: values.model },

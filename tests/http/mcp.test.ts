@@ -196,3 +196,25 @@ test('subscribers hear about edits: 2025 resources/subscribe and 2026 subscripti
   assert.deepEqual(v1Updates.slice(0, 1), [uri], '2025 session received notifications/resources/updated');
   assert.deepEqual(v2Updates.slice(0, 1), [uri], '2026 listen stream received notifications/resources/updated');
 });
+
+test('/health has no secrets and reports freshness; /metrics counts tool calls by tool and outcome', async (t) => {
+  const d = await startTestDaemon(t, vault(t));
+  const base = d.url.replace(/\/mcp$/, '');
+  const health = (await (await fetch(`${base}/health`)).json()) as Record<string, unknown>;
+  assert.equal(health.status, 'ok');
+  assert.equal(health.notes, 203);
+  assert.ok((health.protocols as string[]).includes('2026-07-28') && (health.protocols as string[]).includes('2025-11-25'));
+  assert.equal(typeof (health.index as Record<string, unknown>).lag_ms, 'number');
+  assert.doesNotMatch(JSON.stringify(health), /token|nmcp_/i);
+
+  const c = await connectV1(t, d.url);
+  await c.callTool({ name: 'search_notes', arguments: { query: 'tomatoes' } });
+  await c.callTool({ name: 'read_note', arguments: { path: 'missing.md' } });
+  const metrics = await (await fetch(`${base}/metrics`)).text();
+  assert.match(metrics, /notes_mcp_tool_calls_total\{tool="search_notes",outcome="ok"\} 1/);
+  assert.match(metrics, /notes_mcp_tool_calls_total\{tool="read_note",outcome="error"\} 1/);
+  assert.match(metrics, /notes_mcp_mcp_request_duration_seconds_bucket\{le="[^"]+",method="tools\/call",tool="search_notes"\}/);
+  assert.match(metrics, /notes_mcp_index_chunks \d+/);
+  assert.match(metrics, /notes_mcp_sessions 1/);
+  assert.match(metrics, /notes_mcp_embed_seconds_count [1-9]/);
+});

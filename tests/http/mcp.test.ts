@@ -203,7 +203,9 @@ test('/health has no secrets and reports freshness; /metrics counts tool calls b
   const health = (await (await fetch(`${base}/health`)).json()) as Record<string, unknown>;
   assert.equal(health.status, 'ok');
   assert.equal(health.notes, 203);
-  assert.ok((health.protocols as string[]).includes('2026-07-28') && (health.protocols as string[]).includes('2025-11-25'));
+  assert.ok(
+    (health.protocols as string[]).includes('2026-07-28') && (health.protocols as string[]).includes('2025-11-25'),
+  );
   assert.equal(typeof (health.index as Record<string, unknown>).lag_ms, 'number');
   assert.doesNotMatch(JSON.stringify(health), /token|nmcp_/i);
 
@@ -213,7 +215,10 @@ test('/health has no secrets and reports freshness; /metrics counts tool calls b
   const metrics = await (await fetch(`${base}/metrics`)).text();
   assert.match(metrics, /notes_mcp_tool_calls_total\{tool="search_notes",outcome="ok"\} 1/);
   assert.match(metrics, /notes_mcp_tool_calls_total\{tool="read_note",outcome="error"\} 1/);
-  assert.match(metrics, /notes_mcp_mcp_request_duration_seconds_bucket\{le="[^"]+",method="tools\/call",tool="search_notes"\}/);
+  assert.match(
+    metrics,
+    /notes_mcp_mcp_request_duration_seconds_bucket\{le="[^"]+",method="tools\/call",tool="search_notes"\}/,
+  );
   assert.match(metrics, /notes_mcp_index_chunks \d+/);
   assert.match(metrics, /notes_mcp_sessions 1/);
   assert.match(metrics, /notes_mcp_embed_seconds_count [1-9]/);

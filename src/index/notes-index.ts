@@ -161,6 +161,11 @@ export class NotesIndex extends EventEmitter<Events> {
     }
   }
 
+  /** True while indexing work is queued or running (cheap: no database query). */
+  get busy(): boolean {
+    return this.#queued > 0;
+  }
+
   get vectors(): VectorIndex {
     return this.#vectors;
   }

@@ -6,6 +6,7 @@ import { noteUri, readNote, writeNote } from '../notes/index.ts';
 import { search } from '../search/index.ts';
 import { canWrite, errorResult, type McpDeps, type McpInstanceContext, okResult, runTool } from './context.ts';
 import { resolveInput } from './paths.ts';
+import { withCachedJsonSchema } from './schema.ts';
 
 // Tool names, fields and semantics are a versioned contract (README "Changelog"): adding an
 // optional field is safe; removing or renaming one is a breaking change.
@@ -21,16 +22,18 @@ const isoDate = z
   .refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO 8601 date or date-time, e.g. 2026-11-01')
   .describe('ISO 8601 date or date-time');
 
-const SearchInput = z.object({
-  query: z.string().min(1).max(2000).describe('What to look for, in natural language or keywords.'),
-  k: z.number().int().min(1).max(50).default(8).describe('How many passages to return (1-50).'),
-  offset: z.number().int().min(0).max(500).default(0).describe('Skip this many results (for the next page).'),
-  folder: z.string().max(1000).optional().describe('Only notes under this folder, e.g. "projects/acme".'),
-  tags: z.array(z.string().max(200)).max(10).optional().describe('Only notes carrying every one of these tags.'),
-  modified_after: isoDate.optional(),
-  modified_before: isoDate.optional(),
-  one_per_note: z.boolean().default(true).describe('Return at most one passage per note (its best).'),
-});
+const SearchInput = withCachedJsonSchema(
+  z.object({
+    query: z.string().min(1).max(2000).describe('What to look for, in natural language or keywords.'),
+    k: z.number().int().min(1).max(50).default(8).describe('How many passages to return (1-50).'),
+    offset: z.number().int().min(0).max(500).default(0).describe('Skip this many results (for the next page).'),
+    folder: z.string().max(1000).optional().describe('Only notes under this folder, e.g. "projects/acme".'),
+    tags: z.array(z.string().max(200)).max(10).optional().describe('Only notes carrying every one of these tags.'),
+    modified_after: isoDate.optional(),
+    modified_before: isoDate.optional(),
+    one_per_note: z.boolean().default(true).describe('Return at most one passage per note (its best).'),
+  }),
+);
 
 const SearchHitOut = z.object({
   uri: z.string(),
@@ -44,100 +47,118 @@ const SearchHitOut = z.object({
   indexed_at: z.string(),
   stale: z.boolean(),
 });
-const SearchOutput = z.object({
-  query: z.string(),
-  results: z.array(SearchHitOut),
-  has_more: z.boolean(),
-  next_offset: z.number().optional(),
-  indexing: z.boolean(),
-});
+const SearchOutput = withCachedJsonSchema(
+  z.object({
+    query: z.string(),
+    results: z.array(SearchHitOut),
+    has_more: z.boolean(),
+    next_offset: z.number().optional(),
+    indexing: z.boolean(),
+  }),
+);
 
-const ReadInput = z.object({
-  path: z.string().max(4096).optional().describe('Note path relative to the notes folder, e.g. "ideas/garden.md".'),
-  uri: z.string().max(8192).optional().describe('A note:// URI as returned by search_notes or list_notes.'),
-  start_line: z.number().int().min(1).optional().describe('First line to return (1-based).'),
-  end_line: z.number().int().min(1).optional().describe('Last line to return (inclusive).'),
-});
-const ReadOutput = z.object({
-  uri: z.string(),
-  path: z.string(),
-  title: z.string(),
-  front_matter: z.record(z.string(), z.unknown()),
-  tags: z.array(z.string()),
-  content: z.string(),
-  start_line: z.number(),
-  end_line: z.number(),
-  total_lines: z.number(),
-  truncated: z.boolean(),
-  next_start_line: z.number().optional(),
-  hash: z.string(),
-  size: z.number(),
-  modified_at: z.string(),
-});
+const ReadInput = withCachedJsonSchema(
+  z.object({
+    path: z.string().max(4096).optional().describe('Note path relative to the notes folder, e.g. "ideas/garden.md".'),
+    uri: z.string().max(8192).optional().describe('A note:// URI as returned by search_notes or list_notes.'),
+    start_line: z.number().int().min(1).optional().describe('First line to return (1-based).'),
+    end_line: z.number().int().min(1).optional().describe('Last line to return (inclusive).'),
+  }),
+);
+const ReadOutput = withCachedJsonSchema(
+  z.object({
+    uri: z.string(),
+    path: z.string(),
+    title: z.string(),
+    front_matter: z.record(z.string(), z.unknown()),
+    tags: z.array(z.string()),
+    content: z.string(),
+    start_line: z.number(),
+    end_line: z.number(),
+    total_lines: z.number(),
+    truncated: z.boolean(),
+    next_start_line: z.number().optional(),
+    hash: z.string(),
+    size: z.number(),
+    modified_at: z.string(),
+  }),
+);
 
-const WriteInput = z.object({
-  path: z
-    .string()
-    .min(1)
-    .max(1024)
-    .describe('Note path relative to the notes folder; ".md" is added when there is no extension.'),
-  content: z.string().max(5_000_000).describe('Markdown text to write (or to append).'),
-  mode: z
-    .enum(['create', 'append', 'overwrite'])
-    .default('create')
-    .describe(
-      '"create" fails if the note exists; "append" adds to the end (creating the note if needed); "overwrite" replaces it.',
+const WriteInput = withCachedJsonSchema(
+  z.object({
+    path: z
+      .string()
+      .min(1)
+      .max(1024)
+      .describe('Note path relative to the notes folder; ".md" is added when there is no extension.'),
+    content: z.string().max(5_000_000).describe('Markdown text to write (or to append).'),
+    mode: z
+      .enum(['create', 'append', 'overwrite'])
+      .default('create')
+      .describe(
+        '"create" fails if the note exists; "append" adds to the end (creating the note if needed); "overwrite" replaces it.',
+      ),
+    expected_hash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/)
+      .optional()
+      .describe('The hash read_note returned: the write fails with a conflict if the note changed since.'),
+  }),
+);
+const WriteOutput = withCachedJsonSchema(
+  z.object({
+    uri: z.string(),
+    path: z.string(),
+    hash: z.string(),
+    bytes: z.number(),
+    created: z.boolean(),
+    indexed: z.boolean(),
+  }),
+);
+
+const ListInput = withCachedJsonSchema(
+  z.object({
+    folder: z.string().max(1000).optional().describe('Only notes under this folder.'),
+    tag: z.string().max(200).optional().describe('Only notes with this tag.'),
+    modified_after: isoDate.optional(),
+    limit: z.number().int().min(1).max(500).default(100),
+    cursor: z.string().max(4096).optional().describe('next_cursor from the previous page.'),
+  }),
+);
+const ListOutput = withCachedJsonSchema(
+  z.object({
+    notes: z.array(
+      z.object({
+        uri: z.string(),
+        path: z.string(),
+        title: z.string(),
+        tags: z.array(z.string()),
+        modified_at: z.string(),
+        size: z.number(),
+      }),
     ),
-  expected_hash: z
-    .string()
-    .regex(/^[0-9a-f]{64}$/)
-    .optional()
-    .describe('The hash read_note returned: the write fails with a conflict if the note changed since.'),
-});
-const WriteOutput = z.object({
-  uri: z.string(),
-  path: z.string(),
-  hash: z.string(),
-  bytes: z.number(),
-  created: z.boolean(),
-  indexed: z.boolean(),
-});
+    total: z.number(),
+    next_cursor: z.string().optional(),
+  }),
+);
 
-const ListInput = z.object({
-  folder: z.string().max(1000).optional().describe('Only notes under this folder.'),
-  tag: z.string().max(200).optional().describe('Only notes with this tag.'),
-  modified_after: isoDate.optional(),
-  limit: z.number().int().min(1).max(500).default(100),
-  cursor: z.string().max(4096).optional().describe('next_cursor from the previous page.'),
-});
-const ListOutput = z.object({
-  notes: z.array(
-    z.object({
-      uri: z.string(),
-      path: z.string(),
-      title: z.string(),
-      tags: z.array(z.string()),
-      modified_at: z.string(),
-      size: z.number(),
-    }),
-  ),
-  total: z.number(),
-  next_cursor: z.string().optional(),
-});
-
-const ReindexInput = z.object({
-  full: z.boolean().default(false).describe('Re-read and re-chunk every note instead of only changed ones.'),
-});
-const ReindexOutput = z.object({
-  status: z.enum(['done', 'running']),
-  notes: z.number(),
-  chunks: z.number(),
-  indexed: z.number(),
-  unchanged: z.number(),
-  removed: z.number(),
-  skipped: z.number(),
-  seconds: z.number(),
-});
+const ReindexInput = withCachedJsonSchema(
+  z.object({
+    full: z.boolean().default(false).describe('Re-read and re-chunk every note instead of only changed ones.'),
+  }),
+);
+const ReindexOutput = withCachedJsonSchema(
+  z.object({
+    status: z.enum(['done', 'running']),
+    notes: z.number(),
+    chunks: z.number(),
+    indexed: z.number(),
+    unchanged: z.number(),
+    removed: z.number(),
+    skipped: z.number(),
+    seconds: z.number(),
+  }),
+);
 
 function dateMs(s: string | undefined): number | undefined {
   return s === undefined ? undefined : Date.parse(s);
@@ -220,7 +241,7 @@ export function registerTools(server: McpServer, deps: McpDeps, ctx: McpInstance
             stale: h.stale,
           })),
           has_more: r.hasMore,
-          indexing: deps.index.status().syncing,
+          indexing: deps.index.busy,
         };
         if (r.nextOffset !== undefined) out.next_offset = r.nextOffset;
         return okResult(out);

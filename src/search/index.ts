@@ -7,5 +7,5 @@ export {
   type SearchResult,
 } from './search.ts';
 export { BAG_OF_WORDS_FUSION, DEFAULT_FUSION, type FusionMethod, type FusionOptions } from './fusion.ts';
-export { ftsMatch, queryTerms } from './query.ts';
+export { ftsMatch, queryTerms, searchTerms } from './query.ts';
 export { makeSnippet } from './snippet.ts';

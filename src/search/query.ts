@@ -26,10 +26,19 @@ export function queryTerms(query: string, keepStopwords = false): string[] {
   return out.slice(0, 32);
 }
 
-/** An FTS5 MATCH expression for the query, or null when it has no searchable words. */
-export function ftsMatch(query: string): string | null {
-  let terms = queryTerms(query);
-  if (terms.length === 0) terms = queryTerms(query, true);
+/** Terms to search for: without filler words when any remain. */
+export function searchTerms(query: string): string[] {
+  const terms = queryTerms(query);
+  return terms.length > 0 ? terms : queryTerms(query, true);
+}
+
+/** An FTS5 MATCH expression OR-ing quoted terms, or null when there are none. */
+export function ftsMatchOf(terms: readonly string[]): string | null {
   if (terms.length === 0) return null;
   return terms.map((t) => `"${t.replace(/"/g, '""')}"`).join(' OR ');
+}
+
+/** An FTS5 MATCH expression for the query, or null when it has no searchable words. */
+export function ftsMatch(query: string): string | null {
+  return ftsMatchOf(searchTerms(query));
 }

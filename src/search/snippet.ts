@@ -7,15 +7,18 @@ function stem(term: string): string {
   return term.length > 5 ? term.replace(/(ing|ed|es|s|ly)$/u, '') : term;
 }
 
-export function makeSnippet(text: string, terms: readonly string[], max = MAX): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+/** The match pattern for a query's terms, compiled once per query (Unicode regexes are costly). */
+export function termPattern(terms: readonly string[]): RegExp | null {
   const stems = terms.map(stem).filter((s) => s.length >= 2);
-  const re = stems.length
-    ? new RegExp(
-        `(?<![\\p{L}\\p{N}])(${stems.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})[\\p{L}\\p{N}]*`,
-        'giu',
-      )
-    : null;
+  if (stems.length === 0) return null;
+  const alternatives = stems.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
+  return new RegExp(`(?<![\\p{L}\\p{N}])(${alternatives})[\\p{L}\\p{N}]*`, 'giu');
+}
+
+export function makeSnippet(text: string, terms: readonly string[] | RegExp | null, max = MAX): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  const re = terms === null || terms instanceof RegExp ? terms : termPattern(terms);
+  if (re) re.lastIndex = 0;
   let start = 0;
   if (re && flat.length > max) {
     // Pick the window that holds the most matches.

@@ -49,7 +49,7 @@ function unpack(name: string, into: string): string {
   return into;
 }
 
-function open(notes: string, state: string, embedder: Embedder, maxTokens?: number): NotesIndex {
+function open(notes: string, state: string, embedder: Embedder, maxTokens?: number): Promise<NotesIndex> {
   const config = loadConfig({ env: { HOME: state }, flags: { notes, state, model: 'bundled' } });
   return NotesIndex.open({ config, embedder, log, ...(maxTokens ? { chunkOptions: { maxTokens } } : {}) });
 }
@@ -61,7 +61,7 @@ async function indexRun(
   embedder: Embedder,
   maxTokens?: number,
 ): Promise<NotesIndex> {
-  const index = open(notes, state, embedder, maxTokens);
+  const index = await open(notes, state, embedder, maxTokens);
   const s: SyncSummary = await index.sync();
   const t = s.timings;
   // Baseline: the embedder alone over the same embed texts, in batches of 64, no I/O or SQLite.
@@ -106,7 +106,7 @@ async function searchRun(label: string, index: NotesIndex, n: number): Promise<v
   let recall = 0;
   for (const v of vecs) {
     let t0 = performance.now();
-    const a = index.vectors.search(v, 10);
+    const a = await index.vectors.search(v, 10);
     hnsw.push(performance.now() - t0);
     t0 = performance.now();
     const b = index.vectors.exact(v, 10);
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
       t0 = performance.now();
       const e2 = await openEmbedder({ model: 'bundled', modelsDir: join(work, 'models'), log });
       const modelMs = performance.now() - t0;
-      allIndex = open(all, stateAll, e2);
+      allIndex = await open(all, stateAll, e2);
       const bootMs = performance.now() - t0;
       row(
         `boot-to-ready, tldr-all persisted (${allIndex.vectors.size} vectors, ${allIndex.status().vectorIndex.loaded})`,

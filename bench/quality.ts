@@ -85,7 +85,7 @@ async function main(): Promise<void> {
     });
     const log = silentLogger();
     const embedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
-    const index = NotesIndex.open({ config, embedder, log, chunkOptions });
+    const index = await NotesIndex.open({ config, embedder, log, chunkOptions });
     const t0 = performance.now();
     const s = await index.sync();
     process.stderr.write(

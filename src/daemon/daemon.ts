@@ -8,9 +8,9 @@ import { openEmbedder } from '../embed/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import { NotesIndex } from '../index/index.ts';
 import { type Logger, reopenLog } from '../log.ts';
+import { watchIntoIndex } from './watch.ts';
 import type { McpDeps } from '../mcp/context.ts';
 import { NotificationHub } from '../mcp/notify.ts';
-import { watchNotes } from '../notes/index.ts';
 import type { ChunkOptions } from '../chunk/index.ts';
 import { buildApp } from '../http/app.ts';
 import { McpEndpoint } from '../http/mcp-endpoint.ts';
@@ -101,7 +101,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   let metrics: Metrics | undefined;
   const rawEmbedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
   const embedder = timedEmbedder(rawEmbedder, (s) => metrics?.embedSeconds.observe(s));
-  const index = NotesIndex.open({ config, embedder, log, chunkOptions: o.chunkOptions });
+  const index = await NotesIndex.open({ config, embedder, log, chunkOptions: o.chunkOptions });
   const hub = new NotificationHub(index);
   let endpoint: McpEndpoint | undefined;
   metrics = new Metrics({
@@ -176,22 +176,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     'serving',
   );
 
-  const watcher = config.watch
-    ? await watchNotes(config.notesDir, {
-        include: config.include,
-        exclude: config.exclude,
-        skipDirs: [config.stateDir],
-        log,
-        onBatch: async (batch) => {
-          try {
-            const s = await index.apply(batch);
-            log.debug({ indexed: s.indexed, removed: s.removed, seconds: s.seconds }, 'applied changes');
-          } catch (err) {
-            log.error({ err }, 'applying note changes failed');
-          }
-        },
-      })
-    : undefined;
+  const watcher = await watchIntoIndex(config, index, log);
 
   const ready = o.skipInitialSync
     ? Promise.resolve()

@@ -5,10 +5,10 @@ import type { Config } from '../config/index.ts';
 import { openEmbedder } from '../embed/index.ts';
 import { NotesIndex } from '../index/index.ts';
 import type { Logger } from '../log.ts';
+import { watchIntoIndex } from './watch.ts';
 import type { McpInstanceContext } from '../mcp/context.ts';
 import { NotificationHub } from '../mcp/notify.ts';
 import { createMcpServer } from '../mcp/server.ts';
-import { watchNotes } from '../notes/index.ts';
 
 /**
  * One local client over stdin/stdout (no auth: the client started us as the user). stdout
@@ -17,7 +17,7 @@ import { watchNotes } from '../notes/index.ts';
 export async function serveStdioDaemon(config: Config, log: Logger): Promise<void> {
   mkdirSync(config.notesDir, { recursive: true });
   const embedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
-  const index = NotesIndex.open({ config, embedder, log });
+  const index = await NotesIndex.open({ config, embedder, log });
   const hub = new NotificationHub(index);
   const deps = { index, config, log };
   const subs = new Set<string>();
@@ -40,17 +40,7 @@ export async function serveStdioDaemon(config: Config, log: Logger): Promise<voi
     },
     { onerror: (err) => log.debug({ err: err.message }, 'stdio transport') },
   );
-  const watcher = config.watch
-    ? await watchNotes(config.notesDir, {
-        include: config.include,
-        exclude: config.exclude,
-        skipDirs: [config.stateDir],
-        log,
-        onBatch: async (b) => {
-          await index.apply(b).catch((err: unknown) => log.error({ err }, 'applying note changes failed'));
-        },
-      })
-    : undefined;
+  const watcher = await watchIntoIndex(config, index, log);
   void index.sync().catch((err: unknown) => log.error({ err }, 'initial index failed'));
 
   await new Promise<void>((resolve) => {

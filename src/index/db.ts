@@ -72,6 +72,10 @@ export function openDb(file: string, opts: OpenDbOptions = {}): Db {
       db.pragma('journal_mode = WAL');
       // FULL: a commit survives power loss, which is what "acknowledged" means for the index.
       db.pragma('synchronous = FULL');
+      // Checkpoint the WAL every ~40 MB instead of every 4 MB (bulk indexing spent a third of
+      // its SQLite time copying pages back), and truncate it afterwards.
+      db.pragma('wal_autocheckpoint = 10000');
+      db.pragma('journal_size_limit = 67108864');
       if (process.platform === 'darwin') {
         // On macOS plain fsync does not reach the platter; F_FULLFSYNC does.
         db.pragma('fullfsync = ON');

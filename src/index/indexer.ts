@@ -17,7 +17,10 @@ import type { VectorIndex } from './vectors.ts';
 
 /** Files larger than this are skipped (and reported), not indexed. */
 export const MAX_INDEX_BYTES = 8 * 1024 * 1024;
-const GROUP_NOTES = 256;
+// Larger transactions mean fewer FTS5 segments to merge and fewer WAL checkpoints: 512
+// notes per commit indexed tldr-all's SQLite part ~35% faster than 256, and a killed run
+// still loses at most one group.
+const GROUP_NOTES = 512;
 const EMBED_BATCH = 64;
 
 export type NoteEventType = 'added' | 'changed' | 'removed';

@@ -102,7 +102,7 @@ export class NotesIndex extends EventEmitter<Events> {
     });
   }
 
-  static open(opts: OpenIndexOptions): NotesIndex {
+  static async open(opts: OpenIndexOptions): Promise<NotesIndex> {
     const { config, embedder, log } = opts;
     const readOnly = opts.readOnly ?? false;
     const dbFile = join(config.indexDir, 'index.db');
@@ -136,7 +136,7 @@ export class NotesIndex extends EventEmitter<Events> {
         }
       }
       const ids = store.chunkIdsWithVectors();
-      const opened = VectorIndex.open({
+      const opened = await VectorIndex.open({
         file: join(config.indexDir, 'vectors.hnsw'),
         dims: embedder.dims,
         fingerprint: identity,
@@ -152,7 +152,7 @@ export class NotesIndex extends EventEmitter<Events> {
         { loaded: opened.rebuilt ? 'rebuilt' : 'loaded', reason: opened.reason, size: opened.index.size },
         lock,
       );
-      if (opened.rebuilt && !readOnly) idx.#vectors.save(store.generation());
+      if (opened.rebuilt && !readOnly) await idx.#vectors.save(store.generation());
       return idx;
     } catch (err) {
       store?.close();
@@ -218,15 +218,15 @@ export class NotesIndex extends EventEmitter<Events> {
     this.#saveTimer = setTimeout(() => {
       this.#saveTimer = undefined;
       if (this.#queued > 0) return this.#scheduleSave();
-      this.flush();
+      void this.flush();
     }, this.#saveDelayMs);
     this.#saveTimer.unref();
   }
 
   /** Persist the vector graph now if it changed. */
-  flush(): void {
+  async flush(): Promise<void> {
     if (this.readOnly || !this.#vectors.dirty) return;
-    this.#vectors.save(this.store.generation());
+    await this.#vectors.save(this.store.generation());
   }
 
   status(): IndexStatus {
@@ -256,8 +256,9 @@ export class NotesIndex extends EventEmitter<Events> {
     this.#closed = true;
     if (this.#saveTimer) clearTimeout(this.#saveTimer);
     try {
-      this.flush();
+      await this.flush();
     } finally {
+      await this.#vectors.close();
       this.store.close();
       this.#lock?.release();
     }

@@ -289,6 +289,15 @@ export class Store {
     this.#stmts.bump.run();
   }
 
+  /** Delete a note's chunks and their FTS rows, collecting the chunk ids (for the graph). */
+  #dropChunks(noteId: number, removed: number[]): void {
+    for (const c of this.#stmts.chunkIdsOfNote.all(noteId)) {
+      removed.push(c.id);
+      this.#stmts.deleteFts.run(c.id);
+    }
+    this.#stmts.deleteChunksOfNote.run(noteId);
+  }
+
   /** Run fn in one IMMEDIATE transaction, or inside the caller's if one is open. */
   #tx<T>(fn: () => T): T {
     return this.db.inTransaction ? fn() : this.db.transaction(fn).immediate();
@@ -378,11 +387,7 @@ export class Store {
       const removed: number[] = [];
       if (existing) {
         noteId = existing.id;
-        for (const c of s.chunkIdsOfNote.all(noteId)) {
-          removed.push(c.id);
-          s.deleteFts.run(c.id);
-        }
-        s.deleteChunksOfNote.run(noteId);
+        this.#dropChunks(noteId, removed);
         s.updateNote.run({ ...row, id: noteId });
         s.deleteTags.run(noteId);
       } else {
@@ -426,10 +431,7 @@ export class Store {
       for (const path of paths) {
         const n = s.noteIdByPath.get(path);
         if (!n) continue;
-        for (const c of s.chunkIdsOfNote.all(n.id)) {
-          removed.push(c.id);
-          s.deleteFts.run(c.id);
-        }
+        this.#dropChunks(n.id, removed);
         s.deleteNote.run(n.id);
       }
       if (paths.length > 0) this.#bump();

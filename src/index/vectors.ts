@@ -1,26 +1,16 @@
 import { createHash } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import hnswlib from 'hnswlib-node';
+import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
 import type { Logger } from '../log.ts';
-
-const { HierarchicalNSW } = hnswlib;
-type Hnsw = InstanceType<typeof HierarchicalNSW>;
+import type { WorkerReply, WorkerRequest } from './vector-protocol.ts';
 
 // The HNSW graph is a cache of the vectors stored in SQLite: it is saved beside the database
 // with a manifest and rebuilt from the stored vectors (never by re-embedding) whenever the
-// manifest does not match the database generation, model or file checksum.
+// manifest does not match the database generation, model or file checksum. The graph itself
+// lives in a worker thread (vector-worker.ts); this class keeps the live vectors, answers
+// exact and small filtered searches itself, and forwards the rest.
 
 export const HNSW_M = 16;
 export const HNSW_EF_CONSTRUCTION = 100;
@@ -74,35 +64,84 @@ function sha256File(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+/** Sends requests to the graph worker; adds and removes are fire-and-forget, in order. */
+class GraphWorker {
+  #w: Worker;
+  #next = 1;
+  #pending = new Map<number, { resolve: (r: WorkerReply & { ok: true }) => void; reject: (e: Error) => void }>();
+  #failed: Error | undefined;
+  #terminating = false;
+
+  constructor(log?: Logger) {
+    const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    this.#w = new Worker(new URL(`./vector-worker.${ext}`, import.meta.url));
+    this.#w.unref();
+    this.#w.on('message', (r: WorkerReply) => {
+      const p = this.#pending.get(r.id);
+      if (!p) return;
+      this.#pending.delete(r.id);
+      if (r.ok) p.resolve(r);
+      else p.reject(new Error(r.error));
+    });
+    const fail = (err: Error): void => {
+      if (this.#failed) return;
+      this.#failed = err;
+      log?.error({ err }, 'vector graph worker failed');
+      for (const p of this.#pending.values()) p.reject(err);
+      this.#pending.clear();
+      // No search can be answered without the graph: crash so the supervisor restarts us;
+      // the next start rebuilds the graph from the database.
+      process.nextTick(() => {
+        throw err;
+      });
+    };
+    this.#w.on('error', fail);
+    this.#w.on('exit', (code) => {
+      if (!this.#terminating) fail(new Error(`vector graph worker exited with code ${code}`));
+    });
+  }
+
+  post(m: WorkerRequest, transfer: ArrayBuffer[] = []): void {
+    this.#w.postMessage(m, transfer);
+  }
+
+  request(m: WorkerRequest, transfer: ArrayBuffer[] = []): Promise<WorkerReply & { ok: true }> {
+    if (this.#failed) return Promise.reject(this.#failed);
+    return new Promise((resolve, reject) => {
+      this.#pending.set((m as { id: number }).id, { resolve, reject });
+      this.#w.ref();
+      this.#w.postMessage(m, transfer);
+    }).finally(() => {
+      if (this.#pending.size === 0) this.#w.unref();
+    }) as Promise<WorkerReply & { ok: true }>;
+  }
+
+  nextId(): number {
+    return this.#next++;
+  }
+
+  async terminate(): Promise<void> {
+    this.#terminating = true;
+    await this.#w.terminate();
+  }
+}
+
 export class VectorIndex {
   readonly dims: number;
   readonly fingerprint: string;
   readonly file: string;
-  #hnsw: Hnsw;
+  #graph: GraphWorker;
   /** Live vectors by chunk id: exact search and filtered search read these, not the graph. */
   #live = new Map<number, Float32Array>();
   #dirty = false;
   #log: Logger | undefined;
 
-  private constructor(file: string, dims: number, fingerprint: string, hnsw: Hnsw, log?: Logger) {
+  private constructor(file: string, dims: number, fingerprint: string, graph: GraphWorker, log?: Logger) {
     this.file = file;
     this.dims = dims;
     this.fingerprint = fingerprint;
-    this.#hnsw = hnsw;
+    this.#graph = graph;
     this.#log = log;
-  }
-
-  static #empty(dims: number, capacity: number): Hnsw {
-    const h = new HierarchicalNSW('ip', dims);
-    h.initIndex({
-      maxElements: Math.max(1024, capacity),
-      m: HNSW_M,
-      efConstruction: HNSW_EF_CONSTRUCTION,
-      randomSeed: 100,
-      allowReplaceDeleted: true,
-    });
-    h.setEf(HNSW_EF_SEARCH);
-    return h;
   }
 
   get manifestFile(): string {
@@ -113,33 +152,45 @@ export class VectorIndex {
    * Load the saved graph when its manifest matches the database, else rebuild it from the
    * stored vectors. `expectedCount` is the number of chunks that have vectors.
    */
-  static open(opts: {
+  static async open(opts: {
     file: string;
     dims: number;
     fingerprint: string;
     source: VectorSource;
     expectedCount: number;
     log?: Logger;
-  }): { index: VectorIndex; rebuilt: boolean; reason: string } {
+  }): Promise<{ index: VectorIndex; rebuilt: boolean; reason: string }> {
     const { file, dims, fingerprint, source, log } = opts;
-    const reason = VectorIndex.#checkSaved(file, dims, fingerprint, source.generation(), opts.expectedCount);
+    const params = { dims, m: HNSW_M, efConstruction: HNSW_EF_CONSTRUCTION, ef: HNSW_EF_SEARCH };
+    let reason = VectorIndex.#checkSaved(file, dims, fingerprint, source.generation(), opts.expectedCount);
     if (reason === 'ok') {
-      const h = new HierarchicalNSW('ip', dims);
-      h.readIndexSync(file, true);
-      h.setEf(HNSW_EF_SEARCH);
-      const vi = new VectorIndex(file, dims, fingerprint, h, log);
+      const graph = new GraphWorker(log);
+      const vi = new VectorIndex(file, dims, fingerprint, graph, log);
+      const r = await graph.request({ op: 'init', id: graph.nextId(), capacity: 0, load: file, ...params });
       // The graph keeps labels of deleted points (marked, awaiting reuse), so the live set
       // comes from the database; every live id must be in the graph.
-      const inGraph = new Set(h.getIdsList());
+      const inGraph = new Set(r.ids ?? []);
       const ids = source.chunkIdsWithVectors();
       if (ids.every((id) => inGraph.has(id))) {
         for (const { id, vec } of source.iterateChunkVectors()) vi.#live.set(id, vec);
         return { index: vi, rebuilt: false, reason: 'loaded' };
       }
+      await graph.terminate();
+      reason = 'the graph lacks chunks of the database';
       log?.warn({ expected: ids.length }, 'vector index lacks chunks of the database: rebuilding');
     }
-    const vi = new VectorIndex(file, dims, fingerprint, VectorIndex.#empty(dims, opts.expectedCount * 1.25), log);
-    for (const { id, vec } of source.iterateChunkVectors()) vi.#addOne(id, vec);
+    const graph = new GraphWorker(log);
+    const vi = new VectorIndex(file, dims, fingerprint, graph, log);
+    await graph.request({ op: 'init', id: graph.nextId(), capacity: Math.ceil(opts.expectedCount * 1.25), ...params });
+    let batch: Array<{ id: number; vec: Float32Array }> = [];
+    for (const item of source.iterateChunkVectors()) {
+      batch.push(item);
+      if (batch.length === 2048) {
+        vi.add(batch);
+        batch = [];
+      }
+    }
+    vi.add(batch);
     vi.#dirty = true;
     return { index: vi, rebuilt: true, reason };
   }
@@ -175,49 +226,59 @@ export class VectorIndex {
     return this.#live.has(id);
   }
 
-  #addOne(id: number, vec: Float32Array): void {
-    if (vec.length !== this.dims) throw new Error(`vector has ${vec.length} dims, index has ${this.dims}`);
-    const h = this.#hnsw;
-    if (h.getCurrentCount() >= h.getMaxElements()) h.resizeIndex(Math.ceil(h.getMaxElements() * 1.5) + 1024);
-    h.addPoint(Array.from(vec), id, true);
-    this.#live.set(id, vec);
-  }
-
   add(items: Iterable<{ id: number; vec: Float32Array }>): void {
-    for (const { id, vec } of items) {
-      if (this.#live.has(id)) continue;
-      this.#addOne(id, vec);
-      this.#dirty = true;
+    const fresh: Array<{ id: number; vec: Float32Array }> = [];
+    for (const it of items) {
+      if (this.#live.has(it.id)) continue;
+      if (it.vec.length !== this.dims) throw new Error(`vector has ${it.vec.length} dims, index has ${this.dims}`);
+      this.#live.set(it.id, it.vec);
+      fresh.push(it);
     }
+    if (fresh.length === 0) return;
+    const ids = new Float64Array(fresh.length);
+    const vecs = new Float32Array(fresh.length * this.dims);
+    fresh.forEach((it, i) => {
+      ids[i] = it.id;
+      vecs.set(it.vec, i * this.dims);
+    });
+    this.#graph.post({ op: 'add', ids, vecs }, [ids.buffer, vecs.buffer]);
+    this.#dirty = true;
   }
 
   remove(ids: Iterable<number>): void {
-    for (const id of ids) {
-      if (!this.#live.delete(id)) continue;
-      this.#hnsw.markDelete(id);
-      this.#dirty = true;
-    }
+    const gone: number[] = [];
+    for (const id of ids) if (this.#live.delete(id)) gone.push(id);
+    if (gone.length === 0) return;
+    const arr = Float64Array.from(gone);
+    this.#graph.post({ op: 'remove', ids: arr }, [arr.buffer]);
+    this.#dirty = true;
   }
 
   /** Approximate nearest neighbours; `allow` restricts results to those chunk ids. */
-  search(query: Float32Array, k: number, allow?: ReadonlySet<number>): VectorHit[] {
+  async search(query: Float32Array, k: number, allow?: ReadonlySet<number>): Promise<VectorHit[]> {
     if (this.#live.size === 0 || k <= 0) return [];
     if (allow && allow.size <= EXACT_FILTER_LIMIT) return this.exact(query, k, allow);
     const n = Math.min(k, allow ? allow.size : this.#live.size);
     if (n === 0) return [];
-    const h = this.#hnsw;
-    const ef = Math.max(HNSW_EF_SEARCH, n);
-    if (h.getEf() !== ef) h.setEf(ef);
-    const q = Array.from(query);
-    const r = allow ? h.searchKnn(q, n, (label) => allow.has(label)) : h.searchKnn(q, n);
+    const q = Float32Array.from(query);
+    const r = await this.#graph.request({
+      op: 'search',
+      id: this.#graph.nextId(),
+      query: q,
+      k: n,
+      ...(allow ? { allow: Float64Array.from(allow) } : {}),
+    });
+    const neighbors = r.neighbors ?? [];
+    const distances = r.distances ?? [];
     const out: VectorHit[] = [];
-    for (let i = 0; i < r.neighbors.length; i++) {
-      out.push({ id: r.neighbors[i]!, score: 1 - r.distances[i]! });
+    for (let i = 0; i < neighbors.length; i++) {
+      // A point removed after the request was queued is dropped here.
+      if (this.#live.has(neighbors[i]!)) out.push({ id: neighbors[i]!, score: 1 - distances[i]! });
     }
     return out;
   }
 
-  /** Exact search by brute force over the graph's stored points (the baseline for recall). */
+  /** Exact search by brute force over the live vectors (the baseline for recall). */
   exact(query: Float32Array, k: number, allow?: ReadonlySet<number>): VectorHit[] {
     if (k <= 0) return [];
     // Keep only the best k while scanning (sorted descending), instead of sorting everything.
@@ -245,29 +306,28 @@ export class VectorIndex {
   }
 
   /** Persist graph + manifest (temp file, fsync, rename) for the given database generation. */
-  save(generation: number): void {
-    const tmp = `${this.file}.tmp-${process.pid}`;
+  async save(generation: number): Promise<void> {
+    const count = this.#live.size;
+    this.#dirty = false;
     try {
-      this.#hnsw.writeIndexSync(tmp);
-      fsyncPath(tmp);
-      const bytes = statSync(tmp).size;
-      const sha256 = sha256File(tmp);
-      renameSync(tmp, this.file);
-      fsyncPath(dirname(this.file));
+      const r = await this.#graph.request({ op: 'save', id: this.#graph.nextId(), file: this.file });
       const m: Manifest = {
         format: 1,
         generation,
-        count: this.#live.size,
+        count,
         dims: this.dims,
         fingerprint: this.fingerprint,
-        bytes,
-        sha256,
+        bytes: r.bytes ?? 0,
+        sha256: r.sha256 ?? '',
       };
       atomicWriteFileSync(this.manifestFile, `${JSON.stringify(m)}\n`);
-      this.#dirty = false;
     } catch (err) {
-      rmSync(tmp, { force: true });
+      this.#dirty = true;
       this.#log?.error({ err }, 'saving the vector index failed; it will be rebuilt from the database at next start');
     }
+  }
+
+  async close(): Promise<void> {
+    await this.#graph.terminate();
   }
 }

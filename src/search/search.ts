@@ -94,7 +94,7 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
     const text = index.embedder.bagOfWords ? queryTerms(query).join(' ') || query : query;
     const q = await embedQuery(index, text);
     const allow = filtered ? index.store.chunkIdsMatching(filter) : undefined;
-    vec = index.vectors.search(q, n, allow);
+    vec = await index.vectors.search(q, n, allow);
   }
   if (mode === 'bm25') return bm25;
   if (mode === 'vector') return vec;

@@ -55,7 +55,7 @@ export function sharedEmbedder(): Promise<Embedder> {
 
 export async function openTestIndex(t: T, notes: string, state?: string): Promise<NotesIndex> {
   const s = state ?? tempDir(t, 'notes-mcp-state-');
-  const index = NotesIndex.open({
+  const index = await NotesIndex.open({
     config: testConfig(notes, s),
     embedder: await sharedEmbedder(),
     log: silentLogger(),

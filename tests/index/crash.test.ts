@@ -79,8 +79,8 @@ test('SIGKILL at many points during indexing, then restart: the result equals a 
   assert.deepEqual(snapshot(cfgA.indexDir), snapshot(cfgB.indexDir), 'same notes and chunks');
 
   const embedder = await sharedEmbedder();
-  const a = NotesIndex.open({ config: cfgA, embedder, log: silentLogger(), readOnly: true });
-  const b = NotesIndex.open({ config: cfgB, embedder, log: silentLogger(), readOnly: true });
+  const a = await NotesIndex.open({ config: cfgA, embedder, log: silentLogger(), readOnly: true });
+  const b = await NotesIndex.open({ config: cfgB, embedder, log: silentLogger(), readOnly: true });
   t.after(async () => {
     await a.close();
     await b.close();

@@ -66,13 +66,13 @@ test('the vector graph is saved with a manifest, reloaded, and rebuilt from stor
   const embedder = await sharedEmbedder();
   const open = () => NotesIndex.open({ config: testConfig(notes, state), embedder, log: silentLogger() });
 
-  let index = open();
+  let index = await open();
   await index.sync();
   const q = 'compress files into an archive';
   const before = (await search(index, q, { k: 10, mode: 'vector' })).hits.map((h) => h.chunkId);
   await index.close();
 
-  index = open();
+  index = await open();
   assert.equal(index.status().vectorIndex.loaded, 'loaded');
   assert.deepEqual(
     (await search(index, q, { k: 10, mode: 'vector' })).hits.map((h) => h.chunkId),
@@ -84,7 +84,7 @@ test('the vector graph is saved with a manifest, reloaded, and rebuilt from stor
   const file = join(testConfig(notes, state).indexDir, 'vectors.hnsw');
   const size = statSync(file).size;
   writeFileSync(file, Buffer.alloc(size, 7));
-  index = open();
+  index = await open();
   const st = index.status();
   assert.equal(st.vectorIndex.loaded, 'rebuilt');
   assert.match(st.vectorIndex.reason, /checksum/);
@@ -95,11 +95,11 @@ test('the vector graph is saved with a manifest, reloaded, and rebuilt from stor
   await index.close();
 
   // A database change the graph never saw (a crash before saving) also triggers a rebuild.
-  index = open();
+  index = await open();
   writeNotes(notes, { 'common/extra.md': '# extra\n\nmarmot burrows\n' });
   await index.sync();
   index.store.db.close();
-  index = open();
+  index = await open();
   assert.equal(index.status().vectorIndex.loaded, 'rebuilt');
   assert.equal((await search(index, 'marmot burrows', { k: 1 })).hits[0]?.path, 'common/extra.md');
   await index.close();
@@ -110,7 +110,7 @@ test('a second writer on the same state folder gets a clear error naming the own
   const state = tempDir(t);
   const cfg = testConfig(notes, state);
   const embedder = await sharedEmbedder();
-  const first = NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
+  const first = await NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
   await first.sync();
   await first.close();
   // Another process holds the lock, as a running daemon would.
@@ -128,18 +128,18 @@ test('a second writer on the same state folder gets a clear error naming the own
   );
   t.after(() => child.kill('SIGKILL'));
   await once(child.stdout, 'data');
-  assert.throws(
-    () => NotesIndex.open({ config: cfg, embedder, log: silentLogger() }),
+  await assert.rejects(
+    NotesIndex.open({ config: cfg, embedder, log: silentLogger() }),
     (e: unknown) =>
       e instanceof Error && e.message === `state folder ${cfg.indexDir} is already in use by pid ${child.pid}`,
   );
   // Read-only opens (CLI search next to the daemon) are allowed while it runs.
-  const ro = NotesIndex.open({ config: cfg, embedder, log: silentLogger(), readOnly: true });
+  const ro = await NotesIndex.open({ config: cfg, embedder, log: silentLogger(), readOnly: true });
   await ro.close();
   // Once the owner dies, its lock is stale and the next writer takes over.
   child.kill('SIGKILL');
   await once(child, 'exit');
-  const w = NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
+  const w = await NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
   await w.close();
 });
 
@@ -150,6 +150,6 @@ test('a stale lock left by a dead process is taken over', async (t) => {
   const { mkdirSync } = await import('node:fs');
   mkdirSync(cfg.indexDir, { recursive: true });
   writeFileSync(join(cfg.indexDir, 'lock'), JSON.stringify({ pid: 2 ** 22 + 12345, boot: 0 }));
-  const index = NotesIndex.open({ config: cfg, embedder: await sharedEmbedder(), log: silentLogger() });
+  const index = await NotesIndex.open({ config: cfg, embedder: await sharedEmbedder(), log: silentLogger() });
   await index.close();
 });

@@ -18,7 +18,7 @@ export async function openIndexForCli(
   const log = opts.log ?? createLogger({ level: config.logLevel === 'info' ? 'warn' : config.logLevel });
   const embedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
   try {
-    const index = NotesIndex.open({ config, embedder, log, readOnly: opts.readOnly });
+    const index = await NotesIndex.open({ config, embedder, log, readOnly: opts.readOnly });
     return {
       index,
       log,

@@ -32,7 +32,8 @@ export interface IndexStatus {
   /** Milliseconds the oldest unapplied change has waited (0 when the index is current). */
   lagMs: number;
   syncing: boolean;
-  vectorIndex: { loaded: 'loaded' | 'rebuilt'; reason: string; size: number };
+  /** loaded: the saved graph; rebuilt: from stored vectors; exact: read-only, no usable graph. */
+  vectorIndex: { loaded: 'loaded' | 'rebuilt' | 'exact'; reason: string; size: number };
 }
 
 export interface OpenIndexOptions {
@@ -143,13 +144,18 @@ export class NotesIndex extends EventEmitter<Events> {
         source: store,
         expectedCount: ids.length,
         log,
+        exactWhenStale: readOnly,
       });
       log.info({ vectors: opened.index.size, rebuilt: opened.rebuilt, reason: opened.reason }, 'vector index ready');
       const idx = new NotesIndex(
         opts,
         store,
         opened.index,
-        { loaded: opened.rebuilt ? 'rebuilt' : 'loaded', reason: opened.reason, size: opened.index.size },
+        {
+          loaded: opened.rebuilt ? 'rebuilt' : opened.index.exactOnly ? 'exact' : 'loaded',
+          reason: opened.reason,
+          size: opened.index.size,
+        },
         lock,
       );
       if (opened.rebuilt && !readOnly) await idx.#vectors.save(store.generation());

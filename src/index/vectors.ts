@@ -130,13 +130,14 @@ export class VectorIndex {
   readonly dims: number;
   readonly fingerprint: string;
   readonly file: string;
-  #graph: GraphWorker;
+  /** Absent when a read-only open found no usable saved graph: searches are then exact. */
+  #graph: GraphWorker | undefined;
   /** Live vectors by chunk id: exact search and filtered search read these, not the graph. */
   #live = new Map<number, Float32Array>();
   #dirty = false;
   #log: Logger | undefined;
 
-  private constructor(file: string, dims: number, fingerprint: string, graph: GraphWorker, log?: Logger) {
+  private constructor(file: string, dims: number, fingerprint: string, graph: GraphWorker | undefined, log?: Logger) {
     this.file = file;
     this.dims = dims;
     this.fingerprint = fingerprint;
@@ -159,6 +160,11 @@ export class VectorIndex {
     source: VectorSource;
     expectedCount: number;
     log?: Logger;
+    /**
+     * Read-only opens (CLI search next to the daemon) never build a graph: when the saved one
+     * does not match, they search the stored vectors exactly, which is fast enough for one query.
+     */
+    exactWhenStale?: boolean;
   }): Promise<{ index: VectorIndex; rebuilt: boolean; reason: string }> {
     const { file, dims, fingerprint, source, log } = opts;
     const params = { dims, m: HNSW_M, efConstruction: HNSW_EF_CONSTRUCTION, ef: HNSW_EF_SEARCH };
@@ -178,6 +184,11 @@ export class VectorIndex {
       await graph.terminate();
       reason = 'the graph lacks chunks of the database';
       log?.warn({ expected: ids.length }, 'vector index lacks chunks of the database: rebuilding');
+    }
+    if (opts.exactWhenStale) {
+      const vi = new VectorIndex(file, dims, fingerprint, undefined, log);
+      for (const { id, vec } of source.iterateChunkVectors()) vi.#live.set(id, vec);
+      return { index: vi, rebuilt: false, reason: `${reason}; searching exactly` };
     }
     const graph = new GraphWorker(log);
     const vi = new VectorIndex(file, dims, fingerprint, graph, log);
@@ -218,6 +229,11 @@ export class VectorIndex {
     return this.#live.size;
   }
 
+  /** True when there is no graph and every search is exact. */
+  get exactOnly(): boolean {
+    return this.#graph === undefined;
+  }
+
   get dirty(): boolean {
     return this.#dirty;
   }
@@ -234,7 +250,7 @@ export class VectorIndex {
       this.#live.set(it.id, it.vec);
       fresh.push(it);
     }
-    if (fresh.length === 0) return;
+    if (fresh.length === 0 || !this.#graph) return;
     const ids = new Float64Array(fresh.length);
     const vecs = new Float32Array(fresh.length * this.dims);
     fresh.forEach((it, i) => {
@@ -248,7 +264,7 @@ export class VectorIndex {
   remove(ids: Iterable<number>): void {
     const gone: number[] = [];
     for (const id of ids) if (this.#live.delete(id)) gone.push(id);
-    if (gone.length === 0) return;
+    if (gone.length === 0 || !this.#graph) return;
     const arr = Float64Array.from(gone);
     this.#graph.post({ op: 'remove', ids: arr }, [arr.buffer]);
     this.#dirty = true;
@@ -257,13 +273,14 @@ export class VectorIndex {
   /** Approximate nearest neighbours; `allow` restricts results to those chunk ids. */
   async search(query: Float32Array, k: number, allow?: ReadonlySet<number>): Promise<VectorHit[]> {
     if (this.#live.size === 0 || k <= 0) return [];
-    if (allow && allow.size <= EXACT_FILTER_LIMIT) return this.exact(query, k, allow);
+    if (!this.#graph || (allow && allow.size <= EXACT_FILTER_LIMIT)) return this.exact(query, k, allow);
     const n = Math.min(k, allow ? allow.size : this.#live.size);
     if (n === 0) return [];
     const q = Float32Array.from(query);
-    const r = await this.#graph.request({
+    const graph = this.#graph;
+    const r = await graph.request({
       op: 'search',
-      id: this.#graph.nextId(),
+      id: graph.nextId(),
       query: q,
       k: n,
       ...(allow ? { allow: Float64Array.from(allow) } : {}),
@@ -307,10 +324,12 @@ export class VectorIndex {
 
   /** Persist graph + manifest (temp file, fsync, rename) for the given database generation. */
   async save(generation: number): Promise<void> {
+    if (!this.#graph) return;
     const count = this.#live.size;
     this.#dirty = false;
     try {
-      const r = await this.#graph.request({ op: 'save', id: this.#graph.nextId(), file: this.file });
+      const graph = this.#graph;
+      const r = await graph.request({ op: 'save', id: graph.nextId(), file: this.file });
       const m: Manifest = {
         format: 1,
         generation,
@@ -328,6 +347,6 @@ export class VectorIndex {
   }
 
   async close(): Promise<void> {
-    await this.#graph.terminate();
+    await this.#graph?.terminate();
   }
 }

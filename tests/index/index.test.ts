@@ -153,3 +153,20 @@ test('a stale lock left by a dead process is taken over', async (t) => {
   const index = await NotesIndex.open({ config: cfg, embedder: await sharedEmbedder(), log: silentLogger() });
   await index.close();
 });
+
+test('a read-only open next to an unsaved graph searches exactly instead of rebuilding', async (t) => {
+  const notes = tldrVault(t, { common: 40 });
+  const state = tempDir(t);
+  const embedder = await sharedEmbedder();
+  const cfg = testConfig(notes, state);
+  const writer = await NotesIndex.open({ config: cfg, embedder, log: silentLogger(), saveDelayMs: 60_000 });
+  t.after(() => writer.close());
+  await writer.sync();
+  writeNotes(notes, { 'common/zz-fresh.md': '# fresh\n\nnarwhal tusks\n' });
+  await writer.sync(); // the writer has not saved its graph for this change yet
+  const ro = await NotesIndex.open({ config: cfg, embedder, log: silentLogger(), readOnly: true });
+  t.after(() => ro.close());
+  assert.equal(ro.status().vectorIndex.loaded, 'exact');
+  const hit = await search(ro, 'narwhal tusks', { k: 1, mode: 'vector' });
+  assert.equal(hit.hits[0]?.path, 'common/zz-fresh.md');
+});

@@ -28,11 +28,14 @@ const Questions = z.array(
 interface Variant {
   name: string;
   mode: SearchMode;
+  bm25Engine?: 'memory' | 'fts5';
   fusion?: Partial<FusionOptions>;
 }
 
 const VARIANTS: Variant[] = [
   { name: 'bm25', mode: 'bm25' },
+  { name: 'bm25 (SQLite FTS5)', mode: 'bm25', bm25Engine: 'fts5' },
+  { name: 'hybrid (FTS5 BM25)', mode: 'hybrid', bm25Engine: 'fts5' },
   { name: 'vector', mode: 'vector' },
   { name: 'hybrid (default)', mode: 'hybrid' },
   { name: 'rrf k=60', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 1 } },
@@ -98,7 +101,13 @@ async function main(): Promise<void> {
       const times: number[] = [];
       for (const q of questions) {
         const t1 = performance.now();
-        const ranked = await rankChunks(index, q.q, { k: 10, onePerNote: true, mode: v.mode, fusion: v.fusion });
+        const ranked = await rankChunks(index, q.q, {
+          k: 10,
+          onePerNote: true,
+          mode: v.mode,
+          fusion: v.fusion,
+          bm25Engine: v.bm25Engine,
+        });
         times.push(performance.now() - t1);
         const chunks = index.store.chunks(ranked.slice(0, 200).map((r) => r.id));
         const notes: string[] = [];

@@ -9,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { contentHash, scanNotes } from '../notes/index.ts';
 import type { ChangeBatch, NoteFile } from '../notes/types.ts';
 import type { ChunkInput, NoteInput, Store } from './store.ts';
+import type { LexicalDoc } from './lexical.ts';
 import type { VectorIndex } from './vectors.ts';
 
 // Notes → chunks → vectors → (SQLite + HNSW). Work is grouped so that one SQLite commit (an
@@ -68,6 +69,8 @@ export interface IndexerDeps {
   scan: { include: readonly string[]; exclude: readonly string[]; skipDirs: readonly string[] };
   log: Logger;
   emit: (e: NoteEvent) => void;
+  /** Committed chunk changes, for indexes kept in memory (the lexical BM25 index). */
+  onChunks?: (added: LexicalDoc[], removed: readonly number[]) => void;
 }
 
 interface Prepared {
@@ -220,6 +223,7 @@ export class Indexer {
     if (paths.length === 0) return;
     const ids = this.#d.store.removeNotes(paths);
     this.#d.vectors.remove(ids);
+    this.#d.onChunks?.([], ids);
     for (const path of paths) this.#d.emit({ type: 'removed', path });
   }
 
@@ -372,7 +376,16 @@ export class Indexer {
       .immediate();
     timings.dbMs += now() - ts;
     ts = now();
-    for (const { r } of results) {
+    for (const { x, r } of results) {
+      this.#d.onChunks?.(
+        r.added.map((a, i) => ({
+          id: a.id,
+          text: x.parsed.chunks[i]!.text,
+          title: x.parsed.title,
+          headings: x.parsed.chunks[i]!.headings,
+        })),
+        r.removed,
+      );
       this.#d.vectors.remove(r.removed);
       this.#d.vectors.add(
         r.added.map((a) => ({ id: a.id, vec: vectors.get(a.embedHash) ?? store.vectorOf(a.embedHash)! })),

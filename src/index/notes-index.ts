@@ -10,6 +10,7 @@ import type { Logger } from '../log.ts';
 import type { ChangeBatch } from '../notes/types.ts';
 import { openDb } from './db.ts';
 import { Indexer, type NoteEvent, type SyncProgress, type SyncSummary } from './indexer.ts';
+import { LexicalIndex } from './lexical.ts';
 import { acquireLock, type Lock } from './lock.ts';
 import { Store } from './store.ts';
 import { VectorIndex } from './vectors.ts';
@@ -59,6 +60,8 @@ export class NotesIndex extends EventEmitter<Events> {
   readonly embedder: Embedder;
   readonly readOnly: boolean;
   #vectors: VectorIndex;
+  #lexical = new LexicalIndex();
+  #lexicalReady = false;
   #vectorInfo: IndexStatus['vectorIndex'];
   #indexer: Indexer;
   #lock: Lock | undefined;
@@ -100,6 +103,10 @@ export class NotesIndex extends EventEmitter<Events> {
       scan: { include: opts.config.include, exclude: opts.config.exclude, skipDirs: [opts.config.stateDir] },
       log: opts.log,
       emit: (e) => this.emit('note', e),
+      onChunks: (added, removed) => {
+        this.#lexical.remove(removed);
+        for (const d of added) this.#lexical.add(d);
+      },
     });
   }
 
@@ -159,12 +166,39 @@ export class NotesIndex extends EventEmitter<Events> {
         lock,
       );
       if (opened.rebuilt && !readOnly) await idx.#vectors.save(store.generation());
+      if (!readOnly)
+        void idx
+          .#buildLexical()
+          .catch((err: unknown) => log.error({ err }, 'building the in-memory BM25 index failed'));
       return idx;
     } catch (err) {
       store?.close();
       lock?.release();
       throw err;
     }
+  }
+
+  /**
+   * Fill the in-memory BM25 index from the database, a slice at a time so the daemon keeps
+   * answering (searches use FTS5 until it is ready). It runs in the mutation queue, so no
+   * indexing change can interleave with the build.
+   */
+  #buildLexical(): Promise<void> {
+    return this.#enqueue(async () => {
+      const t0 = performance.now();
+      let n = 0;
+      for (const doc of this.store.iterateLexicalDocs()) {
+        this.#lexical.add(doc);
+        if (++n % 2000 === 0) await new Promise((r) => setImmediate(r));
+      }
+      this.#lexicalReady = true;
+      this.#log.info({ chunks: n, ms: Math.round(performance.now() - t0) }, 'in-memory BM25 index ready');
+    });
+  }
+
+  /** The in-memory BM25 index once built (writers only); until then search uses FTS5. */
+  get lexical(): LexicalIndex | undefined {
+    return this.#lexicalReady ? this.#lexical : undefined;
   }
 
   /** True while indexing work is queued or running (cheap: no database query). */

@@ -469,6 +469,16 @@ export class Store {
     ).map((r) => r[0]);
   }
 
+  /** Every chunk as the lexical index needs it (id order). */
+  *iterateLexicalDocs(): Generator<{ id: number; text: string; title: string; headings: string[] }> {
+    const stmt = this.db.prepare<[], { id: number; text: string; title: string; headings: string }>(
+      'SELECT c.id, c.text, n.title, c.headings FROM chunks c JOIN notes n ON n.id = c.note_id ORDER BY c.id',
+    );
+    for (const r of stmt.iterate()) {
+      yield { id: r.id, text: r.text, title: r.title, headings: parseJson(StringList, r.headings, []) };
+    }
+  }
+
   /** Chunks whose vector is missing (e.g. after a model change), with what to embed. */
   chunksMissingVectors(): Array<{ embedHash: string; noteId: number }> {
     return this.db

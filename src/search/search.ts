@@ -17,6 +17,8 @@ export interface SearchOptions extends Filter {
   onePerNote?: boolean;
   mode?: SearchMode;
   fusion?: Partial<FusionOptions>;
+  /** BM25 from the in-memory index (default once built) or from SQLite FTS5 (benchmarks). */
+  bm25Engine?: 'memory' | 'fts5';
   /** Candidates taken from each method before fusion. */
   candidates?: number;
 }
@@ -82,18 +84,23 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
   const filter: Filter = opts;
   const filtered = !isEmptyFilter(filter);
 
+  const allow = filtered ? index.store.chunkIdsMatching(filter) : undefined;
   let bm25: Ranked[] = [];
   if (mode !== 'vector') {
     // Every term counts: dropping common terms (df > 5-20% of chunks) to save BM25 time cost
     // 2-5 points of paraphrased hit@10 on bench/quality.ts, so it is not done.
-    const match = ftsMatchOf(searchTerms(query));
-    if (match) bm25 = index.store.fts(match, n, filtered ? filter : undefined);
+    const terms = searchTerms(query);
+    const lexical = opts.bm25Engine === 'fts5' ? undefined : index.lexical;
+    if (lexical) bm25 = lexical.search(terms.join(' '), n, allow);
+    else {
+      const match = ftsMatchOf(terms);
+      if (match) bm25 = index.store.fts(match, n, filtered ? filter : undefined);
+    }
   }
   let vec: Ranked[] = [];
   if (mode !== 'bm25' && query.trim() !== '') {
     const text = index.embedder.bagOfWords ? queryTerms(query).join(' ') || query : query;
     const q = await embedQuery(index, text);
-    const allow = filtered ? index.store.chunkIdsMatching(filter) : undefined;
     vec = await index.vectors.search(q, n, allow);
   }
   if (mode === 'bm25') return bm25;

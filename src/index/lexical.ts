@@ -1,0 +1,195 @@
+import { stemmer } from 'stemmer';
+import { indexText } from '../chunk/index.ts';
+
+// BM25 in memory. SQLite FTS5 scores every matching row through its bm25() function at about
+// 1.3 µs a row, so a natural-language question whose words are common ("list the files in a
+// directory") cost 20-40 ms at 100k chunks. Here postings are typed arrays and scoring is a
+// term-at-a-time pass into a dense accumulator, a few nanoseconds a posting. FTS5 stays as
+// the durable copy and answers until this index has been built in the background.
+
+const K1 = 1.2;
+const B = 0.75;
+const MAX_TOKEN = 40;
+
+const stemCache = new Map<string, string>();
+
+/** Lower-cased, accent-free, Porter-stemmed word tokens (the same for chunks and queries). */
+export function lexicalTokens(text: string): string[] {
+  const words = indexText(text)
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/\p{M}+/gu, '')
+    .match(/[\p{L}\p{N}]+/gu);
+  if (!words) return [];
+  const out: string[] = [];
+  for (const w of words) {
+    if (w.length > MAX_TOKEN) continue;
+    let s = stemCache.get(w);
+    if (s === undefined) {
+      s = /^[a-z]+$/.test(w) ? stemmer(w) : w;
+      if (stemCache.size < 500_000) stemCache.set(w, s);
+    }
+    out.push(s);
+  }
+  return out;
+}
+
+class Postings {
+  ids: Int32Array = new Int32Array(4);
+  tfs: Uint16Array = new Uint16Array(4);
+  length = 0;
+
+  push(id: number, tf: number): void {
+    if (this.length === this.ids.length) {
+      const ids = new Int32Array(this.ids.length * 2);
+      ids.set(this.ids);
+      this.ids = ids;
+      const tfs = new Uint16Array(this.tfs.length * 2);
+      tfs.set(this.tfs);
+      this.tfs = tfs;
+    }
+    this.ids[this.length] = id;
+    this.tfs[this.length] = Math.min(tf, 65535);
+    this.length++;
+  }
+}
+
+export interface LexicalDoc {
+  id: number;
+  text: string;
+  title: string;
+  headings: readonly string[];
+}
+
+export class LexicalIndex {
+  #terms = new Map<string, Postings>();
+  // Dense per-id arrays (chunk ids are small, increasing integers): no hashing on the hot path.
+  #docLen = new Float32Array(1024);
+  #dead = new Uint8Array(1024);
+  #acc = new Float64Array(1024);
+  #live = 0;
+  #totalLen = 0;
+  #deletedCount = 0;
+
+  get size(): number {
+    return this.#live;
+  }
+
+  #ensure(id: number): void {
+    if (id < this.#docLen.length) return;
+    let n = this.#docLen.length;
+    while (n <= id) n *= 2;
+    const len = new Float32Array(n);
+    len.set(this.#docLen);
+    this.#docLen = len;
+    const dead = new Uint8Array(n);
+    dead.set(this.#dead);
+    this.#dead = dead;
+    this.#acc = new Float64Array(n);
+  }
+
+  add(doc: LexicalDoc): void {
+    this.#ensure(doc.id);
+    if (this.#docLen[doc.id]! > 0) return;
+    // Not expected (chunk ids only grow), but a re-added id must not revive its old postings.
+    if (this.#dead[doc.id]) this.#compact();
+    const tokens = lexicalTokens(`${doc.title}\n${doc.headings.join('\n')}\n${doc.text}`);
+    const tf = new Map<string, number>();
+    for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+    for (const [term, n] of tf) {
+      let p = this.#terms.get(term);
+      if (!p) {
+        p = new Postings();
+        this.#terms.set(term, p);
+      }
+      p.push(doc.id, n);
+    }
+    // Length 0 marks "absent", so an empty chunk counts as length 1.
+    const len = Math.max(1, tokens.length);
+    this.#docLen[doc.id] = len;
+    this.#totalLen += len;
+    this.#live++;
+  }
+
+  remove(ids: Iterable<number>): void {
+    for (const id of ids) {
+      const len = id < this.#docLen.length ? this.#docLen[id]! : 0;
+      if (len === 0) continue;
+      this.#docLen[id] = 0;
+      this.#dead[id] = 1;
+      this.#totalLen -= len;
+      this.#live--;
+      this.#deletedCount++;
+    }
+    if (this.#deletedCount > 1000 && this.#deletedCount > this.#live / 5) this.#compact();
+  }
+
+  /** Drop postings of removed chunks (skipped at query time until then). */
+  #compact(): void {
+    const dead = this.#dead;
+    for (const [term, p] of this.#terms) {
+      let w = 0;
+      for (let r = 0; r < p.length; r++) {
+        const id = p.ids[r]!;
+        if (dead[id]) continue;
+        p.ids[w] = id;
+        p.tfs[w] = p.tfs[r]!;
+        w++;
+      }
+      p.length = w;
+      if (w === 0) this.#terms.delete(term);
+    }
+    dead.fill(0);
+    this.#deletedCount = 0;
+  }
+
+  /**
+   * The best `n` chunks for the query terms by BM25 (k1 1.2, b 0.75, Lucene's always-positive
+   * IDF), optionally only among `allow`. Scores are positive, higher is better.
+   */
+  search(query: string, n: number, allow?: ReadonlySet<number>): Array<{ id: number; score: number }> {
+    const terms = [...new Set(lexicalTokens(query))];
+    const N = this.#live;
+    if (terms.length === 0 || N === 0 || n <= 0) return [];
+    const avgdl = this.#totalLen / N || 1;
+    const acc = this.#acc;
+    const docLen = this.#docLen;
+    const touched: number[] = [];
+    for (const term of terms) {
+      const p = this.#terms.get(term);
+      if (!p) continue;
+      const idf = Math.log(1 + (N - p.length + 0.5) / (p.length + 0.5));
+      const ids = p.ids;
+      const tfs = p.tfs;
+      for (let i = 0; i < p.length; i++) {
+        const id = ids[i]!;
+        const dl = docLen[id]!;
+        if (dl === 0) continue; // removed
+        if (allow && !allow.has(id)) continue;
+        const tf = tfs[i]!;
+        if (acc[id] === 0) touched.push(id);
+        acc[id]! += (idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * dl) / avgdl));
+      }
+    }
+    const out = topN(touched, acc, n);
+    for (const id of touched) acc[id] = 0;
+    return out;
+  }
+}
+
+/** The n highest entries, best first (ties by lower id), without sorting everything. */
+function topN(ids: readonly number[], acc: Float64Array, n: number): Array<{ id: number; score: number }> {
+  const out: Array<{ id: number; score: number }> = [];
+  for (const id of ids) {
+    const score = acc[id]!;
+    if (out.length === n) {
+      const last = out[n - 1]!;
+      if (score < last.score || (score === last.score && id > last.id)) continue;
+      out.pop();
+    }
+    let j = out.length;
+    while (j > 0 && (out[j - 1]!.score < score || (out[j - 1]!.score === score && out[j - 1]!.id > id))) j--;
+    out.splice(j, 0, { id, score });
+  }
+  return out;
+}

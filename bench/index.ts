@@ -204,9 +204,11 @@ async function main(): Promise<void> {
       const modelMs = performance.now() - t0;
       allIndex = await open(all, stateAll, e2);
       const bootMs = performance.now() - t0;
+      await allIndex.idle(); // the in-memory BM25 index builds in the background after boot
+      const bm25Ms = performance.now() - t0 - bootMs;
       row(
         `boot-to-ready, tldr-all persisted (${allIndex.vectors.size} vectors, ${allIndex.status().vectorIndex.loaded})`,
-        ms(bootMs),
+        `${ms(bootMs)}, then ${ms(bm25Ms)} building BM25 in memory (FTS5 answers meanwhile)`,
         `model load alone ${ms(modelMs)}`,
         '<= 2 s',
       );

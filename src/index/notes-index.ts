@@ -234,13 +234,19 @@ export class NotesIndex extends EventEmitter<Events> {
   sync(opts: { full?: boolean; onProgress?: (p: SyncProgress) => void } = {}): Promise<SyncSummary> {
     return this.#enqueue(async () => {
       const s = await this.#indexer.sync(opts);
+      // Done means searchable by every method: wait for the graph worker to catch up.
+      await this.#vectors.settled();
       this.emit('synced', s);
       return s;
     });
   }
 
   apply(batch: ChangeBatch): Promise<SyncSummary> {
-    return this.#enqueue(() => this.#indexer.apply(batch));
+    return this.#enqueue(async () => {
+      const s = await this.#indexer.apply(batch);
+      await this.#vectors.settled();
+      return s;
+    });
   }
 
   /** Index these notes now (after the daemon wrote them), without waiting for the watcher. */
@@ -248,9 +254,10 @@ export class NotesIndex extends EventEmitter<Events> {
     return this.apply({ upserted: [...paths], removed: [], removedDirs: [] });
   }
 
-  /** Wait for every queued mutation to finish. */
+  /** Wait for every queued mutation to finish, the vector graph included. */
   async idle(): Promise<void> {
     while (this.#queued > 0) await this.#queue;
+    await this.#vectors.settled();
   }
 
   #scheduleSave(): void {

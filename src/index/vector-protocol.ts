@@ -13,7 +13,8 @@ export type WorkerRequest =
   | { op: 'add'; ids: Float64Array; vecs: Float32Array }
   | { op: 'remove'; ids: Float64Array }
   | { op: 'search'; id: number; query: Float32Array; k: number; allow?: Float64Array }
-  | { op: 'save'; id: number; file: string };
+  | { op: 'save'; id: number; file: string }
+  | { op: 'settle'; id: number };
 
 export type WorkerReply =
   | { id: number; ok: false; error: string }

@@ -1,6 +1,8 @@
 // The HNSW graph lives on its own thread: inserting into it costs about as much as embedding
 // during a bulk index, and here it runs beside the main thread's parsing and SQLite work
-// instead of after it. Messages are handled in order, so a search sees every earlier add.
+// instead of after it. Adds and removes are applied in order, in slices; searches jump the
+// queue, so a search during a bulk index waits for one slice, not for the whole backlog
+// (it may miss points still queued; the main thread drops removed ids from its results).
 import { createHash } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -72,6 +74,8 @@ function handle(m: WorkerRequest): WorkerReply | undefined {
       } else r = g.searchKnn(q, m.k);
       return { id: m.id, ok: true, neighbors: r.neighbors, distances: r.distances };
     }
+    case 'settle':
+      return { id: m.id, ok: true };
     case 'save': {
       const tmp = `${m.file}.tmp-${process.pid}`;
       try {
@@ -90,12 +94,44 @@ function handle(m: WorkerRequest): WorkerReply | undefined {
   }
 }
 
-parentPort?.on('message', (m: WorkerRequest) => {
+const SLICE = 128;
+const queue: WorkerRequest[] = [];
+let scheduled = false;
+
+function run(m: WorkerRequest): void {
   try {
     const reply = handle(m);
     if (reply) parentPort?.postMessage(reply);
   } catch (err) {
-    if ('id' in m)
+    if ('id' in m) {
       parentPort?.postMessage({ id: m.id, ok: false, error: (err as Error).message } satisfies WorkerReply);
+    }
+  }
+}
+
+function drain(): void {
+  scheduled = false;
+  const m = queue.shift();
+  if (!m) return;
+  if (m.op === 'add' && m.ids.length > SLICE) {
+    // Insert a slice now, put the rest back at the head, and let waiting searches in first.
+    const dims = m.vecs.length / m.ids.length;
+    run({ op: 'add', ids: m.ids.subarray(0, SLICE), vecs: m.vecs.subarray(0, SLICE * dims) });
+    queue.unshift({ op: 'add', ids: m.ids.subarray(SLICE), vecs: m.vecs.subarray(SLICE * dims) });
+  } else run(m);
+  schedule();
+}
+
+function schedule(): void {
+  if (scheduled || queue.length === 0) return;
+  scheduled = true;
+  setImmediate(drain);
+}
+
+parentPort?.on('message', (m: WorkerRequest) => {
+  if (m.op === 'search') run(m);
+  else {
+    queue.push(m);
+    schedule();
   }
 });

@@ -322,6 +322,13 @@ export class VectorIndex {
     return hits;
   }
 
+  /** Resolves once the graph worker has applied every add and remove sent so far. */
+  async settled(): Promise<void> {
+    if (!this.#graph) return;
+    const graph = this.#graph;
+    await graph.request({ op: 'settle', id: graph.nextId() });
+  }
+
   /** Persist graph + manifest (temp file, fsync, rename) for the given database generation. */
   async save(generation: number): Promise<void> {
     if (!this.#graph) return;

@@ -13,13 +13,19 @@ const MAX_TOKEN = 40;
 
 const stemCache = new Map<string, string>();
 
+// ASCII text (most notes) skips Unicode normalisation and Unicode-aware regexes, which cost
+// several times more per character.
+const NON_ASCII = /[^\x00-\x7f]/;
+const ASCII_WORD = /[a-z0-9]+/g;
+const UNICODE_WORD = /[\p{L}\p{N}]+/gu;
+const MARKS = /\p{M}+/gu;
+
 /** Lower-cased, accent-free, Porter-stemmed word tokens (the same for chunks and queries). */
 export function lexicalTokens(text: string): string[] {
-  const words = indexText(text)
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/\p{M}+/gu, '')
-    .match(/[\p{L}\p{N}]+/gu);
+  let t = indexText(text).toLowerCase();
+  const ascii = !NON_ASCII.test(t);
+  if (!ascii) t = t.normalize('NFKD').replace(MARKS, '');
+  const words = t.match(ascii ? ASCII_WORD : UNICODE_WORD);
   if (!words) return [];
   const out: string[] = [];
   for (const w of words) {

@@ -4,7 +4,8 @@
 // queue, so a search during a bulk index waits for one slice, not for the whole backlog
 // (it may miss points still queued; the main thread drops removed ids from its results).
 import { createHash } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
@@ -76,21 +77,41 @@ function handle(m: WorkerRequest): WorkerReply | undefined {
     }
     case 'settle':
       return { id: m.id, ok: true };
-    case 'save': {
-      const tmp = `${m.file}.tmp-${process.pid}`;
-      try {
-        graph().writeIndexSync(tmp);
-        fsyncPath(tmp);
-        const bytes = statSync(tmp).size;
-        const sha256 = createHash('sha256').update(readFileSync(tmp)).digest('hex');
-        renameSync(tmp, m.file);
-        fsyncPath(dirname(m.file));
-        return { id: m.id, ok: true, bytes, sha256 };
-      } catch (err) {
-        rmSync(tmp, { force: true });
-        throw err;
-      }
+    case 'save':
+      void save(m.id, m.file);
+      return undefined;
+  }
+}
+
+/**
+ * Write the graph without blocking searches: hnswlib writes on a libuv thread and the file is
+ * hashed as a stream, while searches (read-only) keep being answered; inserts wait until the
+ * write is done, since hnswlib must not change the graph while it is being written.
+ */
+let saving = false;
+async function save(id: number, file: string): Promise<void> {
+  saving = true;
+  const tmp = `${file}.tmp-${process.pid}`;
+  try {
+    await graph().writeIndex(tmp);
+    const fh = await open(tmp, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
+    const { size } = await stat(tmp);
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(tmp)) hash.update(chunk as Buffer);
+    renameSync(tmp, file);
+    fsyncPath(dirname(file));
+    parentPort?.postMessage({ id, ok: true, bytes: size, sha256: hash.digest('hex') } satisfies WorkerReply);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    parentPort?.postMessage({ id, ok: false, error: (err as Error).message } satisfies WorkerReply);
+  } finally {
+    saving = false;
+    schedule();
   }
 }
 
@@ -111,6 +132,7 @@ function run(m: WorkerRequest): void {
 
 function drain(): void {
   scheduled = false;
+  if (saving) return; // resumed by save() when the write is done
   const m = queue.shift();
   if (!m) return;
   if (m.op === 'add' && m.ids.length > SLICE) {

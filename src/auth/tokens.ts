@@ -1,8 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { NotesError } from '../errors.ts';
+import { writeFileAtomicSync } from '../fs-atomic.ts';
 
 // Bearer tokens are stored as SHA-256 digests only. The file is re-read whenever it changes
 // on disk, so `notes-mcp token revoke` takes effect on the next request of a running daemon.
@@ -33,21 +34,7 @@ function digest(token: string): Buffer {
 
 function writeAtomic(file: string, text: string): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  const dfd = openSync(dirname(file), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  writeFileAtomicSync(file, text, 0o600);
 }
 
 export class TokenStore {

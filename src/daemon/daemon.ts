@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { TokenStore } from '../auth/tokens.ts';
 import type { Config } from '../config/index.ts';
 import { openEmbedder } from '../embed/index.ts';
 import type { Embedder } from '../embed/types.ts';
+import { writeFileAtomicSync } from '../fs-atomic.ts';
 import { NotesIndex } from '../index/index.ts';
 import { type Logger, reopenLog } from '../log.ts';
 import { watchIntoIndex } from './watch.ts';
@@ -56,8 +57,7 @@ export function ensureInitialToken(config: Config, tokens: TokenStore, log: Logg
   if (!config.auth || tokens.hasAny()) return undefined;
   const { token, record } = tokens.create('initial', 'write');
   const file = join(config.stateDir, 'token');
-  writeFileSync(file, `${token}\n`, { mode: 0o600 });
-  chmodSync(file, 0o600);
+  writeFileAtomicSync(file, `${token}\n`, 0o600);
   log.warn({ token_id: record.id, token_file: file }, 'created a first bearer token (scope write)');
   process.stderr.write(
     `notes-mcp: created a bearer token for clients (scope write). Read it with:\n  cat "${file}"\n` +

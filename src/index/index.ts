@@ -2,4 +2,4 @@ export { NotesIndex, type IndexStatus, type OpenIndexOptions } from './notes-ind
 export type { NoteEvent, NoteEventType, SyncProgress, SyncSummary, SyncTimings } from './indexer.ts';
 export type { ChunkRecord, Filter, NoteRecord } from './store.ts';
 export { readLockOwner } from './lock.ts';
-export { VectorIndex, atomicWriteFileSync } from './vectors.ts';
+export { VectorIndex } from './vectors.ts';

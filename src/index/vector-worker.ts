@@ -4,25 +4,17 @@
 // queue, so a search during a bulk index waits for one slice, not for the whole backlog
 // (it may miss points still queued; the main thread drops removed ids from its results).
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { createReadStream, renameSync, rmSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parentPort } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
+import { fsyncPath } from '../fs-atomic.ts';
 import type { WorkerReply, WorkerRequest } from './vector-protocol.ts';
 
 const { HierarchicalNSW } = hnswlib;
 let h: InstanceType<typeof HierarchicalNSW> | undefined;
 let defaultEf = 128;
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 function graph(): InstanceType<typeof HierarchicalNSW> {
   if (!h) throw new Error('vector graph not initialised');

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
+import { writeFileAtomicSync } from '../fs-atomic.ts';
 import type { Logger } from '../log.ts';
 import type { WorkerReply, WorkerRequest } from './vector-protocol.ts';
 
@@ -40,24 +40,6 @@ export interface VectorSource {
   /** Ids of chunks that have a stored vector: exactly the live labels of the graph. */
   chunkIdsWithVectors(): number[];
   iterateChunkVectors(): Iterable<{ id: number; vec: Float32Array }>;
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Write bytes to `path` atomically: temp file, fsync, rename, fsync the folder. */
-export function atomicWriteFileSync(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  fsyncPath(tmp);
-  renameSync(tmp, path);
-  fsyncPath(dirname(path));
 }
 
 function sha256File(path: string): string {
@@ -346,7 +328,7 @@ export class VectorIndex {
         bytes: r.bytes ?? 0,
         sha256: r.sha256 ?? '',
       };
-      atomicWriteFileSync(this.manifestFile, `${JSON.stringify(m)}\n`);
+      writeFileAtomicSync(this.manifestFile, `${JSON.stringify(m)}\n`);
     } catch (err) {
       this.#dirty = true;
       this.#log?.error({ err }, 'saving the vector index failed; it will be rebuilt from the database at next start');

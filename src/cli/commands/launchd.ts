@@ -43,9 +43,9 @@ export async function generate(
     throw err;
   }
   if (typeof opts.out === 'string') {
-    const { writeFileAtomic } = await import('../../ops/output.ts');
+    const { writeFileAtomicSync } = await import('../../fs-atomic.ts');
     const { resolve } = await import('node:path');
-    writeFileAtomic(resolve(opts.out), text);
+    writeFileAtomicSync(resolve(opts.out), text);
   } else process.stdout.write(text);
 }
 

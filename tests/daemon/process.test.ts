@@ -214,3 +214,27 @@ test('serve --stdio answers both protocol generations and exits when stdin close
   assert.match(JSON.stringify(r.structuredContent), /Plant tomatoes/);
   await v2.close();
 });
+
+test('SIGHUP at any moment of startup reopens the log instead of killing the daemon', {
+  timeout: 60_000,
+}, async (t) => {
+  const notes = tldrVault(t, { common: 30 });
+  const state = tempDir(t);
+  const port = await freePort();
+  const { child, stderr } = spawnServe(notes, state, port, { NOTES_MCP_LOG_FILE: `${state}/daemon.log` });
+  t.after(() => child.kill('SIGKILL'));
+  // Newsyslog may rotate while the model loads: signal as soon as Node runs our code (its own
+  // boot, before any JavaScript, cannot be covered), then repeatedly.
+  await new Promise((r) => setTimeout(r, 150));
+  const timer = setInterval(() => child.kill('SIGHUP'), 40);
+  try {
+    await waitHealthy(port, child);
+  } finally {
+    clearInterval(timer);
+  }
+  assert.equal(child.exitCode, null, stderr());
+  child.kill('SIGTERM');
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
+  assert.match(readFileSync(`${state}/daemon.log`, 'utf8'), /log file reopened/);
+});

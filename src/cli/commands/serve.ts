@@ -26,6 +26,11 @@ export function registerServe(program: Command): void {
         'Stop with SIGTERM or Ctrl-C: in-flight calls finish (up to 4 s), then the index is saved.',
     )
     .action(async (opts: ServeOptions, cmd: Command) => {
+      // SIGHUP's default action kills the process; newsyslog may send it while the modules
+      // below still load (bin/notes-mcp.js covers the time before this). The daemon installs
+      // the real handler (reopen the log file) once it runs.
+      const earlyHup = (): void => undefined;
+      process.on('SIGHUP', earlyHup);
       const g = cmd.optsWithGlobals<GlobalOptions & ServeOptions>();
       const extra: Record<string, unknown> = { host: opts.host, port: opts.port, logFile: opts.logFile };
       if (opts.auth === false) extra.auth = false;
@@ -59,6 +64,7 @@ export function registerServe(program: Command): void {
       }
       const { startDaemon } = await import('../../daemon/daemon.ts');
       const d = await startDaemon({ config, log, installSignalHandlers: true });
+      process.off('SIGHUP', earlyHup);
       await d.closed;
     });
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,12 +9,12 @@ import {
   call,
   freePort,
   nginxTest,
-  SCRIPTS,
   skipNoNginx,
   spawnLikeLaunchd,
   startNginx,
   waitFor,
   writeNginx,
+  runVerify,
 } from './helpers.ts';
 
 // The whole chain on loopback: the real daemon started from its generated plist, behind a real
@@ -82,26 +82,7 @@ test('real daemon behind real nginx over HTTPS: MCP, SSE past the idle timeout, 
 
   const tokenFile = join(root, 'client.token');
   writeFileSync(tokenFile, TOKEN);
-  const verify = () =>
-    spawnSync(
-      'bash',
-      [
-        join(SCRIPTS, 'verify.sh'),
-        `https://notes.test:${httpsPort}`,
-        '--resolve-ip',
-        '127.0.0.1',
-        '--insecure',
-        '--no-service',
-        '--token-file',
-        tokenFile,
-        '--runs',
-        '5',
-        '--no-baseline',
-        '--query',
-        'proxy',
-      ],
-      { encoding: 'utf8', env: { ...process.env, HOME: root }, timeout: 60_000 },
-    );
+  const verify = () => runVerify(httpsPort, tokenFile, root, ['--no-baseline', '--query', 'proxy']);
   const v1 = verify();
   assert.equal(v1.status, 0, `${v1.stdout}${v1.stderr}`);
   for (const check of ['health', 'initialize', 'tools/list', 'search_notes', 'no-token', 'foreign-origin']) {

@@ -245,3 +245,24 @@ export async function startNginx(
   );
   return nginx;
 }
+
+/** Run scripts/verify.sh against nginx on loopback (as `notes.test`), as an operator would. */
+export function runVerify(httpsPort: number, tokenFile: string, home: string, extra: readonly string[]) {
+  return spawnSync(
+    'bash',
+    [
+      join(SCRIPTS, 'verify.sh'),
+      `https://notes.test:${httpsPort}`,
+      '--resolve-ip',
+      '127.0.0.1',
+      '--insecure',
+      '--no-service',
+      '--token-file',
+      tokenFile,
+      '--runs',
+      '5',
+      ...extra,
+    ],
+    { encoding: 'utf8', env: { ...process.env, HOME: home }, timeout: 60_000 },
+  );
+}

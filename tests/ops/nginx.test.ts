@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { nginxSite, resolveLayout } from '../../src/ops/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { call, FIXTURES, freePort, nginxTest, SCRIPTS, skipNoNginx, startNginx, writeNginx } from './helpers.ts';
+import { call, FIXTURES, freePort, nginxTest, skipNoNginx, startNginx, writeNginx, runVerify } from './helpers.ts';
 
 // Debian's nginx checks and runs the generated configuration: `nginx -t` on several instances
 // side by side, then a real nginx in front of a stand-in daemon (fixtures/fake-daemon.mjs) for
@@ -194,27 +194,7 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
   const tokenFile = join(root, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`);
   const baseline = join(root, 'baseline.env');
-  const verify = () =>
-    spawnSync(
-      'bash',
-      [
-        join(SCRIPTS, 'verify.sh'),
-        `https://notes.test:${httpsPort}`,
-        '--resolve-ip',
-        '127.0.0.1',
-        '--insecure',
-        '--no-service',
-        '--token-file',
-        tokenFile,
-        '--runs',
-        '5',
-        '--baseline',
-        baseline,
-        '--tolerance',
-        '1000',
-      ],
-      { encoding: 'utf8', env: { ...process.env, HOME: root }, timeout: 60_000 },
-    );
+  const verify = () => runVerify(httpsPort, tokenFile, root, ['--baseline', baseline, '--tolerance', '1000']);
   const v1 = verify();
   assert.equal(v1.status, 0, `${v1.stdout}${v1.stderr}`);
   assert.match(v1.stdout, /^verify: PASS /m);

@@ -5,6 +5,8 @@
 //   npm run bench:mcp                       tldr-all at ~100k chunks (index cached in os.tmpdir())
 //   npm run bench:mcp -- --quick            tldr-en, default chunk size, fewer requests
 //   npm run bench:mcp -- --chunks-target 50000
+//   npm run bench:mcp -- --only search_notes --era 2026-07-28 --profile /tmp/prof
+//                                           one slice, with the daemon's CPU profile written
 //
 // Both servers run in child processes (this file with --child), clients in this process:
 // the daemon's peak RSS is then its own, and on a small machine clients and server do not
@@ -18,6 +20,7 @@ import type { AddressInfo } from 'node:net';
 import { arch, cpus, loadavg, platform, tmpdir, totalmem } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Session } from 'node:inspector/promises';
 import { parseArgs } from 'node:util';
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from '@modelcontextprotocol/client';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
@@ -44,6 +47,11 @@ interface Plan {
   perClient: number;
   warmup: number;
   shutdownLoadMs: number;
+  ops: readonly Op[];
+  eras: readonly Era[];
+  /** Write the daemon's V8 CPU profile (.cpuprofile) into this folder. */
+  profileDir: string | undefined;
+  shutdown: boolean;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -59,15 +67,20 @@ const ReadyMsg = z.object({
   seconds: z.number(),
 });
 const StatsMsg = z.object({ type: z.literal('stats'), peakKb: z.number(), nowKb: z.number(), cpuUs: z.number() });
-const ParentMsg = z.object({ type: z.enum(['stats', 'stop']) });
+const ParentMsg = z.object({
+  type: z.enum(['stats', 'stop', 'profile-start', 'profile-stop']),
+  dir: z.string().optional(),
+});
+const ProfiledMsg = z.object({ type: z.literal('profiled'), file: z.string() });
 
-function send(msg: z.input<typeof ReadyMsg> | z.input<typeof StatsMsg>): void {
+function send(msg: z.input<typeof ReadyMsg> | z.input<typeof StatsMsg> | z.input<typeof ProfiledMsg>): void {
   process.send?.(msg);
 }
 
-/** Answer the parent's stats/stop requests until told to stop. */
+/** Answer the parent's stats/stop/profile requests until told to stop. */
 function serveParent(stop: () => Promise<void>): void {
-  process.on('message', (raw: unknown) => {
+  let profiler: Session | undefined;
+  process.on('message', async (raw: unknown) => {
     const m = ParentMsg.safeParse(raw);
     if (!m.success) return;
     if (m.data.type === 'stats') {
@@ -78,6 +91,21 @@ function serveParent(stop: () => Promise<void>): void {
         nowKb: Math.round(process.memoryUsage().rss / 1024),
         cpuUs: cpu.user + cpu.system,
       });
+    } else if (m.data.type === 'profile-start') {
+      // Main thread only, and only while requests are measured (not the index load).
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+      await profiler.post('Profiler.start');
+    } else if (m.data.type === 'profile-stop') {
+      if (!profiler) return;
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = undefined;
+      const file = join(m.data.dir ?? tmpdir(), `daemon-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      send({ type: 'profiled', file });
     } else {
       void stop().then(
         () => process.exit(0),
@@ -224,6 +252,9 @@ interface Child {
   /** Peak and current RSS, and CPU time used so far (all threads). */
   stats(): Promise<z.infer<typeof StatsMsg>>;
   stop(): Promise<number | null>;
+  /** Profile the child's main thread until `profileStop`, which returns the file written. */
+  profileStart(): void;
+  profileStop(dir: string): Promise<string>;
 }
 
 const children = new Set<ChildProcess>();
@@ -259,6 +290,11 @@ async function startChild(kind: 'notes' | 'baseline', args: unknown): Promise<Ch
     stats: () => {
       proc.send({ type: 'stats' });
       return next(StatsMsg);
+    },
+    profileStart: () => proc.send({ type: 'profile-start' }),
+    profileStop: async (dir) => {
+      proc.send({ type: 'profile-stop', dir });
+      return (await next(ProfiledMsg)).file;
     },
     stop: async () => {
       if (proc.exitCode === null) {
@@ -395,49 +431,88 @@ function percentile(sorted: number[], p: number): number {
 
 type Call = (client: BenchClient) => Promise<boolean>;
 
-async function measure(clients: BenchClient[], server: Child, mode: Mode, plan: Plan, request: Call): Promise<Stats> {
-  const times: number[] = [];
-  let errors = 0;
-  const one = async (c: BenchClient): Promise<void> => {
+/** One server's side of a measurement: latencies and CPU, accumulated over its blocks. */
+class Side {
+  readonly times: number[] = [];
+  errors = 0;
+  wallMs = 0;
+  serverCpuUs = 0;
+  clientCpuUs = 0;
+
+  readonly clients: BenchClient[];
+  readonly server: Child;
+  readonly request: Call;
+
+  constructor(clients: BenchClient[], server: Child, request: Call) {
+    this.clients = clients;
+    this.server = server;
+    this.request = request;
+  }
+
+  async one(c: BenchClient): Promise<void> {
     const t0 = performance.now();
     let ok = false;
     try {
-      ok = await request(c);
+      ok = await this.request(c);
     } catch {
       ok = false;
     }
-    if (ok) times.push(performance.now() - t0);
-    else errors++;
-  };
-  const first = clients[0];
-  if (!first) throw new Error('no clients');
-  const serverCpu0 = (await server.stats()).cpuUs;
-  const clientCpu0 = process.cpuUsage();
-  const start = performance.now();
-  if (mode === 'sequential') {
-    for (let i = 0; i < plan.sequential; i++) await one(first);
-  } else {
-    await Promise.all(
-      clients.map(async (c) => {
-        for (let i = 0; i < plan.perClient; i++) await one(c);
-      }),
-    );
+    if (ok) this.times.push(performance.now() - t0);
+    else this.errors++;
   }
-  const wall = performance.now() - start;
-  const clientCpu = process.cpuUsage(clientCpu0);
-  const serverCpuUs = (await server.stats()).cpuUs - serverCpu0;
-  times.sort((a, b) => a - b);
-  const n = times.length + errors;
-  return {
-    n,
-    p50: percentile(times, 50),
-    p95: percentile(times, 95),
-    p99: percentile(times, 99),
-    rps: (n / wall) * 1000,
-    errors,
-    serverCpuMs: serverCpuUs / 1000 / n,
-    clientCpuMs: (clientCpu.user + clientCpu.system) / 1000 / n,
-  };
+
+  /** A block of requests: `count` on the first client, or `count` on each client at once. */
+  async block(mode: Mode, count: number): Promise<void> {
+    const first = this.clients[0];
+    if (!first) throw new Error('no clients');
+    const serverCpu0 = (await this.server.stats()).cpuUs;
+    const clientCpu0 = process.cpuUsage();
+    const start = performance.now();
+    if (mode === 'sequential') {
+      for (let i = 0; i < count; i++) await this.one(first);
+    } else {
+      await Promise.all(
+        this.clients.map(async (c) => {
+          for (let i = 0; i < count; i++) await this.one(c);
+        }),
+      );
+    }
+    this.wallMs += performance.now() - start;
+    const clientCpu = process.cpuUsage(clientCpu0);
+    this.clientCpuUs += clientCpu.user + clientCpu.system;
+    this.serverCpuUs += (await this.server.stats()).cpuUs - serverCpu0;
+  }
+
+  stats(): Stats {
+    const times = [...this.times].sort((a, b) => a - b);
+    const n = times.length + this.errors;
+    return {
+      n,
+      p50: percentile(times, 50),
+      p95: percentile(times, 95),
+      p99: percentile(times, 99),
+      rps: (n / this.wallMs) * 1000,
+      errors: this.errors,
+      serverCpuMs: this.serverCpuUs / 1000 / n,
+      clientCpuMs: this.clientCpuUs / 1000 / n,
+    };
+  }
+}
+
+const BLOCKS = 10;
+
+/**
+ * notes-mcp and the baseline measured in alternating blocks (10 each), so a slow patch of a
+ * shared machine lands on both sides instead of skewing the ratio.
+ */
+async function measurePair(notes: Side, base: Side, mode: Mode, plan: Plan): Promise<{ notes: Stats; base: Stats }> {
+  const total = mode === 'sequential' ? plan.sequential : plan.perClient;
+  for (let b = 0; b < BLOCKS; b++) {
+    const count = Math.floor((total * (b + 1)) / BLOCKS) - Math.floor((total * b) / BLOCKS);
+    await notes.block(mode, count);
+    await base.block(mode, count);
+  }
+  return { notes: notes.stats(), base: base.stats() };
 }
 
 const Questions = z.array(z.object({ q: z.string().min(1) })).min(1);
@@ -466,7 +541,7 @@ async function benchProtocols(notesServer: Child, baseServer: Child, plan: Plan)
   let q = 0;
   const nextQuery = () => queries[q++ % queries.length] ?? 'tar';
   const rows: Row[] = [];
-  for (const era of ['2025-11-25', '2026-07-28'] as const) {
+  for (const era of plan.eras) {
     const pools = {
       notes: await Promise.all(
         Array.from({ length: CLIENTS }, (_, i) => connect(era, notesServer.ready.url, TOKEN, `bench-notes-${i}`)),
@@ -485,7 +560,7 @@ async function benchProtocols(notesServer: Child, baseServer: Child, plan: Plan)
         search_notes: (c) => c.call('echo', { text: nextQuery() }),
       },
     };
-    for (const op of ['tools/list', 'search_notes'] as const) {
+    for (const op of plan.ops) {
       // Warm every client (JIT, keep-alive sockets, the client's tools/list for output checks).
       for (const server of ['notes', 'base'] as const) {
         for (const c of pools[server]) {
@@ -493,8 +568,12 @@ async function benchProtocols(notesServer: Child, baseServer: Child, plan: Plan)
         }
       }
       for (const mode of ['sequential', '16 concurrent'] as const) {
-        const notes = await measure(pools.notes, notesServer, mode, plan, requests.notes[op]);
-        const base = await measure(pools.base, baseServer, mode, plan, requests.base[op]);
+        const { notes, base } = await measurePair(
+          new Side(pools.notes, notesServer, requests.notes[op]),
+          new Side(pools.base, baseServer, requests.base[op]),
+          mode,
+          plan,
+        );
         rows.push({ op, era, mode, notes, base });
         process.stderr.write(`  measured ${op} ${era} ${mode}\n`);
       }
@@ -697,14 +776,43 @@ function table(rows: Row[]): string {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, 'chunks-target': { type: 'string' } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      'chunks-target': { type: 'string' },
+      only: { type: 'string' },
+      era: { type: 'string' },
+      profile: { type: 'string' },
+    },
   });
   const target = values['chunks-target'] === undefined ? undefined : Number(values['chunks-target']);
   if (target !== undefined && !(Number.isInteger(target) && target > 0)) {
     throw new Error('--chunks-target takes a positive whole number of chunks, e.g. 100000');
   }
+  const ops = z
+    .enum(['tools/list', 'search_notes'])
+    .optional()
+    .parse(values.only, { error: () => '--only takes tools/list or search_notes' });
+  const era = z
+    .enum(['2025-11-25', '2026-07-28'])
+    .optional()
+    .parse(values.era, { error: () => '--era takes 2025-11-25 or 2026-07-28' });
+  const slice = {
+    ops: ops ? [ops] : (['tools/list', 'search_notes'] as const),
+    eras: era ? [era] : (['2025-11-25', '2026-07-28'] as const),
+    profileDir: values.profile,
+    // A partial run is for looking at one thing: skip the shutdown part.
+    shutdown: ops === undefined && era === undefined,
+  };
   const plan: Plan = values.quick
-    ? { corpus: 'tldr-en', chunksTarget: target, sequential: 100, perClient: 25, warmup: 3, shutdownLoadMs: 1000 }
+    ? {
+        corpus: 'tldr-en',
+        chunksTarget: target,
+        sequential: 100,
+        perClient: 25,
+        warmup: 3,
+        shutdownLoadMs: 1000,
+        ...slice,
+      }
     : {
         corpus: 'tldr-all',
         chunksTarget: target ?? 100_000,
@@ -712,7 +820,9 @@ async function main(): Promise<void> {
         perClient: 100,
         warmup: 10,
         shutdownLoadMs: 2000,
+        ...slice,
       };
+  if (plan.profileDir) mkdirSync(plan.profileDir, { recursive: true });
 
   const cpu = cpus();
   console.log(`# notes-mcp MCP benchmark, ${new Date().toISOString()}`);
@@ -746,7 +856,8 @@ async function main(): Promise<void> {
   );
   console.log(
     `requests: ${plan.sequential} sequential on 1 client, ${CLIENTS} clients x ${plan.perClient} concurrent, ` +
-      `after ${plan.warmup} warm-up calls per client; loopback HTTP, times in ms, clients in one process`,
+      `after ${plan.warmup} warm-up calls per client, notes-mcp and baseline in ${BLOCKS} alternating blocks; ` +
+      'loopback HTTP, times in ms, clients in one process',
   );
   console.log(
     'notes-mcp: the daemon (express, bearer auth, rate limit, metrics) in a child process; 2025 clients on ' +
@@ -755,7 +866,9 @@ async function main(): Promise<void> {
   );
   console.log('');
 
+  if (plan.profileDir) notes.profileStart();
   const rows = await benchProtocols(notes, base, plan);
+  const profile = plan.profileDir ? await notes.profileStop(plan.profileDir) : undefined;
   const notesRss = await notes.stats();
   const baseRss = await base.stats();
   const [notesExit] = await Promise.all([notes.stop(), base.stop()]);
@@ -769,6 +882,8 @@ async function main(): Promise<void> {
       `RSS after the load ${mb(notesRss.nowKb)}; baseline peak RSS ${mb(baseRss.peakKb)}`,
   );
 
+  if (profile) console.log(`daemon CPU profile (main thread, measured requests only): ${profile}`);
+  if (!plan.shutdown) return;
   process.stderr.write('graceful shutdown under write_note load...\n');
   const s = await benchShutdown(notesDir, plan);
   const shutdownMet = s.exitCode === 0 && s.exitMs < 5000 && s.failedAcknowledged === 0;

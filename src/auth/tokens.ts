@@ -50,14 +50,11 @@ export class TokenStore {
   }
 
   #load(): { records: TokenRecord[]; digests: Buffer[] } {
-    let key: string;
-    try {
-      const s = statSync(this.file);
-      key = `${s.ino}:${s.size}:${s.mtimeMs}`;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], digests: [] };
-      throw err;
-    }
+    // Checked on every request so revocation takes effect at once; throwIfNoEntry keeps the
+    // common "no token file, NOTES_MCP_TOKEN only" case from building an exception each time.
+    const s = statSync(this.file, { throwIfNoEntry: false });
+    if (s === undefined) return { records: [], digests: [] };
+    const key = `${s.ino}:${s.size}:${s.mtimeMs}`;
     if (this.#cache?.key === key) return this.#cache;
     let parsed: z.infer<typeof TokenFile>;
     try {

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { NodeStreamableHTTPServerTransport, toNodeHandler, toWebRequest } from '@modelcontextprotocol/node';
+import { NodeStreamableHTTPServerTransport, toWebRequest } from '@modelcontextprotocol/node';
 import {
   type AuthInfo,
+  classifyInboundRequest,
   createMcpHandler,
-  isLegacyRequest,
   legacyStatelessFallback,
   type McpServer,
 } from '@modelcontextprotocol/server';
@@ -67,7 +68,6 @@ function scopesOf(auth: AuthInfo | undefined): readonly string[] | undefined {
 export class McpEndpoint {
   readonly #o: McpEndpointOptions;
   readonly #modern;
-  readonly #modernNode;
   readonly #stateless;
   readonly #sessions = new Map<string, Session>();
   readonly #sweeper: NodeJS.Timeout;
@@ -84,7 +84,6 @@ export class McpEndpoint {
       keepAliveMs: o.keepAliveMs ?? 15_000,
       maxRequestBodySize: o.maxBodyBytes,
     });
-    this.#modernNode = toNodeHandler(this.#modern, { onerror, maxRequestBodySize: o.maxBodyBytes });
     this.#stateless = legacyStatelessFallback(factory, onerror, { maxRequestBodySize: o.maxBodyBytes });
     this.#offModern = o.hub.add({
       resourceUpdated: (uri) => this.#modern.notify.resourceUpdated(uri),
@@ -101,25 +100,29 @@ export class McpEndpoint {
 
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
     const authInfo = authInfoFor(caller);
-    const web = await toWebRequest(req, body, { maxRequestBodySize: this.#o.maxBodyBytes });
-    const legacy = await isLegacyRequest(web, body, { maxRequestBodySize: this.#o.maxBodyBytes });
-    if (!legacy) {
-      (req as IncomingMessage & { auth?: AuthInfo }).auth = authInfo;
-      await this.#modernNode(req as never, res as never, body);
+    if (!isLegacy(req, body)) {
+      // The modern handler takes a web Request: build it once (toNodeHandler would build a
+      // second one and classify the request again), aborted when the client goes away so a
+      // subscriptions/listen stream ends with its connection.
+      const abort = new AbortController();
+      res.on('close', () => abort.abort());
+      const web = await toWebRequest(req, body, { maxRequestBodySize: this.#o.maxBodyBytes, signal: abort.signal });
+      const response = await this.#modern.fetch(web, authInfo ? { authInfo, parsedBody: body } : { parsedBody: body });
+      await writeWebResponse(response, res, abort.signal);
       return;
     }
     const sid = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(sid) ? sid[0] : sid;
     if (sessionId === undefined) {
       if (req.method === 'POST' && isInitialize(body)) return this.#openSession(req, res, body, caller, authInfo);
-      if (req.method === 'POST') return this.#serveStateless(web, res, body, authInfo);
+      if (req.method === 'POST') return this.#serveStateless(req, res, body, authInfo);
       return sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
     }
     const s = this.#sessions.get(sessionId);
     if (!s || s.tokenId !== caller.tokenId) {
       if (req.method === 'POST' && !isInitialize(body)) {
         this.#o.log.debug({ session_id: sessionId }, 'unknown session: serving statelessly');
-        return this.#serveStateless(web, res, body, authInfo);
+        return this.#serveStateless(req, res, body, authInfo);
       }
       return sendJsonRpcError(res, 404, -32001, new NotesError('NOTES_E_SESSION_NOT_FOUND', [sessionId]).message);
     }
@@ -135,13 +138,16 @@ export class McpEndpoint {
   }
 
   async #serveStateless(
-    web: Request,
+    req: IncomingMessage,
     res: ServerResponse,
     body: unknown,
     authInfo: AuthInfo | undefined,
   ): Promise<void> {
+    const abort = new AbortController();
+    res.on('close', () => abort.abort());
+    const web = await toWebRequest(req, body, { maxRequestBodySize: this.#o.maxBodyBytes, signal: abort.signal });
     const response = await this.#stateless(web, authInfo ? { authInfo, parsedBody: body } : { parsedBody: body });
-    await writeWebResponse(response, res);
+    await writeWebResponse(response, res, abort.signal);
   }
 
   async #openSession(
@@ -244,7 +250,34 @@ export function sendJsonRpcError(res: ServerResponse, status: number, code: numb
   res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
 }
 
-async function writeWebResponse(response: Response, res: ServerResponse): Promise<void> {
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/**
+ * Which lane serves this request: the SDK's own classifier (the one isLegacyRequest runs),
+ * fed straight from the Node request and the body express already parsed, without first
+ * building a web Request for it. A POST with no JSON body is legacy, as in isLegacyRequest.
+ */
+function isLegacy(req: IncomingMessage, body: unknown): boolean {
+  const httpMethod = (req.method ?? 'GET').toUpperCase();
+  if (httpMethod === 'POST' && body === undefined) return true;
+  const protocolVersionHeader = header(req, 'mcp-protocol-version');
+  const mcpMethodHeader = header(req, 'mcp-method');
+  const mcpNameHeader = header(req, 'mcp-name');
+  const outcome = classifyInboundRequest({
+    httpMethod,
+    ...(protocolVersionHeader !== undefined && { protocolVersionHeader }),
+    ...(mcpMethodHeader !== undefined && { mcpMethodHeader }),
+    ...(mcpNameHeader !== undefined && { mcpNameHeader }),
+    ...(body !== undefined && { body }),
+  });
+  return outcome.kind === 'legacy';
+}
+
+/** Stream a web Response to Node: headers, then the body with backpressure, until done or aborted. */
+async function writeWebResponse(response: Response, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const headers: Record<string, string> = {};
   response.headers.forEach((v, k) => {
     headers[k] = v;
@@ -255,11 +288,20 @@ async function writeWebResponse(response: Response, res: ServerResponse): Promis
     return;
   }
   const reader = response.body.getReader();
-  res.on('close', () => void reader.cancel().catch(() => undefined));
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    res.write(value);
+  const aborted = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener('abort', () => resolve(), { once: true });
+  });
+  try {
+    while (!signal.aborted) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (!res.write(value)) await Promise.race([once(res, 'drain'), aborted]);
+    }
+  } catch {
+    // The stream failed or the client went away: nothing more to send.
+  } finally {
+    if (signal.aborted) void reader.cancel().catch(() => undefined);
+    res.end();
   }
-  res.end();
 }

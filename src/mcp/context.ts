@@ -31,7 +31,7 @@ export interface ToolTextResult {
 }
 
 export function okResult(data: Record<string, unknown>): ToolTextResult {
-  return { content: [{ type: 'text', text: JSON.stringify(data, null, 2) }], structuredContent: data };
+  return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
 }
 
 export function errorResult(message: string): ToolTextResult {

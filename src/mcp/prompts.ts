@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { noteUri } from '../notes/index.ts';
 import { search } from '../search/index.ts';
 import type { McpDeps } from './context.ts';
+import { withCachedJsonSchema } from './schema.ts';
 
 // Prompts pre-fetch what the notes say, so they work even in hosts that do not call tools
 // on their own, and fence the note text off as quoted data.
@@ -13,16 +14,33 @@ function quote(text: string): string {
   return text.replaceAll(FENCE, '" " "');
 }
 
+// Module constants: building zod schemas is far from free, and the HTTP lanes register the
+// prompts on a fresh server for every request.
+const AnswerArgs = withCachedJsonSchema(
+  z.object({
+    question: z.string().min(1).max(2000).describe('The question to answer from the notes.'),
+    folder: z.string().max(1000).optional().describe('Only use notes under this folder.'),
+  }),
+);
+
+const RecentArgs = withCachedJsonSchema(
+  z.object({
+    days: z
+      .string()
+      .regex(/^\d{1,3}$/)
+      .optional()
+      .describe('How many days back to look (default 7).'),
+    folder: z.string().max(1000).optional().describe('Only notes under this folder.'),
+  }),
+);
+
 export function registerPrompts(server: McpServer, deps: McpDeps): void {
   server.registerPrompt(
     'answer_from_notes',
     {
       title: 'Answer from my notes',
       description: "Answer a question using only the user's notes, citing each claim with the note URI and line range.",
-      argsSchema: z.object({
-        question: z.string().min(1).max(2000).describe('The question to answer from the notes.'),
-        folder: z.string().max(1000).optional().describe('Only use notes under this folder.'),
-      }),
+      argsSchema: AnswerArgs,
     },
     async ({ question, folder }) => {
       const r = await search(deps.index, question, { k: 8, folder, onePerNote: false });
@@ -60,14 +78,7 @@ export function registerPrompts(server: McpServer, deps: McpDeps): void {
     {
       title: 'What changed in my notes',
       description: 'Summarise the notes created or edited recently (default: the last 7 days), grouped by topic.',
-      argsSchema: z.object({
-        days: z
-          .string()
-          .regex(/^\d{1,3}$/)
-          .optional()
-          .describe('How many days back to look (default 7).'),
-        folder: z.string().max(1000).optional().describe('Only notes under this folder.'),
-      }),
+      argsSchema: RecentArgs,
     },
     async ({ days, folder }) => {
       const n = Math.min(365, Math.max(1, Number(days ?? '7')));

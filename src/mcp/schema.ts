@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 // The SDK converts every tool's zod schemas to JSON Schema on each tools/list, and the HTTP
 // lanes build a fresh server per request, so the same conversion ran on every call (~2.5 ms).
 // Schemas are module constants: convert each once and reuse the result.
@@ -12,7 +14,18 @@ interface StandardProps {
   [key: string]: unknown;
 }
 
-export function withCachedJsonSchema<T extends object>(schema: T): T {
+export interface CachedSchemaOptions {
+  /**
+   * Give the JSON Schema a `$id` naming its content (`urn:notes-mcp:schema:<name>:<sha256>`).
+   * For tool output schemas: the TypeScript SDK client (what most hosts embed) compiles an
+   * Ajv validator for every output schema on every tools/list, about 2.5 ms each, unless the
+   * schema has an `$id` it has compiled before. Content-addressed, so a changed schema never
+   * meets a stale validator. Not for input schemas: some model APIs reject unknown keywords.
+   */
+  id?: string;
+}
+
+export function withCachedJsonSchema<T extends object>(schema: T, options: CachedSchemaOptions = {}): T {
   const holder = schema as unknown as { '~standard': StandardProps };
   const std = holder['~standard'];
   const convert = std.jsonSchema;
@@ -20,11 +33,17 @@ export function withCachedJsonSchema<T extends object>(schema: T): T {
   const cache = new Map<string, unknown>();
   const memo =
     (io: 'input' | 'output') =>
-    (options: unknown): unknown => {
-      const key = `${io}:${JSON.stringify(options)}`;
-      if (!cache.has(key)) cache.set(key, convert[io](options));
+    (opts: unknown): unknown => {
+      const key = `${io}:${JSON.stringify(opts)}`;
+      if (!cache.has(key)) cache.set(key, withId(convert[io](opts), options.id));
       return cache.get(key);
     };
   holder['~standard'] = { ...std, jsonSchema: { input: memo('input'), output: memo('output') } };
   return schema;
+}
+
+function withId(json: unknown, name: string | undefined): unknown {
+  if (name === undefined || typeof json !== 'object' || json === null || Array.isArray(json)) return json;
+  const hash = createHash('sha256').update(JSON.stringify(json)).digest('hex').slice(0, 16);
+  return { $id: `urn:notes-mcp:schema:${name}:${hash}`, ...json };
 }

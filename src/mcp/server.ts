@@ -32,7 +32,31 @@ export function createMcpServer(deps: McpDeps, ctx: McpInstanceContext): McpServ
     },
   );
   registerTools(server, deps, ctx);
+  cacheToolList(server);
   registerResources(server, deps, ctx);
   registerPrompts(server, deps);
   return server;
+}
+
+type StoredHandler = (request: unknown, ctx: unknown) => Promise<{ [key: string]: unknown }>;
+let toolList: Promise<{ [key: string]: unknown }> | undefined;
+
+/**
+ * The tool list is the same for every caller and every instance, but the SDK rebuilds it on
+ * each tools/list (JSON Schema for each tool, a walk for x-mcp-header declarations), and the
+ * HTTP lanes ask a fresh instance every time. Answer from the first result instead. Uses the
+ * SDK's protected handler accessor; if that ever goes away, the SDK's own handler stays.
+ */
+function cacheToolList(server: McpServer): void {
+  const low = server.server as unknown as { _getRequestHandler?: (method: string) => StoredHandler | undefined };
+  const sdkHandler = low._getRequestHandler?.('tools/list');
+  if (!sdkHandler) return;
+  server.server.setRequestHandler('tools/list', async (request, ctx) => {
+    toolList ??= sdkHandler(request, ctx).catch((err: unknown) => {
+      toolList = undefined;
+      throw err;
+    });
+    // A fresh envelope per response, so era-specific _meta the SDK adds can never be shared.
+    return { ...(await toolList) } as never;
+  });
 }

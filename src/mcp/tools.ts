@@ -55,6 +55,7 @@ const SearchOutput = withCachedJsonSchema(
     next_offset: z.number().optional(),
     indexing: z.boolean(),
   }),
+  { id: 'search_notes.output' },
 );
 
 const ReadInput = withCachedJsonSchema(
@@ -82,6 +83,7 @@ const ReadOutput = withCachedJsonSchema(
     size: z.number(),
     modified_at: z.string(),
   }),
+  { id: 'read_note.output' },
 );
 
 const WriteInput = withCachedJsonSchema(
@@ -114,6 +116,7 @@ const WriteOutput = withCachedJsonSchema(
     created: z.boolean(),
     indexed: z.boolean(),
   }),
+  { id: 'write_note.output' },
 );
 
 const ListInput = withCachedJsonSchema(
@@ -140,6 +143,7 @@ const ListOutput = withCachedJsonSchema(
     total: z.number(),
     next_cursor: z.string().optional(),
   }),
+  { id: 'list_notes.output' },
 );
 
 const ReindexInput = withCachedJsonSchema(
@@ -158,6 +162,7 @@ const ReindexOutput = withCachedJsonSchema(
     skipped: z.number(),
     seconds: z.number(),
   }),
+  { id: 'reindex.output' },
 );
 
 function dateMs(s: string | undefined): number | undefined {

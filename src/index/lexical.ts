@@ -73,6 +73,11 @@ export class LexicalIndex {
   #docLen = new Float32Array(1024);
   #dead = new Uint8Array(1024);
   #acc = new Float64Array(1024);
+  // K1 * (1 - B + B * len / avgdl) per id, 0 for absent ids: the length part of BM25 read
+  // once per posting instead of recomputed. Rebuilt (~0.3 ms at 100k chunks) when the
+  // collection changed since the last query.
+  #norm = new Float32Array(1024);
+  #normFresh = false;
   #live = 0;
   #totalLen = 0;
   #deletedCount = 0;
@@ -92,6 +97,20 @@ export class LexicalIndex {
     dead.set(this.#dead);
     this.#dead = dead;
     this.#acc = new Float64Array(n);
+    this.#norm = new Float32Array(n);
+    this.#normFresh = false;
+  }
+
+  #norms(avgdl: number): Float32Array {
+    if (this.#normFresh) return this.#norm;
+    const norm = this.#norm;
+    const docLen = this.#docLen;
+    for (let id = 0; id < docLen.length; id++) {
+      const dl = docLen[id]!;
+      norm[id] = dl === 0 ? 0 : K1 * (1 - B + (B * dl) / avgdl);
+    }
+    this.#normFresh = true;
+    return norm;
   }
 
   add(doc: LexicalDoc): void {
@@ -115,6 +134,7 @@ export class LexicalIndex {
     this.#docLen[doc.id] = len;
     this.#totalLen += len;
     this.#live++;
+    this.#normFresh = false;
   }
 
   remove(ids: Iterable<number>): void {
@@ -126,6 +146,7 @@ export class LexicalIndex {
       this.#totalLen -= len;
       this.#live--;
       this.#deletedCount++;
+      this.#normFresh = false;
     }
     if (this.#deletedCount > 1000 && this.#deletedCount > this.#live / 5) this.#compact();
   }
@@ -157,24 +178,23 @@ export class LexicalIndex {
     const terms = [...new Set(lexicalTokens(query))];
     const N = this.#live;
     if (terms.length === 0 || N === 0 || n <= 0) return [];
-    const avgdl = this.#totalLen / N || 1;
+    const norm = this.#norms(this.#totalLen / N || 1);
     const acc = this.#acc;
-    const docLen = this.#docLen;
     const touched: number[] = [];
     for (const term of terms) {
       const p = this.#terms.get(term);
       if (!p) continue;
-      const idf = Math.log(1 + (N - p.length + 0.5) / (p.length + 0.5));
+      const w = Math.log(1 + (N - p.length + 0.5) / (p.length + 0.5)) * (K1 + 1);
       const ids = p.ids;
       const tfs = p.tfs;
       for (let i = 0; i < p.length; i++) {
         const id = ids[i]!;
-        const dl = docLen[id]!;
-        if (dl === 0) continue; // removed
+        const nm = norm[id]!;
+        if (nm === 0) continue; // removed
         if (allow && !allow.has(id)) continue;
         const tf = tfs[i]!;
         if (acc[id] === 0) touched.push(id);
-        acc[id]! += (idf * tf * (K1 + 1)) / (tf + K1 * (1 - B + (B * dl) / avgdl));
+        acc[id]! += (w * tf) / (tf + nm);
       }
     }
     const out = topN(touched, acc, n);

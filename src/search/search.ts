@@ -85,6 +85,14 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
   const filtered = !isEmptyFilter(filter);
 
   const allow = filtered ? index.store.chunkIdsMatching(filter) : undefined;
+  // The query vector first, then the HNSW search runs in its worker thread while BM25 scores
+  // on this one: the two overlap instead of adding up.
+  let vecSearch: Promise<Ranked[]> = Promise.resolve([]);
+  if (mode !== 'bm25' && query.trim() !== '') {
+    const text = index.embedder.bagOfWords ? queryTerms(query).join(' ') || query : query;
+    const q = await embedQuery(index, text);
+    vecSearch = index.vectors.search(q, n, allow);
+  }
   let bm25: Ranked[] = [];
   if (mode !== 'vector') {
     // Every term counts: dropping common terms (df > 5-20% of chunks) to save BM25 time cost
@@ -97,12 +105,7 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
       if (match) bm25 = index.store.fts(match, n, filtered ? filter : undefined);
     }
   }
-  let vec: Ranked[] = [];
-  if (mode !== 'bm25' && query.trim() !== '') {
-    const text = index.embedder.bagOfWords ? queryTerms(query).join(' ') || query : query;
-    const q = await embedQuery(index, text);
-    vec = await index.vectors.search(q, n, allow);
-  }
+  const vec = await vecSearch;
   if (mode === 'bm25') return bm25;
   if (mode === 'vector') return vec;
   const base = index.embedder.bagOfWords ? BAG_OF_WORDS_FUSION : DEFAULT_FUSION;

@@ -55,3 +55,31 @@ test('BM25 ranks rare, repeated, short matches first; removals and filters apply
     [3],
   );
 });
+
+test('a query does not freeze length normalisation: later adds and removes count', () => {
+  const doc = (id: number, text: string) => ({ id, text, title: '', headings: [] });
+  const texts = new Map<number, string>();
+  for (let i = 1; i <= 40; i++) texts.set(i, `alpha ${'beta '.repeat(i % 7)}gamma ${i}`);
+  const same = (a: Array<{ id: number; score: number }>, b: Array<{ id: number; score: number }>) => {
+    assert.deepEqual(
+      a.map((x) => x.id),
+      b.map((x) => x.id),
+    );
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]!.score / b[i]!.score - 1) < 1e-5, `score ${i}`);
+  };
+  // Queried half way, then grown: must score like an index built in one go.
+  const live = new LexicalIndex();
+  for (const [id, text] of texts) if (id <= 20) live.add(doc(id, text));
+  assert.ok(live.search('alpha beta', 5).length > 0);
+  for (const [id, text] of texts) if (id > 20) live.add(doc(id, text));
+  const fresh = new LexicalIndex();
+  for (const [id, text] of texts) fresh.add(doc(id, text));
+  same(live.search('alpha beta gamma', 50), fresh.search('alpha beta gamma', 50));
+  // Queried, then shrunk: like an index that was never queried before the same removals.
+  const unqueried = new LexicalIndex();
+  for (const [id, text] of texts) unqueried.add(doc(id, text));
+  for (const ix of [live, unqueried]) ix.remove([3, 4, 5, 30]);
+  const a = live.search('alpha beta gamma', 50);
+  assert.equal(a.length, 36);
+  same(a, unqueried.search('alpha beta gamma', 50));
+});

@@ -81,6 +81,8 @@ export class McpEndpoint {
     this.#modern = createMcpHandler(factory, {
       legacy: 'reject',
       onerror,
+      // A subscriptions/listen stream is the 2026 counterpart of a 2025 session: same bound.
+      maxSubscriptions: o.maxSessions,
       keepAliveMs: o.keepAliveMs ?? 15_000,
       maxRequestBodySize: o.maxBodyBytes,
     });
@@ -102,10 +104,13 @@ export class McpEndpoint {
     const authInfo = authInfoFor(caller);
     if (!isLegacy(req, body)) {
       // The modern handler takes a web Request: build it once (toNodeHandler would build a
-      // second one and classify the request again), aborted when the client goes away so a
-      // subscriptions/listen stream ends with its connection.
+      // second one and classify the request again), aborted when the client goes away before
+      // the response ended, so a subscriptions/listen stream ends with its connection. Only
+      // then: every abort builds a DOMException, stack and all.
       const abort = new AbortController();
-      res.on('close', () => abort.abort());
+      res.on('close', () => {
+        if (!res.writableFinished) abort.abort();
+      });
       const web = await toWebRequest(req, body, { maxRequestBodySize: this.#o.maxBodyBytes, signal: abort.signal });
       const response = await this.#modern.fetch(web, authInfo ? { authInfo, parsedBody: body } : { parsedBody: body });
       await writeWebResponse(response, res, abort.signal);
@@ -144,7 +149,9 @@ export class McpEndpoint {
     authInfo: AuthInfo | undefined,
   ): Promise<void> {
     const abort = new AbortController();
-    res.on('close', () => abort.abort());
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
     const web = await toWebRequest(req, body, { maxRequestBodySize: this.#o.maxBodyBytes, signal: abort.signal });
     const response = await this.#stateless(web, authInfo ? { authInfo, parsedBody: body } : { parsedBody: body });
     await writeWebResponse(response, res, abort.signal);

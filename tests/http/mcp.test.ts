@@ -223,3 +223,18 @@ test('/health has no secrets and reports freshness; /metrics counts tool calls b
   assert.match(metrics, /notes_mcp_sessions 1/);
   assert.match(metrics, /notes_mcp_embed_seconds_count [1-9]/);
 });
+
+test('a 2026 listen stream closed by its client frees its slot', async (t) => {
+  const notes = vault(t);
+  // Three streams at most: a stream whose slot outlived its connection would show by the fourth.
+  const d = await startTestDaemon(t, notes, { maxSessions: 3 });
+  const v2 = await connectV2(t, d.url);
+  for (let i = 0; i < 8; i++) {
+    const sub = await v2.listen({ resourceSubscriptions: ['note://projects/garden.md'] });
+    await sub.close();
+    // The server sees the disconnect on its next turn; give it a moment.
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const open = await Promise.all([0, 1, 2].map(() => v2.listen({ resourcesListChanged: true })));
+  for (const s of open) await s.close();
+});

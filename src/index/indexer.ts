@@ -112,7 +112,7 @@ export class Indexer {
     const { store } = this.#d;
     opts.onProgress?.({ phase: 'scan', done: 0, total: 0 });
     let ts = now();
-    const files = await scanNotes(this.#d.root, this.#d.scan);
+    const files = await scanNotes(this.#d.root, this.#d.scan, { removeStrayTemps: true });
     timings.scanMs = now() - ts;
     const existing = store.noteStates();
     const seen = new Set<string>();

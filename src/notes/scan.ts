@@ -1,10 +1,11 @@
 import type { Dirent } from 'node:fs';
 import { realpathSync, statSync } from 'node:fs';
-import { lstat, readdir, realpath } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createNoteFilter, type NoteFilter, type ScanOptions } from './filter.ts';
 import { isInside, nfc } from './paths.ts';
+import { isTempFileName } from './temp.ts';
 import type { NoteFile } from './types.ts';
 
 // Enough parallel readdir/stat calls to keep libuv's thread pool busy without flooding it.
@@ -37,7 +38,13 @@ async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) =>
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-async function walk(start: { abs: string; rel: string }, filter: NoteFilter): Promise<Found[]> {
+/**
+ * A writeNote temp file lives for the milliseconds of one write; one this old was left by a
+ * process killed mid-write and only takes space.
+ */
+const STRAY_TEMP_AGE_MS = 10 * 60_000;
+
+async function walk(start: { abs: string; rel: string }, filter: NoteFilter, temps?: string[]): Promise<Found[]> {
   const found: Found[] = [];
   let level = [start];
   // Breadth-first, one level at a time, each level's folders read in parallel.
@@ -53,6 +60,7 @@ async function walk(start: { abs: string; rel: string }, filter: NoteFilter): Pr
         } else if (e.isFile() || e.isSymbolicLink()) {
           // Symlinked folders are never entered (cycles, escapes); symlinked notes may count.
           if (filter.isNote(rel)) found.push({ rel, abs, link: e.isSymbolicLink() });
+          else if (temps && e.isFile() && isTempFileName(name)) temps.push(abs);
         }
       }
     });
@@ -97,10 +105,29 @@ async function toNotes(realRoot: string, found: readonly Found[]): Promise<NoteF
  * a symlinked note counts when its real path is a file inside the real root. Sorted by path;
  * when NFC and NFD spellings of one name both exist, the first is kept.
  */
-export async function scanNotes(root: string, opts: ScanOptions): Promise<NoteFile[]> {
+export async function scanNotes(
+  root: string,
+  opts: ScanOptions,
+  cleanup: { removeStrayTemps?: boolean } = {},
+): Promise<NoteFile[]> {
   const realRoot = await realpath(root);
   const filter = await createNoteFilter(root, opts);
-  return toNotes(realRoot, await walk({ abs: root, rel: '' }, filter));
+  const temps: string[] | undefined = cleanup.removeStrayTemps ? [] : undefined;
+  const notes = await toNotes(realRoot, await walk({ abs: root, rel: '' }, filter, temps));
+  if (temps) await removeStrayTemps(temps);
+  return notes;
+}
+
+/** Delete writeNote temp files old enough to be left over from a killed writer (best effort). */
+async function removeStrayTemps(paths: readonly string[]): Promise<void> {
+  const cutoff = Date.now() - STRAY_TEMP_AGE_MS;
+  await eachLimit(paths, CONCURRENCY, async (p) => {
+    try {
+      if ((await stat(p)).mtimeMs < cutoff) await unlink(p);
+    } catch {
+      // Gone already, or not ours to delete: leave it.
+    }
+  });
 }
 
 /** The notes under one folder of the root (`abs` as the disk spells it, `rel` its note path). */

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { scanNotes } from '../../src/notes/index.ts';
+import { scanNotes, TEMP_PREFIX } from '../../src/notes/index.ts';
 import { tempDir, unpackCorpus } from '../helpers/tmp.ts';
 
 function put(root: string, rel: string, text = `# ${rel}\n`): void {
@@ -127,4 +127,28 @@ test('tldr-all: every page found', { timeout: 120_000 }, async (t) => {
   const found = await scanNotes(root, ALL);
   assert.equal(found.length, expected);
   assert.ok(found.length > 38_000);
+});
+
+test("temp files a killed write left behind are removed by the indexer's scan once stale, fresh ones kept", async (t) => {
+  const root = tempDir(t);
+  put(root, 'a.md');
+  const stale = join(root, 'dir', `${TEMP_PREFIX}4242-0123456789ab`);
+  const fresh = join(root, `${TEMP_PREFIX}4343-ba9876543210`);
+  const lookalike = join(root, 'dir', 'notes-mcp-tmp-not-ours');
+  put(root, `dir/${TEMP_PREFIX}4242-0123456789ab`, 'half a note');
+  put(root, `${TEMP_PREFIX}4343-ba9876543210`, 'a write in progress');
+  put(root, 'dir/notes-mcp-tmp-not-ours', 'user file');
+  const hourAgo = new Date(Date.now() - 3_600_000);
+  utimesSync(stale, hourAgo, hourAgo);
+  utimesSync(lookalike, hourAgo, hourAgo);
+  await scanNotes(root, ALL);
+  assert.equal(existsSync(stale), true, 'a plain scan (doctor) deletes nothing');
+  const notes = await scanNotes(root, ALL, { removeStrayTemps: true });
+  assert.deepEqual(
+    notes.map((n) => n.path),
+    ['a.md'],
+  );
+  assert.equal(existsSync(stale), false, 'stale temp file removed');
+  assert.equal(existsSync(fresh), true, 'a temp file of a write that may be in progress is kept');
+  assert.equal(existsSync(lookalike), true, 'only our own prefix is touched');
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
 import { Client as ClientV2 } from '@modelcontextprotocol/client';
 import { StdioClientTransport as StdioV2 } from '@modelcontextprotocol/client/stdio';
@@ -237,4 +238,64 @@ test('SIGHUP at any moment of startup reopens the log instead of killing the dae
   const [code] = await once(child, 'exit');
   assert.equal(code, 0);
   assert.match(readFileSync(`${state}/daemon.log`, 'utf8'), /log file reopened/);
+});
+
+test('an uncaught exception or unhandled rejection: one fatal JSON line, exit 70 for the supervisor', {
+  timeout: 60_000,
+}, async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n' });
+  // A real fault in the real process, no debug hook in the product: a preloaded module turns
+  // SIGUSR2 into a throw (or a rejection) on the event loop, outside any request.
+  const preload = join(tempDir(t), 'fault.mjs');
+  writeFileSync(
+    preload,
+    [
+      "process.on('SIGUSR2', () => setImmediate(() => {",
+      "  if (process.env.FAULT === 'reject') Promise.reject(new Error('injected rejection'));",
+      "  else throw new Error('injected fault');",
+      '}));',
+    ].join('\n'),
+  );
+  for (const fault of ['throw', 'reject'] as const) {
+    const state = tempDir(t);
+    const port = await freePort();
+    const child = spawn(
+      process.execPath,
+      [
+        `--import=${pathToFileURL(preload).href}`,
+        BIN,
+        'serve',
+        '--notes',
+        notes,
+        '--state',
+        state,
+        '--port',
+        String(port),
+        '--model',
+        'bundled',
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, HOME: state, NOTES_MCP_TOKEN: TEST_TOKEN, FAULT: fault },
+      },
+    );
+    t.after(() => child.kill('SIGKILL'));
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+    await waitHealthy(port, child);
+    child.kill('SIGUSR2');
+    const [code, signal] = await exited;
+    assert.equal(signal, null, `${fault}: exits by itself`);
+    assert.equal(code, 70, `${fault}: exit code 70 (EX_SOFTWARE), so launchd's KeepAlive restarts it`);
+    const lines = err.trim().split('\n');
+    const parsed = lines.map((l) => JSON.parse(l) as { level: string; msg: string; err?: { message?: string } });
+    const last = parsed.filter((l) => l.level === 'fatal');
+    assert.equal(last.length, 1, `${fault}: one fatal line\n${err}`);
+    assert.match(last[0]!.msg, fault === 'throw' ? /uncaught exception/ : /unhandled rejection/);
+    assert.equal(last[0]!.err?.message, fault === 'throw' ? 'injected fault' : 'injected rejection');
+  }
 });

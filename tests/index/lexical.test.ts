@@ -82,4 +82,11 @@ test('a query does not freeze length normalisation: later adds and removes count
   const a = live.search('alpha beta gamma', 50);
   assert.equal(a.length, 36);
   same(a, unqueried.search('alpha beta gamma', 50));
+  // Ids far past the arrays' current size after a query: they grow, and scoring sees it.
+  live.add(doc(5000, 'alpha beta gamma delta'));
+  assert.deepEqual(
+    live.search('delta', 5).map((x) => x.id),
+    [5000],
+  );
+  assert.equal(live.search('alpha beta gamma', 50).length, 37);
 });

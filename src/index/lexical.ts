@@ -208,20 +208,55 @@ export class LexicalIndex {
   }
 }
 
-/** The n highest of the first `count` ids, best first (ties by lower id), without sorting everything. */
+/**
+ * The n highest of the first `count` ids, best first (ties by lower id): a bounded min-heap in
+ * typed arrays, so a query touching tens of thousands of chunks allocates nothing per chunk.
+ */
 function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): Array<{ id: number; score: number }> {
-  const out: Array<{ id: number; score: number }> = [];
-  for (let i = 0; i < count; i++) {
-    const id = ids[i]!;
+  const k = Math.min(n, count);
+  if (k <= 0) return [];
+  const hid = new Int32Array(k);
+  const hs = new Float64Array(k);
+  // Root = the worst kept entry: lower score, or the same score and a higher id.
+  const worse = (i: number, j: number): boolean => hs[i]! < hs[j]! || (hs[i] === hs[j] && hid[i]! > hid[j]!);
+  const swap = (i: number, j: number): void => {
+    const id = hid[i]!;
+    hid[i] = hid[j]!;
+    hid[j] = id;
+    const sc = hs[i]!;
+    hs[i] = hs[j]!;
+    hs[j] = sc;
+  };
+  let size = 0;
+  for (let c = 0; c < count; c++) {
+    const id = ids[c]!;
     const score = acc[id]!;
-    if (out.length === n) {
-      const last = out[n - 1]!;
-      if (score < last.score || (score === last.score && id > last.id)) continue;
-      out.pop();
+    if (size < k) {
+      hid[size] = id;
+      hs[size] = score;
+      for (let i = size++; i > 0; ) {
+        const parent = (i - 1) >> 1;
+        if (!worse(i, parent)) break;
+        swap(i, parent);
+        i = parent;
+      }
+      continue;
     }
-    let j = out.length;
-    while (j > 0 && (out[j - 1]!.score < score || (out[j - 1]!.score === score && out[j - 1]!.id > id))) j--;
-    out.splice(j, 0, { id, score });
+    if (score < hs[0]! || (score === hs[0] && id > hid[0]!)) continue;
+    hid[0] = id;
+    hs[0] = score;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < size && worse(l, m)) m = l;
+      if (r < size && worse(r, m)) m = r;
+      if (m === i) break;
+      swap(i, m);
+      i = m;
+    }
   }
-  return out;
+  const out: Array<{ id: number; score: number }> = [];
+  for (let i = 0; i < size; i++) out.push({ id: hid[i]!, score: hs[i]! });
+  return out.sort((a, b) => b.score - a.score || a.id - b.id);
 }

@@ -56,7 +56,11 @@ export function scoreFusion(lists: ReadonlyArray<{ items: readonly Ranked[]; wei
 }
 
 function sortRanked(acc: Map<number, number>): Ranked[] {
-  return [...acc].map(([id, score]) => ({ id, score })).sort((a, b) => b.score - a.score || a.id - b.id);
+  const out: Ranked[] = [];
+  acc.forEach((score, id) => {
+    out.push({ id, score });
+  });
+  return out.sort((a, b) => b.score - a.score || a.id - b.id);
 }
 
 export function fuse(bm25: readonly Ranked[], vector: readonly Ranked[], opts: FusionOptions): Ranked[] {

@@ -16,16 +16,58 @@ export function termPattern(terms: readonly string[]): string[] | null {
   return stems.length > 0 ? stems : null;
 }
 
+const WORD_CHAR = /[\p{L}\p{N}]/u;
+const ALL_WORD = /^[\p{L}\p{N}]+$/u;
+
+/**
+ * [start, end) of every word in `flat` that begins with one of `stems`, in order. Searches the
+ * lower-cased text for each stem instead of matching every word: no match object per word,
+ * which made snippets the largest source of garbage per search. Falls back to the word
+ * regex when lower-casing changes the text's length (then indexes would not line up) or a
+ * stem is not all letters and digits.
+ */
+function matchedWords(flat: string, stems: readonly string[]): Array<[number, number]> {
+  const lower = flat.toLowerCase();
+  if (lower.length !== flat.length || !stems.every((st) => ALL_WORD.test(st))) {
+    const hits: Array<[number, number]> = [];
+    for (const m of flat.matchAll(WORD)) {
+      const w = m[0].toLowerCase();
+      if (stems.some((st) => w.startsWith(st))) hits.push([m.index, m.index + m[0].length]);
+    }
+    return hits;
+  }
+  const starts = new Map<number, number>();
+  for (const st of stems) {
+    for (let at = lower.indexOf(st); at >= 0; at = lower.indexOf(st, at + 1)) {
+      if (at > 0 && isWordChar(lower, at - 1)) continue;
+      if (starts.has(at)) continue;
+      let end = at + st.length;
+      while (end < lower.length && isWordChar(lower, end)) end++;
+      starts.set(at, end);
+    }
+  }
+  const hits: Array<[number, number]> = [];
+  starts.forEach((end, start) => {
+    hits.push([start, end]);
+  });
+  return hits.sort((a, b) => a[0] - b[0]);
+}
+
+function isWordChar(text: string, i: number): boolean {
+  const c = text.charCodeAt(i);
+  if (c < 128) return (c >= 48 && c <= 57) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
+  // Surrogate halves: take the whole code point.
+  if (c >= 0xd800 && c <= 0xdfff) {
+    const cp = text.codePointAt(c <= 0xdbff ? i : i - 1) ?? c;
+    return WORD_CHAR.test(String.fromCodePoint(cp));
+  }
+  return WORD_CHAR.test(text[i] ?? '');
+}
+
 export function makeSnippet(text: string, terms: readonly string[] | null, max = MAX): string {
   const flat = text.replace(/\s+/g, ' ').trim();
   const stems = terms === null ? null : terms.every((t) => t === t.toLowerCase()) ? terms : termPattern(terms);
-  const hits: Array<[number, number]> = [];
-  if (stems) {
-    for (const m of flat.matchAll(WORD)) {
-      const w = m[0].toLowerCase();
-      if (stems.some((s) => w.startsWith(s))) hits.push([m.index, m.index + m[0].length]);
-    }
-  }
+  const hits = stems ? matchedWords(flat, stems) : [];
   let start = 0;
   if (hits.length > 0 && flat.length > max) {
     // Pick the window that holds the most matches.

@@ -90,3 +90,22 @@ test('a query does not freeze length normalisation: later adds and removes count
   );
   assert.equal(live.search('alpha beta gamma', 50).length, 37);
 });
+
+test('the best n equal the head of the full ranking, ties by lower id, for every n', () => {
+  const ix = new LexicalIndex();
+  // Many equal scores (identical texts) and many distinct ones.
+  for (let id = 1; id <= 300; id++) {
+    const text = id % 3 === 0 ? 'red green' : `red ${'green '.repeat(id % 11)}blue ${id % 7 === 0 ? 'red' : ''}`;
+    ix.add({ id, text, title: '', headings: [] });
+  }
+  const full = ix.search('red green blue', 10_000);
+  assert.equal(full.length, 300);
+  for (let i = 1; i < full.length; i++) {
+    const a = full[i - 1]!;
+    const b = full[i]!;
+    assert.ok(a.score > b.score || (a.score === b.score && a.id < b.id), `order at ${i}`);
+  }
+  for (const n of [1, 2, 3, 7, 50, 99, 100, 101, 299]) {
+    assert.deepEqual(ix.search('red green blue', n), full.slice(0, n), `n = ${n}`);
+  }
+});

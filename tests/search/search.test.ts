@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ftsMatch, makeSnippet, queryTerms, search } from '../../src/search/index.ts';
+import { CORPORA, tempDir } from '../helpers/tmp.ts';
 import { openTestIndex, tldrVault, writeNotes } from '../helpers/vault.ts';
 
 test('query terms drop filler words and punctuation; FTS expressions are always quoted', () => {
@@ -84,4 +86,90 @@ test('hybrid search over real notes: syntax characters never error, filters and 
   writeFileSync(join(notes, 'projects/garden.md'), '# Garden plan\n\nPlant tomatoes later.\n');
   const stale = await search(index, 'plant tomatoes', { k: 3 });
   assert.equal(stale.hits.find((x) => x.path === 'projects/garden.md')?.stale, true);
+});
+
+/** makeSnippet before it searched for stems instead of matching every word: the oracle. */
+function snippetByWords(text: string, stems: readonly string[], max = 240): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  const hits: Array<[number, number]> = [];
+  for (const m of flat.matchAll(/[\p{L}\p{N}]+/gu)) {
+    const w = m[0].toLowerCase();
+    if (stems.some((s) => w.startsWith(s))) hits.push([m.index, m.index + m[0].length]);
+  }
+  let start = 0;
+  if (hits.length > 0 && flat.length > max) {
+    let best = 0;
+    let j = 0;
+    for (let i = 0; i < hits.length; i++) {
+      while (hits[i]![0] - hits[j]![0] > max * 0.8) j++;
+      if (i - j + 1 > best) {
+        best = i - j + 1;
+        start = Math.max(0, hits[j]![0] - 30);
+      }
+    }
+  }
+  let from = start;
+  if (from > 0) {
+    const sp = flat.indexOf(' ', from);
+    from = sp >= 0 && sp < start + 40 ? sp + 1 : from;
+  }
+  let to = Math.min(flat.length, start + max);
+  if (to < flat.length) {
+    const sp = flat.lastIndexOf(' ', to);
+    if (sp > from) to = sp;
+  }
+  let out = '';
+  let pos = from;
+  for (const [a, b] of hits) {
+    if (b <= from || a >= to) continue;
+    const s = Math.max(a, from);
+    const e = Math.min(b, to);
+    out += `${flat.slice(pos, s)}**${flat.slice(s, e)}**`;
+    pos = e;
+  }
+  out += flat.slice(pos, to);
+  return `${from > 0 ? '…' : ''}${out}${to < flat.length ? '…' : ''}`;
+}
+
+test('snippets match the word-by-word oracle on real pages in many languages and odd text', (t) => {
+  const root = tempDir(t);
+  const dirs = [
+    'pages/common',
+    'pages/linux',
+    'pages.zh/common',
+    'pages.ru/common',
+    'pages.ja/common',
+    'pages.ar/common',
+  ];
+  execFileSync('tar', ['-xzf', join(CORPORA, 'tldr-all.tar.gz'), '-C', root, ...dirs.map((d) => `./${d}`)]);
+  const texts = [
+    'İstanbul ISTANBUL istanbul: case folding that changes length',
+    'café CAFÉ cafés, 𝒜lpha 𝒜rchive, archive-archiving_archived; naïve',
+    'c++ and c# and .net: list lists listing',
+  ];
+  for (const d of dirs) {
+    for (const name of readdirSync(join(root, d)).sort().slice(0, 250))
+      texts.push(readFileSync(join(root, d, name), 'utf8'));
+  }
+  assert.ok(texts.length > 700);
+  const stemSets = [
+    ['list', 'file'],
+    ['archiv', 'compress'],
+    ['git', 'commit', 'branch'],
+    ['i', 'is'],
+    ['caf', 'istanbul', 'naïve'],
+    ['файл', 'список'],
+    ['文件'],
+    ['ファイル', 'ディレクトリ'],
+    ['ملف'],
+    ['c++', 'c#'],
+  ];
+  let compared = 0;
+  for (const text of texts) {
+    for (const stems of stemSets) {
+      assert.equal(makeSnippet(text, stems), snippetByWords(text, stems), `${stems.join(',')}: ${text.slice(0, 60)}`);
+      compared++;
+    }
+  }
+  assert.ok(compared > 5000);
 });

@@ -48,6 +48,8 @@ function standInMac(t: TestContext): Mac {
     const r = spawnSync('bash', [join(SCRIPTS, script), ...args], {
       encoding: 'utf8',
       timeout: 120_000,
+      // provision-remote.sh keeps its log in the current folder: the test's, not the checkout.
+      cwd: dir,
       env: {
         PATH: `${join(STUBS, 'bin')}:/usr/bin:/bin`,
         HOME: home,

@@ -32,14 +32,16 @@ export function createMcpServer(deps: McpDeps, ctx: McpInstanceContext): McpServ
     },
   );
   registerTools(server, deps, ctx);
-  cacheToolList(server);
+  cacheToolList(server, deps);
   registerResources(server, deps, ctx);
   registerPrompts(server, deps);
   return server;
 }
 
 type StoredHandler = (request: unknown, ctx: unknown) => Promise<{ [key: string]: unknown }>;
-let toolList: Promise<{ [key: string]: unknown }> | undefined;
+type ToolList = Promise<{ [key: string]: unknown }>;
+// One list per daemon (its deps), so two daemons in one process never share one.
+const toolLists = new WeakMap<McpDeps, ToolList>();
 
 /**
  * The tool list is the same for every caller and every instance, but the SDK rebuilds it on
@@ -47,16 +49,20 @@ let toolList: Promise<{ [key: string]: unknown }> | undefined;
  * HTTP lanes ask a fresh instance every time. Answer from the first result instead. Uses the
  * SDK's protected handler accessor; if that ever goes away, the SDK's own handler stays.
  */
-function cacheToolList(server: McpServer): void {
+function cacheToolList(server: McpServer, deps: McpDeps): void {
   const low = server.server as unknown as { _getRequestHandler?: (method: string) => StoredHandler | undefined };
   const sdkHandler = low._getRequestHandler?.('tools/list');
   if (!sdkHandler) return;
   server.server.setRequestHandler('tools/list', async (request, ctx) => {
-    toolList ??= sdkHandler(request, ctx).catch((err: unknown) => {
-      toolList = undefined;
-      throw err;
-    });
+    let list = toolLists.get(deps);
+    if (!list) {
+      list = sdkHandler(request, ctx).catch((err: unknown) => {
+        toolLists.delete(deps);
+        throw err;
+      });
+      toolLists.set(deps, list);
+    }
     // A fresh envelope per response, so era-specific _meta the SDK adds can never be shared.
-    return { ...(await toolList) } as never;
+    return { ...(await list) } as never;
   });
 }

@@ -76,8 +76,14 @@ export class McpEndpoint {
   constructor(o: McpEndpointOptions) {
     this.#o = o;
     const onerror = (err: Error): void => o.log.debug({ err: err.message }, 'mcp transport');
-    const factory = (ctx: { era: 'legacy' | 'modern'; authInfo?: AuthInfo }): McpServer =>
-      createMcpServer(o.deps, { era: ctx.era, scopes: scopesOf(ctx.authInfo), tokenId: ctx.authInfo?.clientId });
+    const factory = (ctx: { era: 'legacy' | 'modern'; authInfo?: AuthInfo; requestInfo?: Request }): McpServer =>
+      createMcpServer(o.deps, {
+        era: ctx.era,
+        // Only the modern lane's header is validated against the body before this runs.
+        method: ctx.era === 'modern' ? (ctx.requestInfo?.headers.get('mcp-method') ?? undefined) : undefined,
+        scopes: scopesOf(ctx.authInfo),
+        tokenId: ctx.authInfo?.clientId,
+      });
     this.#modern = createMcpHandler(factory, {
       legacy: 'reject',
       onerror,

@@ -15,6 +15,8 @@ export interface McpDeps {
 /** Per-instance facts: which era, who is calling, how to report subscriptions. */
 export interface McpInstanceContext {
   era: 'legacy' | 'modern';
+  /** The one method this instance will serve, when known (2026-07-28 HTTP requests). */
+  method?: string | undefined;
   /** Scopes of the caller's token; undefined for stdio and --no-auth (everything allowed). */
   scopes?: readonly string[] | undefined;
   tokenId?: string | undefined;

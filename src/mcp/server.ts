@@ -31,11 +31,32 @@ export function createMcpServer(deps: McpDeps, ctx: McpInstanceContext): McpServ
       instructions: INSTRUCTIONS,
     },
   );
-  registerTools(server, deps, ctx);
-  cacheToolList(server, deps);
-  registerResources(server, deps, ctx);
-  registerPrompts(server, deps);
+  const parts = partsFor(ctx.method);
+  if (parts.tools) {
+    const cached = ctx.method === 'tools/list' ? toolLists.get(deps) : undefined;
+    if (cached) answerToolList(server, cached);
+    else {
+      registerTools(server, deps, ctx);
+      cacheToolList(server, deps);
+    }
+  }
+  if (parts.resources) registerResources(server, deps, ctx);
+  if (parts.prompts) registerPrompts(server, deps);
   return server;
+}
+
+/**
+ * What an instance that serves a single known method needs. A 2026-07-28 request names its
+ * method in the Mcp-Method header, which the SDK checks against the body before it calls the
+ * factory; every other instance (2025 sessions, stdio, discovery, listen) gets everything.
+ */
+function partsFor(method: string | undefined): { tools: boolean; resources: boolean; prompts: boolean } {
+  if (method === 'tools/list' || method === 'tools/call') return { tools: true, resources: false, prompts: false };
+  if (method === 'resources/list' || method === 'resources/read' || method === 'resources/templates/list')
+    return { tools: false, resources: true, prompts: false };
+  if (method === 'prompts/list' || method === 'prompts/get') return { tools: false, resources: false, prompts: true };
+  if (method === 'completion/complete') return { tools: false, resources: true, prompts: true };
+  return { tools: true, resources: true, prompts: true };
 }
 
 type StoredHandler = (request: unknown, ctx: unknown) => Promise<{ [key: string]: unknown }>;
@@ -65,4 +86,9 @@ function cacheToolList(server: McpServer, deps: McpDeps): void {
     // A fresh envelope per response, so era-specific _meta the SDK adds can never be shared.
     return { ...(await list) } as never;
   });
+}
+
+/** An instance built only to answer tools/list, once the list is cached: no tools needed. */
+function answerToolList(server: McpServer, list: ToolList): void {
+  server.server.setRequestHandler('tools/list', async () => ({ ...(await list) }) as never);
 }

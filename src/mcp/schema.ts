@@ -43,7 +43,11 @@ export function withCachedJsonSchema<T extends object>(schema: T, options: Cache
 }
 
 function withId(json: unknown, name: string | undefined): unknown {
-  if (name === undefined || typeof json !== 'object' || json === null || Array.isArray(json)) return json;
-  const hash = createHash('sha256').update(JSON.stringify(json)).digest('hex').slice(0, 16);
-  return { $id: `urn:notes-mcp:schema:${name}:${hash}`, ...json };
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return json;
+  // Without "$schema" a tool schema is JSON Schema 2020-12 (the MCP default, and what zod
+  // writes), so the key only lengthens every tools/list that each client parses and walks.
+  const { $schema: _dialect, ...rest } = json as Record<string, unknown>;
+  if (name === undefined) return rest;
+  const hash = createHash('sha256').update(JSON.stringify(rest)).digest('hex').slice(0, 16);
+  return { $id: `urn:notes-mcp:schema:${name}:${hash}`, ...rest };
 }

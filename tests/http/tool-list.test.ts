@@ -31,6 +31,9 @@ test('tools/list: output schemas carry a content $id, input schemas none; one ca
     assert.match(id as string, new RegExp(`^urn:notes-mcp:schema:${tool.name}\\.output:[0-9a-f]{16}$`));
     ids.add(id as string);
     assert.equal((tool.inputSchema as { $id?: unknown }).$id, undefined, `${tool.name} input schema has no $id`);
+    // 2020-12 is the default dialect: no "$schema" on every schema of every tools/list.
+    assert.equal((tool.inputSchema as { $schema?: unknown }).$schema, undefined, `${tool.name} input $schema`);
+    assert.equal(tool.outputSchema?.$schema, undefined, `${tool.name} output $schema`);
   }
   assert.equal(ids.size, legacy.tools.length, 'one $id per schema');
 

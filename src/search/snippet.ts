@@ -1,6 +1,6 @@
 // A short excerpt of a passage around the query's words, with the matches in **bold**.
-// One pass over the words (no alternation or look-behind regexes: in Unicode mode those cost
-// a third of a millisecond per passage).
+// Matches are found by searching for each query stem (no alternation or look-behind regexes:
+// in Unicode mode those cost a third of a millisecond per passage).
 
 const MAX = 240;
 const WORD = /[\p{L}\p{N}]+/gu;
@@ -26,16 +26,9 @@ const ALL_WORD = /^[\p{L}\p{N}]+$/u;
  * regex when lower-casing changes the text's length (then indexes would not line up) or a
  * stem is not all letters and digits.
  */
-function matchedWords(flat: string, stems: readonly string[]): Array<[number, number]> {
+export function matchedWords(flat: string, stems: readonly string[]): Array<[number, number]> {
   const lower = flat.toLowerCase();
-  if (lower.length !== flat.length || !stems.every((st) => ALL_WORD.test(st))) {
-    const hits: Array<[number, number]> = [];
-    for (const m of flat.matchAll(WORD)) {
-      const w = m[0].toLowerCase();
-      if (stems.some((st) => w.startsWith(st))) hits.push([m.index, m.index + m[0].length]);
-    }
-    return hits;
-  }
+  if (lower.length !== flat.length || !stems.every((st) => ALL_WORD.test(st))) return wordHits(flat, stems);
   const starts = new Map<number, number>();
   for (const st of stems) {
     for (let at = lower.indexOf(st); at >= 0; at = lower.indexOf(st, at + 1)) {
@@ -53,6 +46,16 @@ function matchedWords(flat: string, stems: readonly string[]): Array<[number, nu
   return hits.sort((a, b) => a[0] - b[0]);
 }
 
+/** The same as matchedWords, one regex match per word: the fallback, and the tests' reference. */
+export function wordHits(flat: string, stems: readonly string[]): Array<[number, number]> {
+  const hits: Array<[number, number]> = [];
+  for (const m of flat.matchAll(WORD)) {
+    const w = m[0].toLowerCase();
+    if (stems.some((st) => w.startsWith(st))) hits.push([m.index, m.index + m[0].length]);
+  }
+  return hits;
+}
+
 function isWordChar(text: string, i: number): boolean {
   const c = text.charCodeAt(i);
   if (c < 128) return (c >= 48 && c <= 57) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90);
@@ -64,10 +67,19 @@ function isWordChar(text: string, i: number): boolean {
   return WORD_CHAR.test(text[i] ?? '');
 }
 
+/** Whitespace runs as single spaces: the text a snippet's offsets refer to. */
+export function flatten(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}
+
 export function makeSnippet(text: string, terms: readonly string[] | null, max = MAX): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
+  const flat = flatten(text);
   const stems = terms === null ? null : terms.every((t) => t === t.toLowerCase()) ? terms : termPattern(terms);
-  const hits = stems ? matchedWords(flat, stems) : [];
+  return snippetFromHits(flat, stems ? matchedWords(flat, stems) : [], max);
+}
+
+/** The window of `flat` holding the most matched words, cut at spaces, matches in bold. */
+export function snippetFromHits(flat: string, hits: ReadonlyArray<readonly [number, number]>, max = MAX): string {
   let start = 0;
   if (hits.length > 0 && flat.length > max) {
     // Pick the window that holds the most matches.

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ftsMatch, makeSnippet, queryTerms, search } from '../../src/search/index.ts';
+import { flatten, snippetFromHits, wordHits } from '../../src/search/snippet.ts';
 import { CORPORA, tempDir } from '../helpers/tmp.ts';
 import { openTestIndex, tldrVault, writeNotes } from '../helpers/vault.ts';
 
@@ -88,47 +89,10 @@ test('hybrid search over real notes: syntax characters never error, filters and 
   assert.equal(stale.hits.find((x) => x.path === 'projects/garden.md')?.stale, true);
 });
 
-/** makeSnippet before it searched for stems instead of matching every word: the oracle. */
-function snippetByWords(text: string, stems: readonly string[], max = 240): string {
-  const flat = text.replace(/\s+/g, ' ').trim();
-  const hits: Array<[number, number]> = [];
-  for (const m of flat.matchAll(/[\p{L}\p{N}]+/gu)) {
-    const w = m[0].toLowerCase();
-    if (stems.some((s) => w.startsWith(s))) hits.push([m.index, m.index + m[0].length]);
-  }
-  let start = 0;
-  if (hits.length > 0 && flat.length > max) {
-    let best = 0;
-    let j = 0;
-    for (let i = 0; i < hits.length; i++) {
-      while (hits[i]![0] - hits[j]![0] > max * 0.8) j++;
-      if (i - j + 1 > best) {
-        best = i - j + 1;
-        start = Math.max(0, hits[j]![0] - 30);
-      }
-    }
-  }
-  let from = start;
-  if (from > 0) {
-    const sp = flat.indexOf(' ', from);
-    from = sp >= 0 && sp < start + 40 ? sp + 1 : from;
-  }
-  let to = Math.min(flat.length, start + max);
-  if (to < flat.length) {
-    const sp = flat.lastIndexOf(' ', to);
-    if (sp > from) to = sp;
-  }
-  let out = '';
-  let pos = from;
-  for (const [a, b] of hits) {
-    if (b <= from || a >= to) continue;
-    const s = Math.max(a, from);
-    const e = Math.min(b, to);
-    out += `${flat.slice(pos, s)}**${flat.slice(s, e)}**`;
-    pos = e;
-  }
-  out += flat.slice(pos, to);
-  return `${from > 0 ? '…' : ''}${out}${to < flat.length ? '…' : ''}`;
+/** makeSnippet before it searched for stems: one regex match per word, the reference. */
+function snippetByWords(text: string, stems: readonly string[]): string {
+  const flat = flatten(text);
+  return snippetFromHits(flat, wordHits(flat, stems));
 }
 
 test('snippets match the word-by-word oracle on real pages in many languages and odd text', (t) => {

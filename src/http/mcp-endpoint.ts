@@ -108,32 +108,19 @@ export class McpEndpoint {
 
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
     const authInfo = authInfoFor(caller);
-    if (!isLegacy(req, body)) {
-      // The modern handler takes a web Request: build it once (toNodeHandler would build a
-      // second one and classify the request again), aborted when the client goes away before
-      // the response ended, so a subscriptions/listen stream ends with its connection. Only
-      // then: every abort builds a DOMException, stack and all.
-      const abort = new AbortController();
-      res.on('close', () => {
-        if (!res.writableFinished) abort.abort();
-      });
-      const web = await toWebRequest(req, body, { maxRequestBodySize: this.#o.maxBodyBytes, signal: abort.signal });
-      const response = await this.#modern.fetch(web, authInfo ? { authInfo, parsedBody: body } : { parsedBody: body });
-      await writeWebResponse(response, res, abort.signal);
-      return;
-    }
+    if (!isLegacy(req, body)) return this.#serveWeb(this.#modern.fetch, req, res, body, authInfo);
     const sid = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(sid) ? sid[0] : sid;
     if (sessionId === undefined) {
       if (req.method === 'POST' && isInitialize(body)) return this.#openSession(req, res, body, caller, authInfo);
-      if (req.method === 'POST') return this.#serveStateless(req, res, body, authInfo);
+      if (req.method === 'POST') return this.#serveWeb(this.#stateless, req, res, body, authInfo);
       return sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
     }
     const s = this.#sessions.get(sessionId);
     if (!s || s.tokenId !== caller.tokenId) {
       if (req.method === 'POST' && !isInitialize(body)) {
         this.#o.log.debug({ session_id: sessionId }, 'unknown session: serving statelessly');
-        return this.#serveStateless(req, res, body, authInfo);
+        return this.#serveWeb(this.#stateless, req, res, body, authInfo);
       }
       return sendJsonRpcError(res, 404, -32001, new NotesError('NOTES_E_SESSION_NOT_FOUND', [sessionId]).message);
     }
@@ -148,7 +135,15 @@ export class McpEndpoint {
     await s.transport.handleRequest(Object.assign(req, { auth: authInfo }), res, body);
   }
 
-  async #serveStateless(
+  /**
+   * Serve through a fetch-shaped handler (the modern lane, or the stateless legacy fallback).
+   * The web Request is built once (toNodeHandler would build a second one and classify the
+   * request again) and aborted when the client goes away before the response ended, so a
+   * subscriptions/listen stream ends with its connection. Only then: every abort builds a
+   * DOMException, stack and all.
+   */
+  async #serveWeb(
+    fetch: (request: Request, options?: { authInfo?: AuthInfo; parsedBody?: unknown }) => Promise<Response>,
     req: IncomingMessage,
     res: ServerResponse,
     body: unknown,
@@ -159,7 +154,7 @@ export class McpEndpoint {
       if (!res.writableFinished) abort.abort();
     });
     const web = await toWebRequest(req, body, { maxRequestBodySize: this.#o.maxBodyBytes, signal: abort.signal });
-    const response = await this.#stateless(web, authInfo ? { authInfo, parsedBody: body } : { parsedBody: body });
+    const response = await fetch(web, authInfo ? { authInfo, parsedBody: body } : { parsedBody: body });
     await writeWebResponse(response, res, abort.signal);
   }
 

@@ -35,14 +35,15 @@ export function withCachedJsonSchema<T extends object>(schema: T, options: Cache
     (io: 'input' | 'output') =>
     (opts: unknown): unknown => {
       const key = `${io}:${JSON.stringify(opts)}`;
-      if (!cache.has(key)) cache.set(key, withId(convert[io](opts), options.id));
+      if (!cache.has(key)) cache.set(key, asListed(convert[io](opts), options.id));
       return cache.get(key);
     };
   holder['~standard'] = { ...std, jsonSchema: { input: memo('input'), output: memo('output') } };
   return schema;
 }
 
-function withId(json: unknown, name: string | undefined): unknown {
+/** The JSON Schema as tools/list carries it: no "$schema", and the content $id when named. */
+function asListed(json: unknown, name: string | undefined): unknown {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) return json;
   // Without "$schema" a tool schema is JSON Schema 2020-12 (the MCP default, and what zod
   // writes), so the key only lengthens every tools/list that each client parses and walks.

@@ -109,7 +109,7 @@ async function main(): Promise<void> {
           bm25Engine: v.bm25Engine,
         });
         times.push(performance.now() - t1);
-        const chunks = index.store.chunks(ranked.slice(0, 200).map((r) => r.id));
+        const chunks = index.chunks(ranked.slice(0, 200).map((r) => r.id));
         const notes: string[] = [];
         for (const r of ranked) {
           const p = chunks.get(r.id)?.path;

@@ -105,8 +105,8 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   const hub = new NotificationHub(index);
   let endpoint: McpEndpoint | undefined;
   metrics = new Metrics({
-    notes: () => index.store.counts().notes,
-    chunks: () => index.store.counts().chunks,
+    notes: () => index.counts().notes,
+    chunks: () => index.counts().chunks,
     sessions: () => endpoint?.sessionCount ?? 0,
     lagSeconds: () => index.status().lagMs / 1000,
   });

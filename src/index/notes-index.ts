@@ -12,7 +12,7 @@ import { openDb } from './db.ts';
 import { Indexer, type NoteEvent, type SyncProgress, type SyncSummary } from './indexer.ts';
 import { LexicalIndex } from './lexical.ts';
 import { acquireLock, type Lock } from './lock.ts';
-import { Store } from './store.ts';
+import { type ChunkRecord, type Filter, type NoteRecord, Store } from './store.ts';
 import { VectorIndex } from './vectors.ts';
 
 // Bumped when chunking changes in a way that should re-chunk existing indexes.
@@ -56,7 +56,7 @@ interface Events {
 /** The knowledge index: one SQLite database plus an HNSW graph, with one writer at a time. */
 export class NotesIndex extends EventEmitter<Events> {
   readonly config: Config;
-  readonly store: Store;
+  readonly #store: Store;
   readonly embedder: Embedder;
   readonly readOnly: boolean;
   #vectors: VectorIndex;
@@ -83,7 +83,7 @@ export class NotesIndex extends EventEmitter<Events> {
   ) {
     super();
     this.config = opts.config;
-    this.store = store;
+    this.#store = store;
     this.embedder = opts.embedder;
     this.readOnly = opts.readOnly ?? false;
     this.#vectors = vectors;
@@ -187,7 +187,7 @@ export class NotesIndex extends EventEmitter<Events> {
     return this.#enqueue(async () => {
       const t0 = performance.now();
       let n = 0;
-      for (const doc of this.store.iterateLexicalDocs()) {
+      for (const doc of this.#store.iterateLexicalDocs()) {
         this.#lexical.add(doc);
         if (++n % 2000 === 0) await new Promise((r) => setImmediate(r));
       }
@@ -273,11 +273,63 @@ export class NotesIndex extends EventEmitter<Events> {
   /** Persist the vector graph now if it changed. */
   async flush(): Promise<void> {
     if (this.readOnly || !this.#vectors.dirty) return;
-    await this.#vectors.save(this.store.generation());
+    await this.#vectors.save(this.#store.generation());
+  }
+
+  // What callers outside src/index/ may ask of the index. The database behind it is private:
+  // a schema change stays inside this folder.
+
+  /** One note's indexed record (title, tags, front matter, stat), by its notes-relative path. */
+  getNote(path: string): NoteRecord | undefined {
+    return this.#store.getNote(path);
+  }
+
+  /** Notes matching a filter, sorted by path, after a path (keyset paging). */
+  listNotes(filter: Filter, page: { after?: string | undefined; limit: number }): NoteRecord[] {
+    return this.#store.listNotes(filter, page.after === undefined ? { limit: page.limit } : page);
+  }
+
+  countNotes(filter?: Filter): number {
+    return this.#store.countNotes(filter);
+  }
+
+  /** Note paths starting with `prefix` (completion), sorted, at most `limit`. */
+  pathsWithPrefix(prefix: string, limit: number): string[] {
+    return this.#store.pathsWithPrefix(prefix, limit);
+  }
+
+  chunk(id: number): ChunkRecord | undefined {
+    return this.#store.chunk(id);
+  }
+
+  chunks(ids: readonly number[]): Map<number, ChunkRecord> {
+    return this.#store.chunks(ids);
+  }
+
+  /** Chunk ids a filter allows (filtered vector and BM25 search). */
+  chunkIdsMatching(filter: Filter): Set<number> {
+    return this.#store.chunkIdsMatching(filter);
+  }
+
+  /** SQLite FTS5 BM25 (the durable lexical index; answers until the in-memory one is built). */
+  fts(match: string, limit: number, filter?: Filter): Array<{ id: number; score: number }> {
+    return this.#store.fts(match, limit, filter);
+  }
+
+  counts(): { notes: number; chunks: number; vectors: number } {
+    return this.#store.counts();
+  }
+
+  noteStates(): ReadonlyMap<string, { path: string; hash: string; size: number; mtimeMs: number }> {
+    return this.#store.noteStates();
+  }
+
+  tagCounts(limit: number): Array<{ tag: string; notes: number }> {
+    return this.#store.tagCounts(limit);
   }
 
   status(): IndexStatus {
-    const c = this.store.counts();
+    const c = this.#store.counts();
     return {
       notesDir: this.config.notesDir,
       indexDir: this.config.indexDir,
@@ -287,13 +339,23 @@ export class NotesIndex extends EventEmitter<Events> {
       model: this.embedder.modelId,
       fingerprint: this.embedder.fingerprint,
       dims: this.embedder.dims,
-      generation: this.store.generation(),
-      lastIndexedAt: this.store.lastIndexedAt(),
+      generation: this.#store.generation(),
+      lastIndexedAt: this.#store.lastIndexedAt(),
       lastSyncAt: this.#lastSyncAt,
       lagMs: this.#pendingSince === undefined ? 0 : Date.now() - this.#pendingSince,
       syncing: this.#queued > 0,
       vectorIndex: { ...this.#vectorInfo, size: this.#vectors.size },
     };
+  }
+
+  /**
+   * Let go of the database the way a crash would: nothing saved, the lock left behind for the
+   * next opener to judge stale. Tests use it to prove the index heals from that state.
+   */
+  abandon(): void {
+    this.#closed = true;
+    if (this.#saveTimer) clearTimeout(this.#saveTimer);
+    this.#store.close();
   }
 
   /** Finish queued work, save the graph, release the database and the lock. */
@@ -306,7 +368,7 @@ export class NotesIndex extends EventEmitter<Events> {
       await this.flush();
     } finally {
       await this.#vectors.close();
-      this.store.close();
+      this.#store.close();
       this.#lock?.release();
     }
   }

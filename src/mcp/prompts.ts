@@ -47,7 +47,7 @@ export function registerPrompts(server: McpServer, deps: McpDeps): void {
       const passages = r.hits.length
         ? r.hits
             .map((h, i) => {
-              const c = deps.index.store.chunk(h.chunkId);
+              const c = deps.index.chunk(h.chunkId);
               const where = `${h.uri}#L${h.startLine}-L${h.endLine}`;
               return `[${i + 1}] ${where} (${h.title}${h.headings.length ? ` › ${h.headings.join(' › ')}` : ''})\n${FENCE}\n${quote(c?.text ?? h.snippet)}\n${FENCE}`;
             })
@@ -83,7 +83,7 @@ export function registerPrompts(server: McpServer, deps: McpDeps): void {
     async ({ days, folder }) => {
       const n = Math.min(365, Math.max(1, Number(days ?? '7')));
       const since = Date.now() - n * 86_400_000;
-      const notes = deps.index.store
+      const notes = deps.index
         .listNotes({ folder, modifiedAfter: since }, { limit: 5000 })
         .sort((a, b) => b.mtimeMs - a.mtimeMs)
         .slice(0, 100);

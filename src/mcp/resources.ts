@@ -27,7 +27,7 @@ function cursorToPath(cursor: string | undefined): string | undefined {
  * resources/read goes through the same path checks as read_note.
  */
 export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInstanceContext): void {
-  const { store } = deps.index;
+  const index = deps.index;
   const root = deps.config.notesDir;
 
   server.registerResource(
@@ -35,7 +35,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
     new ResourceTemplate(NOTE_URI_TEMPLATE, {
       list: undefined,
       complete: {
-        path: (value) => store.pathsWithPrefix(value.replace(/^\/+/, ''), 100),
+        path: (value) => index.pathsWithPrefix(value.replace(/^\/+/, ''), 100),
       },
     }),
     {
@@ -54,7 +54,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
   const low = server.server;
   low.setRequestHandler('resources/list', async (request) => {
     const after = cursorToPath(request.params?.cursor);
-    const page = store.listNotes({}, { after, limit: PAGE_SIZE + 1 });
+    const page = index.listNotes({}, { after, limit: PAGE_SIZE + 1 });
     const notes = page.slice(0, PAGE_SIZE);
     const last = notes[notes.length - 1];
     return {

@@ -296,10 +296,10 @@ export function registerTools(server: McpServer, deps: McpDeps, ctx: McpInstance
           path: note.path,
           title:
             fm.title ??
-            deps.index.store.getNote(note.path)?.title ??
+            deps.index.getNote(note.path)?.title ??
             note.path.replace(/^.*\//, '').replace(/\.(md|markdown)$/i, ''),
           front_matter: fm.data,
-          tags: deps.index.store.getNote(note.path)?.tags ?? fm.tags,
+          tags: deps.index.getNote(note.path)?.tags ?? fm.tags,
           content: all.slice(start - 1, end).join('\n'),
           start_line: start,
           end_line: end,
@@ -385,7 +385,7 @@ export function registerTools(server: McpServer, deps: McpDeps, ctx: McpInstance
           modifiedAfter: dateMs(args.modified_after),
         };
         const after = args.cursor ? decodeCursor(args.cursor) : undefined;
-        const page = deps.index.store.listNotes(filter, { after, limit: args.limit + 1 });
+        const page = deps.index.listNotes(filter, { after, limit: args.limit + 1 });
         const more = page.length > args.limit;
         const notes = page.slice(0, args.limit);
         const out: z.infer<typeof ListOutput> = {
@@ -397,7 +397,7 @@ export function registerTools(server: McpServer, deps: McpDeps, ctx: McpInstance
             modified_at: new Date(n.mtimeMs).toISOString(),
             size: n.size,
           })),
-          total: deps.index.store.countNotes(filter),
+          total: deps.index.countNotes(filter),
         };
         const last = notes[notes.length - 1];
         if (more && last) out.next_cursor = encodeCursor(last.path);

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { NotesIndex } from '../index/index.ts';
-import type { ChunkRecord, Filter } from '../index/store.ts';
-import { isEmptyFilter } from '../index/store.ts';
+import type { ChunkRecord, Filter } from '../index/index.ts';
+import { isEmptyFilter } from '../index/index.ts';
 import { noteUri } from '../notes/index.ts';
 import { BAG_OF_WORDS_FUSION, DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
 import { ftsMatchOf, queryTerms, searchTerms } from './query.ts';
@@ -84,7 +84,7 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
   const filter: Filter = opts;
   const filtered = !isEmptyFilter(filter);
 
-  const allow = filtered ? index.store.chunkIdsMatching(filter) : undefined;
+  const allow = filtered ? index.chunkIdsMatching(filter) : undefined;
   // The query vector first, then the HNSW search runs in its worker thread while BM25 scores
   // on this one: the two overlap instead of adding up.
   let vecSearch: Promise<Ranked[]> = Promise.resolve([]);
@@ -102,7 +102,7 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
     if (lexical) bm25 = lexical.search(terms.join(' '), n, allow);
     else {
       const match = ftsMatchOf(terms);
-      if (match) bm25 = index.store.fts(match, n, filtered ? filter : undefined);
+      if (match) bm25 = index.fts(match, n, filtered ? filter : undefined);
     }
   }
   const vec = await vecSearch;
@@ -124,7 +124,7 @@ export async function search(index: NotesIndex, query: string, opts: SearchOptio
   const step = Math.max(16, (offset + k + 1) * (opts.onePerNote ? 2 : 1));
   fill: for (let i = 0; i < ranked.length; i += step) {
     const slice = ranked.slice(i, i + step);
-    const records = index.store.chunks(slice.map((r) => r.id));
+    const records = index.chunks(slice.map((r) => r.id));
     for (const r of slice) {
       const c = records.get(r.id);
       if (!c) continue; // removed between ranking and hydration

@@ -57,7 +57,7 @@ test('incremental indexing: unchanged skipped, edits replace chunks, deletes and
   assert.equal(removed.removed, 1);
   const gone = await search(index, 'quokkas wombats', { k: 5 });
   assert.ok(!gone.hits.some((h) => h.path.includes('zz-')));
-  assert.equal(index.store.counts().vectors <= index.store.counts().chunks, true, 'orphan vectors are collected');
+  assert.equal(index.counts().vectors <= index.counts().chunks, true, 'orphan vectors are collected');
 });
 
 test('the vector graph is saved with a manifest, reloaded, and rebuilt from stored vectors when it does not match', async (t) => {
@@ -98,7 +98,7 @@ test('the vector graph is saved with a manifest, reloaded, and rebuilt from stor
   index = await open();
   writeNotes(notes, { 'common/extra.md': '# extra\n\nmarmot burrows\n' });
   await index.sync();
-  index.store.db.close();
+  index.abandon();
   index = await open();
   assert.equal(index.status().vectorIndex.loaded, 'rebuilt');
   assert.equal((await search(index, 'marmot burrows', { k: 1 })).hits[0]?.path, 'common/extra.md');

@@ -34,7 +34,7 @@ test('live re-indexing: bulk checkout in few batches, folder rename and delete l
     },
   });
   t.after(() => w.close());
-  const paths = () => [...index.store.noteStates().keys()].sort();
+  const paths = () => [...index.noteStates().keys()].sort();
 
   // A checkout writing 1,000 notes at once arrives as a handful of batches, not 1,000 runs.
   const files: Record<string, string> = {};
@@ -52,5 +52,5 @@ test('live re-indexing: bulk checkout in few batches, folder rename and delete l
 
   rmSync(join(notes, 'bulk'), { recursive: true });
   await until('folder delete seen', () => paths().length === 2);
-  assert.equal(index.store.counts().chunks, 2);
+  assert.equal(index.counts().chunks, 2);
 });

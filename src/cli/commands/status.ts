@@ -28,7 +28,7 @@ export function registerStatus(program: Command): void {
       const { index, close } = await openIndexForCli(config, { readOnly: true });
       try {
         const s = index.status();
-        const tags = index.store.tagCounts(10);
+        const tags = index.tagCounts(10);
         if (opts.json) return printJson(processIO, { ...s, indexed: true, daemonPid: owner ?? null, topTags: tags });
         processIO.out(
           [

@@ -12,10 +12,8 @@ import { sendJsonRpcError } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
 
 // Request pipeline for /mcp, in order: closing → Host → Origin/CORS → bearer token →
-// per-token rate limit → JSON body (size-limited, no batches) → scope → MCP lanes.
-
-/** Tools that change notes or the index: a read token may not call them. */
-export const WRITE_TOOLS = new Set(['write_note', 'reindex']);
+// per-token rate limit → JSON body (size-limited, no batches) → MCP lanes. Which tools a
+// token's scope allows is the MCP layer's rule (src/mcp/tools/), the same for HTTP and stdio.
 
 const CORS_ALLOW_HEADERS = 'authorization, content-type, accept, mcp-session-id, mcp-protocol-version, last-event-id';
 const CORS_EXPOSE_HEADERS = 'mcp-session-id, mcp-protocol-version, www-authenticate, retry-after';
@@ -185,10 +183,6 @@ export function buildApp(d: AppDeps): express.Express {
     };
     const method = typeof msg.method === 'string' ? msg.method : req.method === 'GET' ? 'GET stream' : req.method;
     const tool = method === 'tools/call' && typeof msg.params?.name === 'string' ? msg.params.name : '';
-    if (tool && WRITE_TOOLS.has(tool) && caller.scopes && !caller.scopes.includes('write')) {
-      res.setHeader('WWW-Authenticate', 'Bearer realm="notes-mcp", error="insufficient_scope", scope="write"');
-      return fail(res, metrics, 'NOTES_E_AUTH_SCOPE', 'read', tool);
-    }
     // Long-lived notification streams are closed at shutdown, not waited for.
     if (method !== 'GET stream' && method !== 'subscriptions/listen') d.track(res);
     const t0 = performance.now();

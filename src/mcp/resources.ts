@@ -8,6 +8,7 @@ import {
 import { NotesError } from '../errors.ts';
 import { noteUri, readNote } from '../notes/index.ts';
 import type { McpDeps, McpInstanceContext } from './context.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
 import { resolveInput } from './paths.ts';
 
 export const NOTE_URI_TEMPLATE = 'note://{+path}';
@@ -16,9 +17,12 @@ const MIME = 'text/markdown';
 
 function cursorToPath(cursor: string | undefined): string | undefined {
   if (cursor === undefined) return undefined;
-  const s = Buffer.from(cursor, 'base64url').toString('utf8');
-  if (s === '') throw new NotesError('NOTES_E_USAGE', ['invalid cursor']);
-  return s;
+  try {
+    return decodeCursor(cursor);
+  } catch (err) {
+    if (err instanceof NotesError) throw new ProtocolError(ProtocolErrorCode.InvalidParams, err.message);
+    throw err;
+  }
 }
 
 /**
@@ -66,7 +70,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
         size: n.size,
         annotations: { lastModified: new Date(n.mtimeMs).toISOString() },
       })),
-      ...(page.length > PAGE_SIZE && last ? { nextCursor: Buffer.from(last.path, 'utf8').toString('base64url') } : {}),
+      ...(page.length > PAGE_SIZE && last ? { nextCursor: encodeCursor(last.path) } : {}),
     };
   });
 

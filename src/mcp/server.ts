@@ -3,7 +3,7 @@ import { VERSION } from '../version.ts';
 import type { McpDeps, McpInstanceContext } from './context.ts';
 import { registerPrompts } from './prompts.ts';
 import { registerResources } from './resources.ts';
-import { registerTools } from './tools.ts';
+import { registerTools, toolNamesFor } from './tools/index.ts';
 
 const INSTRUCTIONS = [
   "notes-mcp serves the user's Markdown notes.",
@@ -34,10 +34,10 @@ export function createMcpServer(deps: McpDeps, ctx: McpInstanceContext): McpServ
   const parts = partsFor(ctx.method);
   if (parts.tools) {
     const cached = ctx.method === 'tools/list' ? toolLists.get(deps) : undefined;
-    if (cached) answerToolList(server, cached);
+    if (cached) answerToolList(server, cached, ctx.scopes);
     else {
       registerTools(server, deps, ctx);
-      cacheToolList(server, deps);
+      cacheToolList(server, deps, ctx.scopes);
     }
   }
   if (parts.resources) registerResources(server, deps, ctx);
@@ -60,7 +60,7 @@ function partsFor(method: string | undefined): { tools: boolean; resources: bool
 }
 
 type StoredHandler = (request: unknown, ctx: unknown) => Promise<{ [key: string]: unknown }>;
-type ToolList = Promise<{ [key: string]: unknown }>;
+type ToolList = Promise<{ [key: string]: unknown; tools?: unknown }>;
 // One list per daemon (its deps), so two daemons in one process never share one.
 const toolLists = new WeakMap<McpDeps, ToolList>();
 
@@ -70,7 +70,7 @@ const toolLists = new WeakMap<McpDeps, ToolList>();
  * HTTP lanes ask a fresh instance every time. Answer from the first result instead. Uses the
  * SDK's protected handler accessor; if that ever goes away, the SDK's own handler stays.
  */
-function cacheToolList(server: McpServer, deps: McpDeps): void {
+function cacheToolList(server: McpServer, deps: McpDeps, scopes: readonly string[] | undefined): void {
   const low = server.server as unknown as { _getRequestHandler?: (method: string) => StoredHandler | undefined };
   const sdkHandler = low._getRequestHandler?.('tools/list');
   if (!sdkHandler) return;
@@ -83,12 +83,23 @@ function cacheToolList(server: McpServer, deps: McpDeps): void {
       });
       toolLists.set(deps, list);
     }
-    // A fresh envelope per response, so era-specific _meta the SDK adds can never be shared.
-    return { ...(await list) } as never;
+    return forScopes(await list, scopes) as never;
   });
 }
 
 /** An instance built only to answer tools/list, once the list is cached: no tools needed. */
-function answerToolList(server: McpServer, list: ToolList): void {
-  server.server.setRequestHandler('tools/list', async () => ({ ...(await list) }) as never);
+function answerToolList(server: McpServer, list: ToolList, scopes: readonly string[] | undefined): void {
+  server.server.setRequestHandler('tools/list', async () => forScopes(await list, scopes) as never);
+}
+
+/**
+ * The cached list (built by a caller of any scope) as this caller may see it: a read-only
+ * token is not shown the tools it may not call. A fresh envelope per response, so era-specific
+ * _meta the SDK adds can never be shared.
+ */
+function forScopes(list: Awaited<ToolList>, scopes: readonly string[] | undefined): { [key: string]: unknown } {
+  const allowed = toolNamesFor(scopes);
+  const tools = Array.isArray(list.tools) ? (list.tools as Array<{ name?: unknown }>) : [];
+  if (tools.every((t) => typeof t.name === 'string' && allowed.has(t.name))) return { ...list };
+  return { ...list, tools: tools.filter((t) => typeof t.name === 'string' && allowed.has(t.name)) };
 }

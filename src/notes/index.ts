@@ -15,3 +15,4 @@ export { noteUri, parseNoteUri } from './uri.ts';
 export { type NotesWatcher, type WatchOptions, watchNotes } from './watch.ts';
 export { isTempFileName, TEMP_PREFIX } from './temp.ts';
 export { MAX_NOTE_BYTES, type WriteOptions, writeNote } from './write.ts';
+export { type LinePage, type LinePageResult, pageLines, splitLines } from './lines.ts';

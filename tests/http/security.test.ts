@@ -94,25 +94,39 @@ test('auth, scope, Host and Origin negatives', async (t) => {
   const badPreflight = await raw(d.url, { method: 'OPTIONS', headers: { Origin: 'https://evil.example' } });
   assert.equal(badPreflight.status, 403);
 
-  // A read token can search but not write; revocation is immediate.
+  // A read token can search but not write, over both revisions: it is not shown the write
+  // tools, and calling one anyway is an isError result naming the scope (the README promises
+  // isError results; an HTTP 403 made the SDK clients throw). Revocation is immediate.
   const store = new TokenStore(d.index.config.tokensFile);
   const reader = store.create('reader', 'read');
   const c = await connectV1(t, d.url, reader.token);
+  const listed = (await c.listTools()).tools.map((x) => x.name).sort();
+  assert.deepEqual(listed, ['list_notes', 'read_note', 'search_notes']);
   const s = await c.callTool({ name: 'search_notes', arguments: { query: 'alpha' } });
   assert.ok(!s.isError);
-  await assert.rejects(
-    c.callTool({ name: 'write_note', arguments: { path: 'x.md', content: 'x' } }),
-    /403|insufficient_scope|scope/,
-  );
+  for (const [name, args] of [
+    ['write_note', { path: 'x.md', content: 'x' }],
+    ['reindex', {}],
+  ] as const) {
+    const w = await c.callTool({ name, arguments: args });
+    assert.equal(w.isError, true, name);
+    assert.match(JSON.stringify(w.content), /scope \\"write\\"/);
+  }
   assert.equal(existsSync(join(d.index.config.notesDir, 'x.md')), false);
   store.revoke(reader.record.id);
   await assert.rejects(c.callTool({ name: 'search_notes', arguments: { query: 'alpha' } }), /401|nauthorized|invalid/);
 
-  // The 2026 lane enforces the same scope.
+  // The 2026 lane enforces the same scope, the same way.
   const reader2 = store.create('reader2', 'read');
   const c2 = await connectV2(t, d.url, reader2.token);
-  await assert.rejects(c2.callTool({ name: 'write_note', arguments: { path: 'y.md', content: 'y' } }));
+  assert.deepEqual((await c2.listTools()).tools.map((x) => x.name).sort(), ['list_notes', 'read_note', 'search_notes']);
+  const w2 = await c2.callTool({ name: 'write_note', arguments: { path: 'y.md', content: 'y' } });
+  assert.equal(w2.isError, true);
+  assert.match(JSON.stringify(w2.content), /scope \\"write\\"/);
   assert.equal(existsSync(join(d.index.config.notesDir, 'y.md')), false);
+  // A write token still sees and calls everything.
+  const writer = await connectV2(t, d.url);
+  assert.equal((await writer.listTools()).tools.length, 5);
 });
 
 test('body limit, batches and rate limit', async (t) => {

@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { parseFrontMatter } from '../../chunk/index.ts';
+import { noteUri, pageLines, readNote } from '../../notes/index.ts';
+import { errorResult, okResult } from '../context.ts';
+import { resolveInput } from '../paths.ts';
+import { withCachedJsonSchema } from '../schema.ts';
+import { DATA_NOT_INSTRUCTIONS, defineTool } from './define.ts';
+
+/** Largest slice of a note read_note returns in one call; longer notes are paged by line. */
+export const READ_LIMIT_CHARS = 100_000;
+
+const ReadInput = withCachedJsonSchema(
+  z.object({
+    path: z.string().max(4096).optional().describe('Note path relative to the notes folder, e.g. "ideas/garden.md".'),
+    uri: z.string().max(8192).optional().describe('A note:// URI as returned by search_notes or list_notes.'),
+    start_line: z.number().int().min(1).optional().describe('First line to return (1-based).'),
+    end_line: z.number().int().min(1).optional().describe('Last line to return (inclusive).'),
+  }),
+);
+
+const ReadOutput = withCachedJsonSchema(
+  z.object({
+    uri: z.string(),
+    path: z.string(),
+    title: z.string(),
+    front_matter: z.record(z.string(), z.unknown()),
+    tags: z.array(z.string()),
+    content: z.string(),
+    start_line: z.number(),
+    end_line: z.number(),
+    total_lines: z.number(),
+    truncated: z.boolean(),
+    next_start_line: z.number().optional(),
+    hash: z.string(),
+    size: z.number(),
+    modified_at: z.string(),
+  }),
+  { id: 'read_note.output' },
+);
+
+export const readNoteTool = defineTool({
+  name: 'read_note',
+  title: 'Read a note',
+  description:
+    'Read one Markdown note (or a line range of it) by path or note:// URI, with its front matter, tags and ' +
+    'content hash (pass the hash to write_note as expected_hash to avoid overwriting newer edits). Long notes ' +
+    `come back in pages: when "truncated" is true, call again with start_line = next_start_line. ${DATA_NOT_INSTRUCTIONS}`,
+  input: ReadInput,
+  output: ReadOutput,
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async run(args, { deps }) {
+    const root = deps.config.notesDir;
+    const input = args.uri ?? args.path;
+    if (input === undefined) return errorResult('Pass either "path" or "uri" of the note to read.');
+    const rel = await resolveInput(root, input, false);
+    const note = await readNote(root, rel);
+    const paged = pageLines(note.content, {
+      startLine: args.start_line,
+      endLine: args.end_line,
+      maxChars: READ_LIMIT_CHARS,
+    });
+    if (!paged.ok) return errorResult(paged.reason);
+    const { page } = paged;
+    const fm = parseFrontMatter(note.content);
+    const indexed = deps.index.getNote(note.path);
+    const out: z.infer<typeof ReadOutput> = {
+      uri: noteUri(note.path),
+      path: note.path,
+      title: fm.title ?? indexed?.title ?? note.path.replace(/^.*\//, '').replace(/\.(md|markdown)$/i, ''),
+      front_matter: fm.data,
+      tags: indexed?.tags ?? fm.tags,
+      content: page.content,
+      start_line: page.startLine,
+      end_line: page.endLine,
+      total_lines: page.totalLines,
+      truncated: page.truncated,
+      hash: note.hash,
+      size: note.size,
+      modified_at: new Date(note.mtimeMs).toISOString(),
+    };
+    if (page.nextStartLine !== undefined) out.next_start_line = page.nextStartLine;
+    return okResult(out);
+  },
+});

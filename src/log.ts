@@ -1,12 +1,15 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
 
+import type { LogLevel } from './log-levels.ts';
+
 export type { Logger };
+export { LOG_LEVELS, type LogLevel } from './log-levels.ts';
 
 export interface LogOptions {
-  level?: LevelWithSilent;
+  level?: LevelWithSilent | LogLevel;
   /** Where JSON lines go. Defaults to stderr so stdout stays free for stdio MCP and CLI data. */
   destination?: DestinationStream;
-  /** Log file to append to, reopened on SIGHUP (see reopenLog). */
+  /** Log file to append to, reopened on SIGHUP (see reopenLogs). */
   file?: string;
 }
 
@@ -22,15 +25,17 @@ const REDACT = [
   '*.content',
 ];
 
-let fileStream: ReturnType<typeof pino.destination> | undefined;
+// Every log file this process writes, so SIGHUP reopens each one (newsyslog moved them all).
+const fileStreams = new Set<ReturnType<typeof pino.destination>>();
 
 export function createLogger(opts: LogOptions = {}): Logger {
   let dest: DestinationStream;
   if (opts.destination) dest = opts.destination;
   else if (opts.file) {
     // Synchronous: a crash line must reach the file before the process exits.
-    fileStream = pino.destination({ dest: opts.file, append: true, mkdir: true, sync: true });
-    dest = fileStream;
+    const stream = pino.destination({ dest: opts.file, append: true, mkdir: true, sync: true });
+    fileStreams.add(stream);
+    dest = stream;
   } else dest = pino.destination({ fd: 2, sync: true });
   return pino(
     {
@@ -44,9 +49,9 @@ export function createLogger(opts: LogOptions = {}): Logger {
   );
 }
 
-/** Reopen the log file after newsyslog moved it away (SIGHUP). */
-export function reopenLog(): void {
-  fileStream?.reopen();
+/** Reopen every log file after newsyslog moved them away (SIGHUP). */
+export function reopenLogs(): void {
+  for (const s of fileStreams) s.reopen();
 }
 
 /** A logger that discards everything, for tests and library callers. */

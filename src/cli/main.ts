@@ -9,6 +9,7 @@ import { registerSearch } from './commands/search.ts';
 import { registerServe } from './commands/serve.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerToken } from './commands/token.ts';
+import { LOG_LEVELS } from '../log-levels.ts';
 import { VERSION } from '../version.ts';
 
 // Command modules import only commander and types at the top and load their heavy
@@ -25,17 +26,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--state <dir>', 'state folder: index, tokens, models (env NOTES_MCP_STATE)'))
     .addOption(new Option('--config <file>', 'JSON config file (env NOTES_MCP_CONFIG)'))
     .addOption(new Option('--model <id>', 'embedding model: auto, bundled or a model id (env NOTES_MCP_MODEL)'))
-    .addOption(
-      new Option('--log-level <level>', 'log level (env NOTES_MCP_LOG_LEVEL)').choices([
-        'fatal',
-        'error',
-        'warn',
-        'info',
-        'debug',
-        'trace',
-        'silent',
-      ]),
-    );
+    .addOption(new Option('--log-level <level>', 'log level (env NOTES_MCP_LOG_LEVEL)').choices(LOG_LEVELS));
   program.exitOverride();
   registerServe(program);
   registerIndex(program);

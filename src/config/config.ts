@@ -4,14 +4,13 @@ import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { NotesError } from '../errors.ts';
+import { LOG_LEVELS, type LogLevel } from '../log-levels.ts';
 
 // Configuration is read once (flags > environment > config file > defaults), validated with
 // zod and frozen; every part of the program receives this object instead of reading env.
 
 export const DEFAULT_PORT = 8765;
 export const DEFAULT_HOST = '127.0.0.1';
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 const listOf = z
   .union([z.array(z.string()), z.string()])
@@ -61,7 +60,7 @@ export interface Config {
   readonly port: number;
   readonly token: string | undefined;
   readonly model: string;
-  readonly logLevel: (typeof LOG_LEVELS)[number];
+  readonly logLevel: LogLevel;
   readonly logFile: string | undefined;
   readonly allowedHosts: readonly string[];
   readonly allowedOrigins: readonly string[];

@@ -1,21 +1,17 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { TokenStore } from '../auth/tokens.ts';
-import type { Config } from '../config/index.ts';
-import { openEmbedder } from '../embed/index.ts';
-import type { Embedder } from '../embed/types.ts';
-import { writeFileAtomicSync } from '../fs-atomic.ts';
-import { NotesIndex } from '../index/index.ts';
-import { type Logger, reopenLog } from '../log.ts';
-import { watchIntoIndex } from './watch.ts';
-import type { McpDeps } from '../mcp/context.ts';
-import { NotificationHub } from '../mcp/notify.ts';
 import type { ChunkOptions } from '../chunk/index.ts';
+import type { Config } from '../config/index.ts';
+import { writeFileAtomicSync } from '../fs-atomic.ts';
 import { buildApp } from '../http/app.ts';
 import { McpEndpoint } from '../http/mcp-endpoint.ts';
 import { Metrics } from '../http/metrics.ts';
+import type { NotesIndex } from '../index/index.ts';
+import { type Logger, reopenLogs } from '../log.ts';
+import { closeInOrder, openRuntime } from './runtime.ts';
 
 // The daemon's life: open model and index, answer at once while the initial incremental
 // index runs, watch the folder, and on SIGTERM refuse new work, drain, flush, exit 0.
@@ -27,26 +23,6 @@ export interface Daemon {
   ready: Promise<void>;
   shutdown(reason: string): Promise<void>;
   closed: Promise<void>;
-}
-
-function timedEmbedder(e: Embedder, observe: (s: number) => void): Embedder {
-  return {
-    modelId: e.modelId,
-    fingerprint: e.fingerprint,
-    dims: e.dims,
-    maxTokens: e.maxTokens,
-    bagOfWords: e.bagOfWords,
-    countTokens: (t) => e.countTokens(t),
-    dispose: () => e.dispose(),
-    embed: async (texts) => {
-      const t0 = performance.now();
-      try {
-        return await e.embed(texts);
-      } finally {
-        observe((performance.now() - t0) / 1000);
-      }
-    },
-  };
 }
 
 /**
@@ -84,58 +60,59 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   if (o.installSignalHandlers) {
     const onSignal = (sig: NodeJS.Signals): void => {
       if (!shutdownRef) process.exit(0); // nothing acknowledged yet; SQLite recovers on its own
-      void shutdownRef(sig).then(() => process.exit(0));
+      void shutdownRef(sig).then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
     };
     process.once('SIGTERM', onSignal);
     process.once('SIGINT', onSignal);
     process.on('SIGHUP', () => {
-      reopenLog();
+      reopenLogs();
       log.info('log file reopened');
     });
   }
-  mkdirSync(config.notesDir, { recursive: true });
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const tokens = new TokenStore(config.tokensFile, config.token);
   ensureInitialToken(config, tokens, log);
-
   let metrics: Metrics | undefined;
-  const rawEmbedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
-  const embedder = timedEmbedder(rawEmbedder, (s) => metrics?.embedSeconds.observe(s));
-  const index = await NotesIndex.open({ config, embedder, log, chunkOptions: o.chunkOptions });
-  const hub = new NotificationHub(index);
+  const rt = await openRuntime({
+    config,
+    log,
+    skipInitialSync: o.skipInitialSync,
+    chunkOptions: o.chunkOptions,
+    onEmbed: (s) => metrics?.embedSeconds.observe(s),
+    onToolCall: (tool, _ms, outcome) => metrics?.toolCalls.inc({ tool, outcome }),
+  });
+  const { index } = rt;
   let endpoint: McpEndpoint | undefined;
-  metrics = new Metrics({
+  const m = new Metrics({
     notes: () => index.counts().notes,
     chunks: () => index.counts().chunks,
     sessions: () => endpoint?.sessionCount ?? 0,
     lagSeconds: () => index.status().lagMs / 1000,
   });
-  const m = metrics;
-  const deps: McpDeps = {
-    index,
-    config,
+  metrics = m;
+  const ep = new McpEndpoint({
+    deps: rt.deps,
+    hub: rt.hub,
     log,
-    onToolCall: (tool, _ms, outcome) => m.toolCalls.inc({ tool, outcome }),
-  };
-  endpoint = new McpEndpoint({ deps, hub, log, maxSessions: config.maxSessions, maxBodyBytes: config.maxBodyBytes });
+    maxSessions: config.maxSessions,
+    maxBodyBytes: config.maxBodyBytes,
+  });
+  endpoint = ep;
 
   const startedAt = Date.now();
   let closing = false;
-  const inflight = new Set<ServerResponse>();
-  let drained: (() => void) | undefined;
   const track = (res: ServerResponse): void => {
-    inflight.add(res);
-    res.on('close', () => {
-      inflight.delete(res);
-      if (inflight.size === 0) drained?.();
-    });
+    res.on('close', rt.gate.enter());
   };
   const app = buildApp({
     config,
     log,
     tokens,
-    endpoint,
-    metrics,
+    endpoint: ep,
+    metrics: m,
     isClosing: () => closing,
     track,
     health: {
@@ -153,7 +130,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
             last_indexed_at: s.lastIndexedAt ? new Date(s.lastIndexedAt).toISOString() : null,
             last_sync_at: s.lastSyncAt ? new Date(s.lastSyncAt).toISOString() : null,
           },
-          sessions: endpoint?.sessionCount ?? 0,
+          sessions: ep.sessionCount,
           auth: config.auth,
         };
       },
@@ -161,43 +138,28 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   });
 
   const server: Server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, app);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(config.port, config.host, () => {
-      server.off('error', reject);
-      resolve();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
     });
-  });
+  } catch (err) {
+    await closeInOrder(log, [
+      ['endpoint', () => ep.close()],
+      ['runtime', () => rt.close()],
+    ]).catch(() => undefined);
+    throw err;
+  }
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}/mcp`;
   log.info(
-    { url, notes: config.notesDir, state: config.stateDir, model: embedder.modelId, auth: config.auth },
+    { url, notes: config.notesDir, state: config.stateDir, model: rt.embedder.modelId, auth: config.auth },
     'serving',
   );
-
-  const watcher = await watchIntoIndex(config, index, log);
-
-  const ready = o.skipInitialSync
-    ? Promise.resolve()
-    : index.sync().then(
-        (s) => {
-          log.info(
-            {
-              notes: s.notes,
-              chunks: s.chunks,
-              indexed: s.indexed,
-              unchanged: s.unchanged,
-              removed: s.removed,
-              seconds: Number(s.seconds.toFixed(2)),
-            },
-            'initial index done',
-          );
-        },
-        (err: unknown) => {
-          log.error({ err }, 'initial index failed');
-        },
-      );
 
   let closedResolve: () => void = () => undefined;
   const closed = new Promise<void>((r) => {
@@ -207,22 +169,16 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   const shutdown = (reason: string): Promise<void> => {
     shuttingDown ??= (async () => {
       closing = true;
-      log.info({ reason, inflight: inflight.size }, 'shutting down: draining');
+      log.info({ reason, inflight: rt.gate.size }, 'shutting down: draining');
       server.close();
       server.closeIdleConnections();
-      if (inflight.size > 0) {
-        await new Promise<void>((resolve) => {
-          drained = resolve;
-          setTimeout(resolve, config.drainMs).unref();
-        });
-      }
-      if (inflight.size > 0) log.warn({ inflight: inflight.size }, 'drain timed out; closing remaining requests');
       try {
-        await endpoint?.close();
-        await watcher?.close();
-        hub.close();
-        await index.close();
-        await rawEmbedder.dispose();
+        // rt.close() waits for the gate (responses and tool bodies) before closing anything.
+        await closeInOrder(log, [
+          ['drain', async () => rt.gate.idle(config.drainMs)],
+          ['endpoint', () => ep.close()],
+          ['runtime', () => rt.close()],
+        ]);
       } finally {
         server.closeAllConnections();
         log.info('stopped');
@@ -233,10 +189,5 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   };
 
   shutdownRef = shutdown;
-  return { url, index, ready, shutdown, closed };
-}
-
-export function tokenFileHint(config: Config): string | undefined {
-  const f = join(config.stateDir, 'token');
-  return existsSync(f) ? f : undefined;
+  return { url, index, ready: rt.ready, shutdown, closed };
 }

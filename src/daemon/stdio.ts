@@ -1,33 +1,126 @@
-import { mkdirSync } from 'node:fs';
-import type { McpServer } from '@modelcontextprotocol/server';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { JSONRPCMessage, McpServer, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
+import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Config } from '../config/index.ts';
-import { openEmbedder } from '../embed/index.ts';
-import { NotesIndex } from '../index/index.ts';
+import { NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { watchIntoIndex } from './watch.ts';
 import type { McpInstanceContext } from '../mcp/context.ts';
-import { NotificationHub } from '../mcp/notify.ts';
+import { connectionSink } from '../mcp/notify.ts';
 import { createMcpServer } from '../mcp/server.ts';
+import { InflightGate } from './gate.ts';
+import { closeInOrder, openRuntime, type Runtime } from './runtime.ts';
+
+// One local client over stdin/stdout (no auth: the client started us as the user). stdout
+// carries only MCP messages; logs go to stderr or the log file.
+//
+// Lifecycle: stdin is read from the first moment, so its end is never missed, whether it comes
+// before, during or after start-up. When it ends (or SIGTERM/SIGINT arrives), requests already
+// received are answered and their work finishes (up to drainMs), then everything closes and the
+// index lock is released. The SDK's own stdio transport would abort in-flight requests the
+// moment stdin ends; here it reads from a pipe that is not ended, and closes only after the drain.
 
 /**
- * One local client over stdin/stdout (no auth: the client started us as the user). stdout
- * carries only MCP messages; logs go to stderr or the log file. Ends when stdin closes.
+ * A transport around the SDK's stdio transport that counts requests it has received and not yet
+ * answered, so a shutdown can wait for their responses to be written.
  */
-export async function serveStdioDaemon(config: Config, log: Logger): Promise<void> {
-  mkdirSync(config.notesDir, { recursive: true });
-  const embedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
-  const index = await NotesIndex.open({ config, embedder, log });
-  const hub = new NotificationHub(index);
-  const deps = { index, config, log };
+class CountingTransport implements Transport {
+  readonly #inner: StdioServerTransport;
+  readonly #open = new InflightGate();
+  readonly #pending = new Map<string | number, () => void>();
+  onclose?: (() => void) | undefined;
+  onerror?: ((error: Error) => void) | undefined;
+  onmessage?: Transport['onmessage'];
+
+  constructor(input: Readable, output: Writable) {
+    this.#inner = new StdioServerTransport(input, output);
+    this.#inner.onclose = () => this.onclose?.();
+    this.#inner.onerror = (e) => this.onerror?.(e);
+    this.#inner.onmessage = (message: JSONRPCMessage) => {
+      const m = message as { id?: unknown; method?: unknown };
+      if ((typeof m.id === 'string' || typeof m.id === 'number') && typeof m.method === 'string') {
+        this.#pending.get(m.id)?.();
+        this.#pending.set(m.id, this.#open.enter());
+      }
+      this.onmessage?.(message);
+    };
+  }
+
+  start(): Promise<void> {
+    return this.#inner.start();
+  }
+
+  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
+    const m = message as { id?: unknown; method?: unknown };
+    try {
+      await this.#inner.send(message);
+    } finally {
+      if ((typeof m.id === 'string' || typeof m.id === 'number') && m.method === undefined) {
+        this.#pending.get(m.id)?.();
+        this.#pending.delete(m.id);
+      }
+    }
+  }
+
+  close(): Promise<void> {
+    return this.#inner.close();
+  }
+
+  /** Every received request answered (true), or timeoutMs passed (false). */
+  answered(timeoutMs: number): Promise<boolean> {
+    return this.#open.idle(timeoutMs);
+  }
+}
+
+export interface StdioOptions {
+  input?: Readable;
+  output?: Writable;
+}
+
+/** Serve until stdin ends or a signal arrives; resolves once everything is closed. */
+export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioOptions = {}): Promise<void> {
+  const stdin = opts.input ?? process.stdin;
+  const stdout = opts.output ?? process.stdout;
+  const input = new PassThrough();
+  const opening = new AbortController();
+  let stopReason: string | undefined;
+  let stopNow: (reason: string) => void = () => undefined;
+  const stopped = new Promise<string>((resolve) => {
+    stopNow = (reason) => {
+      if (stopReason !== undefined) return;
+      stopReason = reason;
+      resolve(reason);
+      // Whatever happens next, the process ends within the drain time (the lock file is
+      // released by its exit handler).
+      setTimeout(() => {
+        log.warn({ reason }, 'stdio shutdown took longer than the drain time: exiting');
+        process.exit(0);
+      }, config.drainMs + 1_000).unref();
+    };
+  });
+  const onEnd = (): void => stopNow('stdin closed');
+  stdin.once('end', onEnd);
+  stdin.once('close', onEnd);
+  stdin.once('error', onEnd);
+  stdin.pipe(input, { end: false });
+  const onSignal = (sig: NodeJS.Signals): void => {
+    stdin.unpipe(input);
+    opening.abort();
+    stopNow(sig);
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+
+  let rt: Runtime;
+  try {
+    rt = await openRuntime({ config, log, signal: opening.signal });
+  } catch (err) {
+    if (err instanceof NotesError && err.code === 'NOTES_E_SHUTTING_DOWN') return;
+    throw err;
+  }
   const subs = new Set<string>();
   let pinned: McpServer | undefined;
-  hub.add({
-    resourceUpdated: (uri) => {
-      if (pinned && subs.has(uri)) void pinned.server.sendResourceUpdated({ uri }).catch(() => undefined);
-    },
-    resourcesChanged: () => pinned?.sendResourceListChanged(),
-  });
+  const offSink = rt.hub.add(connectionSink(() => pinned, subs));
+  const transport = new CountingTransport(input, stdout);
   const handle = serveStdio(
     (ctx) => {
       const ictx: McpInstanceContext = {
@@ -35,28 +128,23 @@ export async function serveStdioDaemon(config: Config, log: Logger): Promise<voi
         onSubscribe: (uri) => subs.add(uri),
         onUnsubscribe: (uri) => subs.delete(uri),
       };
-      pinned = createMcpServer(deps, ictx);
+      pinned = createMcpServer(rt.deps, ictx);
       return pinned;
     },
-    { onerror: (err) => log.debug({ err: err.message }, 'stdio transport') },
+    { transport, onerror: (err) => log.debug({ err: err.message }, 'stdio transport') },
   );
-  const watcher = await watchIntoIndex(config, index, log);
-  void index.sync().catch((err: unknown) => log.error({ err }, 'initial index failed'));
 
-  await new Promise<void>((resolve) => {
-    const done = (): void => resolve();
-    process.stdin.once('end', done);
-    process.stdin.once('close', done);
-    process.once('SIGTERM', done);
-    process.once('SIGINT', done);
-  });
-  try {
-    await handle.close();
-    await watcher?.close();
-    hub.close();
-    await index.close();
-    await embedder.dispose();
-  } catch (err) {
-    log.error({ err }, 'stdio shutdown failed');
-  }
+  const reason = await stopped;
+  log.info({ reason }, 'stdio: shutting down');
+  // Let the transport take in what already arrived, then answer it.
+  await new Promise((r) => setImmediate(r));
+  await closeInOrder(log, [
+    ['answer', () => transport.answered(config.drainMs)],
+    ['sink', () => offSink()],
+    ['transport', () => handle.close()],
+    ['runtime', () => rt.close()],
+  ]);
+  stdin.unpipe(input);
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
 }

@@ -12,7 +12,7 @@ import {
 import { NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { McpDeps, McpInstanceContext } from '../mcp/context.ts';
-import type { NotificationHub } from '../mcp/notify.ts';
+import { connectionSink, type NotificationHub } from '../mcp/notify.ts';
 import { createMcpServer } from '../mcp/server.ts';
 
 // Two lanes behind one /mcp endpoint:
@@ -193,12 +193,7 @@ export class McpEndpoint {
       maxRequestBodySize: this.#o.maxBodyBytes,
       onsessioninitialized: (id) => {
         ctx.sessionId = id;
-        const offSink = this.#o.hub.add({
-          resourceUpdated: (uri) => {
-            if (subs.has(uri)) void server.server.sendResourceUpdated({ uri }).catch(() => undefined);
-          },
-          resourcesChanged: () => server.sendResourceListChanged(),
-        });
+        const offSink = this.#o.hub.add(connectionSink(() => server, subs));
         session = {
           id,
           transport,

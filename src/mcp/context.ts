@@ -1,5 +1,5 @@
 import type { Config } from '../config/index.ts';
-import { describeError, NotesError } from '../errors.ts';
+import { NotesError } from '../errors.ts';
 import type { NotesIndex } from '../index/index.ts';
 import type { Logger } from '../log.ts';
 
@@ -9,7 +9,9 @@ export interface McpDeps {
   config: Config;
   log: Logger;
   /** Called once per tool call (metrics). */
-  onToolCall?: (tool: string, ms: number, outcome: 'ok' | 'error' | 'timeout') => void;
+  onToolCall?: ((tool: string, ms: number, outcome: 'ok' | 'error' | 'timeout') => void) | undefined;
+  /** Counts tool calls in flight, so shutdown waits for them (the runtime's gate). */
+  inflight?: { enter(): () => void } | undefined;
 }
 
 /** Per-instance facts: which era, who is calling, how to report subscriptions. */
@@ -68,7 +70,12 @@ export async function runTool(
         resolve(errorResult(`${e.message}; try a narrower request.`));
       }, deps.config.toolTimeoutMs);
     });
-    const result = await Promise.race([body(), timeout]);
+    // Counted until the body really ends, not until the call answers: a body that outlives
+    // its timeout (a write already under way) still holds shutdown back.
+    const leave = deps.inflight?.enter();
+    const work = body();
+    void work.then(leave, leave);
+    const result = await Promise.race([work, timeout]);
     if (result.isError && outcome === 'ok') outcome = 'error';
     return result;
   } catch (err) {
@@ -79,7 +86,8 @@ export async function runTool(
     }
     code = 'NOTES_E_INTERNAL';
     deps.log.error({ err, tool }, 'tool failed');
-    return errorResult(`internal error in ${tool}: ${describeError(err)}`);
+    // The details (paths, errno text) went to the log; the model gets the fact and a way on.
+    return errorResult(`internal error in ${tool}: the server log has the details; try again or ask the user.`);
   } finally {
     if (timer) clearTimeout(timer);
     const ms = performance.now() - t0;

@@ -1,3 +1,4 @@
+import type { McpServer } from '@modelcontextprotocol/server';
 import type { NoteEvent, NotesIndex } from '../index/index.ts';
 import { noteUri } from '../notes/index.ts';
 
@@ -55,4 +56,19 @@ function safe(fn: () => void): void {
   } catch {
     // A sink whose client went away must not stop the others.
   }
+}
+
+/**
+ * The sink of one 2025-style connection (a legacy HTTP session, a stdio client): updates only
+ * for the URIs it subscribed to, list changes always. Sends that fail (the client went away)
+ * are dropped: the connection's own close handling cleans up.
+ */
+export function connectionSink(server: () => McpServer | undefined, subs: ReadonlySet<string>): NotificationSink {
+  return {
+    resourceUpdated: (uri) => {
+      const s = server();
+      if (s && subs.has(uri)) void s.server.sendResourceUpdated({ uri }).catch(() => undefined);
+    },
+    resourcesChanged: () => server()?.sendResourceListChanged(),
+  };
 }

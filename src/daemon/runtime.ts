@@ -1,0 +1,157 @@
+import { mkdirSync } from 'node:fs';
+import type { ChunkOptions } from '../chunk/index.ts';
+import type { Config } from '../config/index.ts';
+import { openEmbedder } from '../embed/index.ts';
+import type { Embedder } from '../embed/types.ts';
+import { NotesError } from '../errors.ts';
+import { NotesIndex } from '../index/index.ts';
+import type { Logger } from '../log.ts';
+import type { McpDeps } from '../mcp/context.ts';
+import { NotificationHub } from '../mcp/notify.ts';
+import type { NotesWatcher } from '../notes/index.ts';
+import { InflightGate } from './gate.ts';
+import { watchIntoIndex } from './watch.ts';
+
+// The one composition root below the transports: HTTP (daemon.ts) and stdio (stdio.ts) both
+// open exactly this, and both close it through one close() that runs every step in order
+// even when an earlier one fails.
+
+export interface RuntimeOptions {
+  config: Config;
+  log: Logger;
+  /** Skip the initial sync (tests that drive indexing themselves). */
+  skipInitialSync?: boolean;
+  /** Chunk size overrides (the MCP bench indexes ~100k chunks from a 38k-note corpus). */
+  chunkOptions?: Partial<ChunkOptions>;
+  /** Seconds each embedding call took (metrics). */
+  onEmbed?: (seconds: number) => void;
+  onToolCall?: McpDeps['onToolCall'];
+  /** Aborted while opening (stdin closed, SIGTERM): stop at the next step, release what was opened. */
+  signal?: AbortSignal;
+}
+
+export interface Runtime {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly index: NotesIndex;
+  readonly hub: NotificationHub;
+  readonly deps: McpDeps;
+  /** Everything in flight; shutdown waits for it (up to config.drainMs) before closing. */
+  readonly gate: InflightGate;
+  readonly embedder: Embedder;
+  /** Resolves when the initial index has finished (or failed, which is logged). */
+  readonly ready: Promise<void>;
+  /** Wait for in-flight work (bounded by drainMs), then close watcher, hub, index, model. */
+  close(): Promise<void>;
+}
+
+function timed(e: Embedder, observe: ((s: number) => void) | undefined): Embedder {
+  if (!observe) return e;
+  return {
+    modelId: e.modelId,
+    fingerprint: e.fingerprint,
+    dims: e.dims,
+    maxTokens: e.maxTokens,
+    bagOfWords: e.bagOfWords,
+    countTokens: (t) => e.countTokens(t),
+    dispose: () => e.dispose(),
+    embed: async (texts) => {
+      const t0 = performance.now();
+      try {
+        return await e.embed(texts);
+      } finally {
+        observe((performance.now() - t0) / 1000);
+      }
+    },
+  };
+}
+
+/** Run every step even if some fail; throw the first failure afterwards, the rest are logged. */
+export async function closeInOrder(log: Logger, steps: ReadonlyArray<readonly [string, () => unknown]>): Promise<void> {
+  let first: unknown;
+  for (const [name, step] of steps) {
+    try {
+      await step();
+    } catch (err) {
+      log.error({ err, step: name }, 'shutdown step failed');
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new NotesError('NOTES_E_SHUTTING_DOWN');
+}
+
+export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
+  const { config, log, signal } = o;
+  mkdirSync(config.notesDir, { recursive: true });
+  mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
+  const raw = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
+  const embedder = timed(raw, o.onEmbed);
+  let index: NotesIndex | undefined;
+  let hub: NotificationHub | undefined;
+  let watcher: NotesWatcher | undefined;
+  const release = (): Promise<void> =>
+    closeInOrder(log, [
+      ['watcher', () => watcher?.close()],
+      ['hub', () => hub?.close()],
+      ['index', () => index?.close()],
+      ['model', () => raw.dispose()],
+    ]);
+  try {
+    checkAborted(signal);
+    index = await NotesIndex.open({ config, embedder, log, chunkOptions: o.chunkOptions });
+    checkAborted(signal);
+    hub = new NotificationHub(index);
+    watcher = await watchIntoIndex(config, index, log);
+    checkAborted(signal);
+  } catch (err) {
+    await release().catch(() => undefined);
+    throw err;
+  }
+  const idx = index;
+  const gate = new InflightGate();
+  const deps: McpDeps = { index: idx, config, log, inflight: gate, onToolCall: o.onToolCall };
+  const ready = o.skipInitialSync
+    ? Promise.resolve()
+    : idx.sync().then(
+        (s) => {
+          log.info(
+            {
+              notes: s.notes,
+              chunks: s.chunks,
+              indexed: s.indexed,
+              unchanged: s.unchanged,
+              removed: s.removed,
+              seconds: Number(s.seconds.toFixed(2)),
+            },
+            'initial index done',
+          );
+        },
+        (err: unknown) => {
+          if (!(err instanceof NotesError && err.code === 'NOTES_E_SHUTTING_DOWN'))
+            log.error({ err }, 'initial index failed');
+        },
+      );
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    log,
+    index: idx,
+    hub: hub,
+    deps,
+    gate,
+    embedder,
+    ready,
+    close: () => {
+      closing ??= (async () => {
+        if (!(await gate.idle(config.drainMs)))
+          log.warn({ inflight: gate.size }, 'drain timed out; closing under remaining work');
+        await release();
+      })();
+      return closing;
+    },
+  };
+}

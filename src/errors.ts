@@ -1,63 +1,180 @@
 // Every expected failure of notes-mcp is declared here once: a stable code, a message
-// template a user can act on, the HTTP status it maps to and the CLI exit code.
-// Tests check that docs/errors.md lists every code.
+// template, the HTTP status and JSON-RPC code it maps to, the CLI exit code, and what to do
+// about it. tests/errors.test.ts checks that docs/errors.md lists every code with the same
+// status, exit code and fix.
 
 export interface ErrorSpec {
   readonly message: string;
   readonly status: number;
   readonly exit: number;
+  /** JSON-RPC error code of an HTTP refusal carrying this error. */
+  readonly rpc: number;
+  /** What the user (or the agent) can do about it: docs/errors.md shows the same text. */
+  readonly fix: string;
 }
 
-function spec(message: string, status: number, exit = 1): ErrorSpec {
-  return { message, status, exit };
+function spec(message: string, status: number, fix: string, o: { exit?: number; rpc?: number } = {}): ErrorSpec {
+  return { message, status, exit: o.exit ?? 1, rpc: o.rpc ?? -32000, fix };
 }
 
 export const ERRORS = {
-  NOTES_E_CONFIG: spec('invalid configuration: %s', 500, 2),
-  NOTES_E_USAGE: spec('%s', 400, 2),
+  NOTES_E_CONFIG: spec(
+    'invalid configuration: %s',
+    500,
+    'Fix the named setting (flag, NOTES_MCP_* variable or config file key).',
+    { exit: 2 },
+  ),
+  NOTES_E_USAGE: spec('%s', 400, 'Fix the command line or request as the message says.', { exit: 2, rpc: -32600 }),
   NOTES_E_MODEL_MISSING: spec(
     'model %s is not on this machine: run "notes-mcp model fetch" or set NOTES_MCP_MODEL=bundled',
     503,
+    'Run `notes-mcp model fetch` once with network, or use the bundled model.',
   ),
-  NOTES_E_MODEL_CHECKSUM: spec('model file %s failed its checksum: expected %s, got %s', 500),
-  NOTES_E_MODEL_LOAD: spec('model %s could not be loaded: %s', 500),
-  NOTES_E_MODEL_FETCH: spec('could not download model %s: %s', 502),
+  NOTES_E_MODEL_CHECKSUM: spec(
+    'model file %s failed its checksum: expected %s, got %s',
+    500,
+    'The download is corrupt or tampered with: run `notes-mcp model fetch` again.',
+  ),
+  NOTES_E_MODEL_LOAD: spec(
+    'model %s could not be loaded: %s',
+    500,
+    'Check `notes-mcp doctor`; re-fetch the model or use `bundled`.',
+  ),
+  NOTES_E_MODEL_FETCH: spec(
+    'could not download model %s: %s',
+    502,
+    'Check the network or HF_ENDPOINT mirror, then retry.',
+  ),
   NOTES_E_MODEL_UNKNOWN: spec(
     'unknown model %s: use "auto", "bundled" or a model listed by "notes-mcp model list"',
     400,
-    2,
+    'Use `auto`, `bundled` or an id from `notes-mcp model list`.',
+    { exit: 2 },
   ),
-  NOTES_E_STATE_LOCKED: spec('state folder %s is already in use by pid %s', 409),
-  NOTES_E_STATE_CORRUPT: spec('state file %s is unreadable: %s', 500),
+  NOTES_E_STATE_LOCKED: spec(
+    'state folder %s is already in use by pid %s',
+    409,
+    'Another notes-mcp (daemon or `index`) owns this state folder: stop it, or use another --state.',
+  ),
+  NOTES_E_STATE_CORRUPT: spec(
+    'state file %s is unreadable: %s',
+    500,
+    'Restore the file from backup (RUNBOOK.md), or delete the index folder and re-index.',
+  ),
   NOTES_E_INDEX_MODEL_MISMATCH: spec(
     'the index was built with model %s but %s is configured: set the same model, or run "notes-mcp index" to re-embed',
     409,
+    'Read-only commands need the model the index was built with.',
   ),
-  NOTES_E_PATH_INVALID: spec('invalid note path %s: %s', 400),
-  NOTES_E_PATH_OUTSIDE: spec('note path %s resolves outside the notes folder', 403),
-  NOTES_E_NOTE_NOT_FOUND: spec('note %s does not exist', 404),
+  NOTES_E_PATH_INVALID: spec(
+    'invalid note path %s: %s',
+    400,
+    'Use a relative path inside the notes folder ending in .md.',
+  ),
+  NOTES_E_PATH_OUTSIDE: spec(
+    'note path %s resolves outside the notes folder',
+    403,
+    'The path (after symlinks) leaves the notes folder: refused.',
+  ),
+  NOTES_E_NOTE_NOT_FOUND: spec('note %s does not exist', 404, 'Check the path with list_notes or search_notes.'),
   NOTES_E_NOTE_EXISTS: spec(
     'note %s already exists: pass mode "overwrite" to replace it or "append" to add to it',
     409,
+    'Choose mode append or overwrite explicitly.',
   ),
   NOTES_E_NOTE_CONFLICT: spec(
     'note %s changed since you read it (expected hash %s, current %s): read it again and retry',
     409,
+    'Read the note again (read_note) and redo the change on the new text.',
   ),
-  NOTES_E_NOTE_TOO_LARGE: spec('note %s is too large (%s bytes, limit %s)', 413),
-  NOTES_E_AUTH_MISSING: spec('missing bearer token', 401),
-  NOTES_E_AUTH_INVALID: spec('invalid or revoked bearer token', 401),
-  NOTES_E_AUTH_SCOPE: spec('token scope %s does not allow %s', 403),
-  NOTES_E_TOKEN_NOT_FOUND: spec('no token with id %s', 404),
-  NOTES_E_HOST_DENIED: spec('host %s is not allowed', 403),
-  NOTES_E_ORIGIN_DENIED: spec('origin %s is not allowed', 403),
-  NOTES_E_RATE_LIMITED: spec('too many requests: retry after %s seconds', 429),
-  NOTES_E_BODY_TOO_LARGE: spec('request body is larger than %s bytes', 413),
-  NOTES_E_SHUTTING_DOWN: spec('server is shutting down', 503),
-  NOTES_E_TIMEOUT: spec('%s did not finish within %s ms', 504),
-  NOTES_E_SESSION_NOT_FOUND: spec('session %s not found: start a new session', 404),
-  NOTES_E_TOO_MANY_SESSIONS: spec('too many open sessions (%s): close one and retry', 503),
-  NOTES_E_INTERNAL: spec('internal error: %s', 500),
+  NOTES_E_NOTE_TOO_LARGE: spec(
+    'note %s is too large (%s bytes, limit %s)',
+    413,
+    'Split the content into several notes.',
+  ),
+  NOTES_E_AUTH_MISSING: spec(
+    'missing bearer token',
+    401,
+    'Send Authorization: Bearer <token> (see `notes-mcp token create`).',
+  ),
+  NOTES_E_AUTH_INVALID: spec(
+    'invalid or revoked bearer token',
+    401,
+    'The token is wrong or revoked: create a new one.',
+  ),
+  NOTES_E_AUTH_SCOPE: spec('token scope %s does not allow %s', 403, 'Use a token created with --scope write.'),
+  NOTES_E_TOKEN_NOT_FOUND: spec('no token with id %s', 404, 'See `notes-mcp token list`.'),
+  NOTES_E_HOST_DENIED: spec('host %s is not allowed', 403, 'Add the public host name to NOTES_MCP_ALLOWED_HOSTS.'),
+  NOTES_E_ORIGIN_DENIED: spec(
+    'origin %s is not allowed',
+    403,
+    'Add the web client origin to NOTES_MCP_ALLOWED_ORIGINS.',
+  ),
+  NOTES_E_RATE_LIMITED: spec(
+    'too many requests: retry after %s seconds',
+    429,
+    'Slow down; raise rateLimitPerMinute in the config file if this is expected load.',
+  ),
+  NOTES_E_BODY_TOO_LARGE: spec(
+    'request body is larger than %s bytes',
+    413,
+    'Send less per request; raise maxBodyBytes if needed.',
+    { rpc: -32600 },
+  ),
+  NOTES_E_SHUTTING_DOWN: spec('server is shutting down', 503, 'Retry after the restart (Retry-After).'),
+  NOTES_E_TIMEOUT: spec(
+    '%s did not finish within %s ms',
+    504,
+    'Narrow the request (smaller k, a folder filter), or retry.',
+  ),
+  NOTES_E_SESSION_NOT_FOUND: spec(
+    'session %s not found: start a new session',
+    404,
+    'Start a new MCP session (reconnect the client).',
+    { rpc: -32001 },
+  ),
+  NOTES_E_TOO_MANY_SESSIONS: spec(
+    'too many open sessions (%s): close one and retry',
+    503,
+    'Close idle clients, or raise maxSessions.',
+  ),
+  NOTES_E_HOST_MISSING: spec(
+    'missing Host header',
+    400,
+    'Send a Host header (every HTTP/1.1 client does); check the proxy in front.',
+    { rpc: -32600 },
+  ),
+  NOTES_E_JSON_INVALID: spec(
+    'request body is not valid JSON: %s',
+    400,
+    'Send one JSON-RPC message as a JSON object (Content-Type: application/json).',
+    { rpc: -32700 },
+  ),
+  NOTES_E_BATCH_UNSUPPORTED: spec(
+    'JSON-RPC batches are not supported: send one message per request',
+    400,
+    'Send each JSON-RPC message in its own request (batches were removed in MCP 2025-06-18).',
+    { rpc: -32600 },
+  ),
+  NOTES_E_SESSION_REQUIRED: spec(
+    'Mcp-Session-Id header is required for %s',
+    400,
+    'Send the Mcp-Session-Id the initialize response gave, or start with initialize.',
+    { rpc: -32600 },
+  ),
+  NOTES_E_ROUTE_NOT_FOUND: spec(
+    'no endpoint %s: see /mcp, /health, /metrics',
+    404,
+    'Point the client at the /mcp URL the daemon printed at start.',
+  ),
+  NOTES_E_METHOD_NOT_ALLOWED: spec(
+    '%s is not allowed on %s (allowed: %s)',
+    405,
+    'Use one of the methods the Allow header lists.',
+  ),
+  NOTES_E_INTERNAL: spec('internal error: %s', 500, 'A bug: the log has the stack trace; please report it.', {
+    rpc: -32603,
+  }),
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -71,6 +188,8 @@ export class NotesError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly exit: number;
+  readonly rpc: number;
+  readonly fix: string;
 
   constructor(code: ErrorCode, args: readonly unknown[] = [], options?: { cause?: unknown }) {
     const s = ERRORS[code];
@@ -79,6 +198,8 @@ export class NotesError extends Error {
     this.code = code;
     this.status = s.status;
     this.exit = s.exit;
+    this.rpc = s.rpc;
+    this.fix = s.fix;
   }
 }
 
@@ -95,4 +216,20 @@ export function describeError(err: unknown): string {
   if (err instanceof NotesError) return err.message;
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/** The shape of a failed zod parse this module needs (zod itself stays out of it). */
+interface IssueList {
+  issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>;
+}
+
+/**
+ * One line for a failed validation: where the first problem is and what it is
+ * ("port: Too big: expected number to be <=65535"). Every zod boundary reports this way.
+ */
+export function describeIssues(error: IssueList, root = '(root)'): string {
+  const issue = error.issues[0];
+  if (!issue) return 'invalid';
+  const where = issue.path.map(String).join('.') || root;
+  return `${where}: ${issue.message}`;
 }

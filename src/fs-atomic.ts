@@ -1,26 +1,74 @@
-import { closeSync, fsyncSync, lstatSync, openSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
-// Replacing a file so that a crash at any moment leaves the old or the new one, never half of
-// either: write a temp file in the same folder, fsync it, rename it over, fsync the folder.
-// (Notes have their own async writer with locks and conflict checks: src/notes/write.ts.)
+// The one place that replaces files so that a crash at any moment leaves the old or the new
+// one, never half of either: write a temp file in the same folder, fsync it, rename it over
+// (or hard-link it, to never replace), fsync the folder. Notes, tokens, the vector graph and
+// its manifest, downloaded models and generated ops files all go through here.
 
-/** fsync a file or folder by path; folders that refuse fsync are skipped (data is synced). */
+/** Errors of fsync on a folder some file systems refuse; the data itself was synced already. */
+const FSYNC_UNSUPPORTED = new Set(['EINVAL', 'ENOTSUP', 'EOPNOTSUPP', 'EISDIR', 'EPERM', 'EBADF']);
+
+function unsupported(err: unknown): boolean {
+  return FSYNC_UNSUPPORTED.has((err as NodeJS.ErrnoException).code ?? '');
+}
+
+/** A temp name beside `file`, unique per process and call (hidden unless a prefix says otherwise). */
+export function tempPathFor(file: string, prefix = `.${basename(file)}.tmp-`): string {
+  return join(dirname(file), `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** fsync a file or folder by path (sync); a path that is gone or a folder that refuses is skipped. */
 export function fsyncPath(path: string): void {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    fd = openSync(path, constants.O_RDONLY);
   } catch {
     return;
   }
   try {
     fsyncSync(fd);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM') throw err;
+    if (!unsupported(err)) throw err;
   } finally {
     closeSync(fd);
   }
+}
+
+/** fsync a file or folder by path, so a rename or a new entry in it survives a power cut. */
+export async function fsyncPathAsync(path: string): Promise<void> {
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, constants.O_RDONLY);
+  } catch {
+    return;
+  }
+  try {
+    // libuv turns this into F_FULLFSYNC on macOS, so the bytes reach the disk itself.
+    await fh.sync();
+  } catch (err) {
+    if (!unsupported(err)) throw err;
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Rename, then fsync the destination's folder: the rename is durable when this returns. */
+export async function renameDurable(from: string, to: string): Promise<void> {
+  await rename(from, to);
+  await fsyncPathAsync(dirname(to));
 }
 
 export function writeFileAtomicSync(file: string, data: string | Uint8Array, mode = 0o644): void {
@@ -30,8 +78,8 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, mod
     writeFileSync(file, data);
     return;
   }
-  const tmp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, 'w', mode);
+  const tmp = tempPathFor(file);
+  const fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode);
   try {
     if (typeof data === 'string') writeSync(fd, data);
     else writeSync(fd, data);
@@ -42,6 +90,60 @@ export function writeFileAtomicSync(file: string, data: string | Uint8Array, mod
     throw err;
   }
   closeSync(fd);
-  renameSync(tmp, file);
+  try {
+    renameSync(tmp, file);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
   fsyncPath(dirname(file));
+}
+
+export interface AtomicWriteOptions {
+  /** Mode of the new file; null: the default (0666 less the umask). Applied after open, so exact. */
+  mode?: number | null;
+  /** Fail with EEXIST when `file` exists (hard link, which never replaces) instead of renaming over it. */
+  exclusive?: boolean;
+  /** Temp file name prefix (notes use one no scanner or watcher picks up). */
+  tempPrefix?: string;
+}
+
+/** Put `data` at `file` through a synced temp file in the same folder. */
+export async function writeFileAtomic(file: string, data: Uint8Array, opts: AtomicWriteOptions = {}): Promise<void> {
+  const tmp = tempPathFor(file, opts.tempPrefix);
+  const mode = opts.mode ?? null;
+  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode ?? 0o666);
+  let placed = false;
+  try {
+    try {
+      await fh.writeFile(data);
+      // open() applies the umask; an existing note keeps exactly the mode it had.
+      if (mode !== null) await fh.chmod(mode);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    if (opts.exclusive && (await linkExclusive(tmp, file))) {
+      placed = true;
+      await unlink(tmp);
+    } else {
+      await rename(tmp, file);
+      placed = true;
+    }
+    await fsyncPathAsync(dirname(file));
+  } finally {
+    if (!placed) await unlink(tmp).catch(() => undefined);
+  }
+}
+
+/** Hard-link tmp to target; false when the file system has no hard links (rename instead). */
+async function linkExclusive(tmp: string, target: string): Promise<boolean> {
+  try {
+    await link(tmp, target);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EMLINK') return false;
+    throw err;
+  }
 }

@@ -1,11 +1,18 @@
 // Request guards as pure functions returning a result union, so every rule is table-tested
 // without a socket; the HTTP layer turns a failure into a response.
 
-export type GuardResult = { ok: true } | { ok: false; status: number; code: string; message: string };
+import { isLoopbackHost, LOOPBACK_NAMES } from '../config/index.ts';
+import { type ErrorCode, NotesError } from '../errors.ts';
+
+export type GuardResult = { ok: true } | { ok: false; status: number; code: ErrorCode; message: string };
 
 const OK: GuardResult = { ok: true };
 
-const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]', '::1'];
+/** A refusal with a declared code: its status and message come from src/errors.ts. */
+function deny(code: ErrorCode, ...args: unknown[]): GuardResult {
+  const e = new NotesError(code, args);
+  return { ok: false, status: e.status, code, message: e.message };
+}
 
 /** Hostname of a Host header value, lower-cased, without port; undefined if malformed. */
 export function hostnameOf(host: string): string | undefined {
@@ -20,10 +27,6 @@ export function hostnameOf(host: string): string | undefined {
   }
   const m = /^([a-z0-9.-]+)(?::(\d{1,5}))?$/.exec(h);
   return m ? m[1] : undefined;
-}
-
-function isLoopbackName(name: string): boolean {
-  return LOOPBACK_NAMES.includes(name) || /^127(\.\d{1,3}){3}$/.test(name);
 }
 
 /** Host names the daemon answers to: loopback names, the bind address, and configured names. */
@@ -41,16 +44,9 @@ export function allowedHostnames(bindHost: string, configured: readonly string[]
 
 /** DNS-rebinding protection: the Host header must name this server. */
 export function checkHost(host: string | undefined, allowed: readonly string[]): GuardResult {
-  if (!host) return { ok: false, status: 400, code: 'NOTES_E_HOST_DENIED', message: 'missing Host header' };
+  if (!host) return deny('NOTES_E_HOST_MISSING');
   const name = hostnameOf(host);
-  if (!name || !allowed.includes(name)) {
-    return {
-      ok: false,
-      status: 403,
-      code: 'NOTES_E_HOST_DENIED',
-      message: `host ${JSON.stringify(host)} is not allowed`,
-    };
-  }
+  if (!name || !allowed.includes(name)) return deny('NOTES_E_HOST_DENIED', JSON.stringify(host));
   return OK;
 }
 
@@ -60,28 +56,23 @@ export function checkHost(host: string | undefined, allowed: readonly string[]):
  */
 export function checkOrigin(origin: string | undefined, allowedOrigins: readonly string[]): GuardResult {
   if (origin === undefined || origin === '') return OK;
-  const deny: GuardResult = {
-    ok: false,
-    status: 403,
-    code: 'NOTES_E_ORIGIN_DENIED',
-    message: `origin ${JSON.stringify(origin)} is not allowed`,
-  };
-  if (origin === 'null') return deny;
+  const refused = deny('NOTES_E_ORIGIN_DENIED', JSON.stringify(origin));
+  if (origin === 'null') return refused;
   let url: URL;
   try {
     url = new URL(origin);
   } catch {
-    return deny;
+    return refused;
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return deny;
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return refused;
   const name = url.hostname.toLowerCase();
-  if (isLoopbackName(name)) return OK;
+  if (isLoopbackHost(name)) return OK;
   const normal = `${url.protocol}//${url.host}`.toLowerCase();
   for (const a of allowedOrigins) {
     const al = a.toLowerCase().replace(/\/+$/, '');
     if (al === normal || al === name || al === '*') return OK;
   }
-  return deny;
+  return refused;
 }
 
 /** The token of an `Authorization: Bearer <token>` header, or undefined. */

@@ -2,7 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { NotesError } from '../errors.ts';
+import { describeIssues, NotesError } from '../errors.ts';
 import { writeFileAtomicSync } from '../fs-atomic.ts';
 
 // Bearer tokens are stored as SHA-256 digests only. The file is re-read whenever it changes
@@ -59,7 +59,7 @@ export class TokenStore {
     let parsed: z.infer<typeof TokenFile>;
     try {
       const r = TokenFile.safeParse(JSON.parse(readFileSync(this.file, 'utf8')));
-      if (!r.success) throw new Error(r.error.issues[0]?.message ?? 'invalid');
+      if (!r.success) throw new Error(describeIssues(r.error));
       parsed = r.data;
     } catch (err) {
       throw new NotesError('NOTES_E_STATE_CORRUPT', [this.file, (err as Error).message]);

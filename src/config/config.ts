@@ -3,7 +3,7 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
-import { NotesError } from '../errors.ts';
+import { describeIssues, NotesError } from '../errors.ts';
 import { LOG_LEVELS, type LogLevel } from '../log-levels.ts';
 
 // Configuration is read once (flags > environment > config file > defaults), validated with
@@ -119,9 +119,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
 function parseLayer(what: string, raw: unknown): ConfigInput {
   const r = ConfigInput.safeParse(raw);
   if (!r.success) {
-    const issue = r.error.issues[0];
-    const where = issue?.path.join('.') || '(root)';
-    throw new NotesError('NOTES_E_CONFIG', [`${what}: ${where}: ${issue?.message ?? 'invalid'}`]);
+    throw new NotesError('NOTES_E_CONFIG', [`${what}: ${describeIssues(r.error)}`]);
   }
   return r.data as ConfigInput;
 }
@@ -235,7 +233,18 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   return deepFreeze(config);
 }
 
+/** The loopback names a Host header may carry for a daemon bound to loopback. */
+export const LOOPBACK_NAMES: readonly string[] = ['localhost', '127.0.0.1', '[::1]', '::1'];
+
+/**
+ * True for a loopback host name or address, as a bind address, a Host name or a socket's
+ * remote address spells it: localhost, 127.0.0.0/8, ::1 (bracketed or not), and IPv4-mapped
+ * ::ffff:127.x. The one loopback rule (config, guards, HTTP all ask this).
+ */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  const h = host
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase()
+    .replace(/^::ffff:(?=\d)/, '');
   return h === 'localhost' || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
 }

@@ -7,6 +7,7 @@ export {
   ENV_VARS,
   indexDirFor,
   isLoopbackHost,
+  LOOPBACK_NAMES,
   type LoadConfigOptions,
   loadConfig,
 } from './config.ts';

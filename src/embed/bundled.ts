@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { NotesError } from '../errors.ts';
+import { describeIssues, NotesError } from '../errors.ts';
 import { BUNDLED_MODEL_ID, ModelFile } from './catalog.ts';
 
 // The bundled model ships in the repo (models/bundled, built by scripts/build-bundled-model.py).
@@ -70,7 +70,7 @@ export function readBundledInfo(dir: string = bundledModelDir()): BundledInfo {
   if (!r.success) {
     throw new NotesError('NOTES_E_MODEL_LOAD', [
       BUNDLED_MODEL_ID,
-      `${join(dir, 'config.json')} has no valid notes_mcp block (${r.error.issues[0]?.message ?? 'invalid'})`,
+      `${join(dir, 'config.json')} has no valid notes_mcp block (${describeIssues(r.error)})`,
     ]);
   }
   const m = r.data.notes_mcp;

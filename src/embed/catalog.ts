@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { NotesError } from '../errors.ts';
+import { describeIssues, NotesError } from '../errors.ts';
 
 // The models notes-mcp knows how to fetch and verify. Each hub model is pinned to one
 // revision with the sha256 and size of every file it needs, so `model fetch` downloads
@@ -108,10 +108,7 @@ export function loadCatalog(env: NodeJS.ProcessEnv = process.env): Catalog {
   }
   const r = ManifestFile.safeParse(raw);
   if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new NotesError('NOTES_E_CONFIG', [
-      `${MANIFEST_ENV}=${file}: ${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
-    ]);
+    throw new NotesError('NOTES_E_CONFIG', [`${MANIFEST_ENV}=${file}: ${describeIssues(r.error)}`]);
   }
   const byId = new Map(builtinCatalog().hub.map((m) => [m.id, m]));
   for (const m of r.data.models) byId.set(m.id, m);

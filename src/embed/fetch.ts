@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdir, rename, rm, rmdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { NotesError } from '../errors.ts';
+import { fsyncPathAsync } from '../fs-atomic.ts';
 import { type Catalog, DEFAULT_HUB_MODEL_ID, findHubModel, type HubModelSpec, loadCatalog } from './catalog.ts';
 import { hubModelDir, hubModelPresent, isBundledRequest } from './choice.ts';
 import { verifyModelFiles } from './info.ts';
@@ -108,25 +109,7 @@ async function downloadOne(
   const digest = hash.digest('hex');
   if (digest !== file.sha256) throw new NotesError('NOTES_E_MODEL_CHECKSUM', [file.path, file.sha256, digest]);
   // The bytes must be on disk before the rename makes them visible as part of the model.
-  const fh = await open(dest, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Some platforms cannot fsync a directory; the rename is still atomic.
-  }
+  await fsyncPathAsync(dest);
 }
 
 async function removeEmptyUpTo(dir: string, top: string): Promise<void> {
@@ -180,7 +163,7 @@ export async function fetchModel(opts: FetchModelOptions): Promise<FetchModelRes
         opts.signal,
       );
     }
-    await fsyncDir(staging);
+    await fsyncPathAsync(staging);
     // Swap the verified folder in; an older or partial copy is moved aside first and removed.
     const old = `${staging}.old`;
     let moved = false;
@@ -196,7 +179,7 @@ export async function fetchModel(opts: FetchModelOptions): Promise<FetchModelRes
       if (moved) await rename(old, target).catch(() => {});
       throw err;
     }
-    await fsyncDir(parent);
+    await fsyncPathAsync(parent);
     if (moved) await rm(old, { recursive: true, force: true });
   } catch (err) {
     await rm(staging, { recursive: true, force: true });

@@ -1,15 +1,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { allowedHostnames, bearerToken, checkHost, checkOrigin, type GuardResult } from '../auth/guards.ts';
+import { allowedHostnames, bearerToken, checkHost, checkOrigin } from '../auth/guards.ts';
 import type { TokenIdentity, TokenStore } from '../auth/tokens.ts';
-import type { Config } from '../config/index.ts';
-import { type ErrorCode, NotesError } from '../errors.ts';
+import { type Config, isLoopbackHost } from '../config/index.ts';
+import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { PROTOCOL_REVISIONS, VERSION } from '../version.ts';
 import type { Caller, McpEndpoint } from './mcp-endpoint.ts';
-import { sendJsonRpcError } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { refuse, refuseWith } from './refuse.ts';
 
 // Request pipeline for /mcp, in order: closing → Host → Origin/CORS → bearer token →
 // per-token rate limit → JSON body (size-limited, no batches) → MCP lanes. Which tools a
@@ -38,21 +38,11 @@ interface Locals {
   caller: Caller;
 }
 
-function refuse(res: Response, metrics: Metrics, r: Extract<GuardResult, { ok: false }>): void {
-  metrics.errors.inc({ code: r.code });
-  res.status(r.status).json({ error: r.code, message: r.message });
-}
-
-/** An HTTP refusal with a declared error code (src/errors.ts): status and message come from there. */
 function fail(res: Response, metrics: Metrics, code: ErrorCode, ...args: unknown[]): void {
-  const e = new NotesError(code, args);
-  metrics.errors.inc({ code });
-  res.status(e.status).json({ error: code, message: e.message });
+  refuse(res, metrics.errors, code, ...args);
 }
 
-function isLoopbackAddress(addr: string | undefined): boolean {
-  return addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
-}
+const MCP_METHODS = 'GET, POST, DELETE, OPTIONS';
 
 export function buildApp(d: AppDeps): express.Express {
   const { config, log, metrics } = d;
@@ -95,12 +85,12 @@ export function buildApp(d: AppDeps): express.Express {
       return fail(res, metrics, 'NOTES_E_SHUTTING_DOWN');
     }
     const h = checkHost(req.headers.host, hosts);
-    if (!h.ok) return refuse(res, metrics, h);
+    if (!h.ok) return refuseWith(res, metrics.errors, h);
     next();
   });
 
   app.get('/metrics', async (req, res) => {
-    if (!isLoopbackAddress(req.socket.remoteAddress) && config.auth) {
+    if (!isLoopbackHost(req.socket.remoteAddress ?? '') && config.auth) {
       const id = identify(req, d.tokens);
       if (!id) {
         res.setHeader('WWW-Authenticate', 'Bearer realm="notes-mcp"');
@@ -115,18 +105,22 @@ export function buildApp(d: AppDeps): express.Express {
   mcp.use((req, res, next) => {
     const origin = req.headers.origin;
     const o = checkOrigin(origin, config.allowedOrigins);
-    if (!o.ok) return refuse(res, metrics, o);
+    if (!o.ok) return refuseWith(res, metrics.errors, o);
     if (origin) {
       res.setHeader('Access-Control-Allow-Origin', origin);
       res.setHeader('Vary', 'Origin');
       res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS);
     }
     if (req.method === 'OPTIONS') {
-      res.setHeader('Access-Control-Allow-Methods', 'GET, POST, DELETE, OPTIONS');
+      res.setHeader('Access-Control-Allow-Methods', MCP_METHODS);
       res.setHeader('Access-Control-Allow-Headers', CORS_ALLOW_HEADERS);
       res.setHeader('Access-Control-Max-Age', '600');
       res.status(204).end();
       return;
+    }
+    if (req.method !== 'GET' && req.method !== 'POST' && req.method !== 'DELETE') {
+      res.setHeader('Allow', MCP_METHODS);
+      return fail(res, metrics, 'NOTES_E_METHOD_NOT_ALLOWED', req.method, '/mcp', MCP_METHODS);
     }
     // SSE through nginx: never buffer.
     res.setHeader('X-Accel-Buffering', 'no');
@@ -172,10 +166,7 @@ export function buildApp(d: AppDeps): express.Express {
 
   mcp.all('/', async (req, res) => {
     const body: unknown = req.body;
-    if (Array.isArray(body)) {
-      metrics.errors.inc({ code: 'NOTES_E_USAGE' });
-      return sendJsonRpcError(res, 400, -32600, 'JSON-RPC batches are not supported: send one message per request');
-    }
+    if (Array.isArray(body)) return fail(res, metrics, 'NOTES_E_BATCH_UNSUPPORTED');
     const caller = (res.locals as Locals).caller;
     const msg = (typeof body === 'object' && body !== null ? body : {}) as {
       method?: unknown;
@@ -196,30 +187,26 @@ export function buildApp(d: AppDeps): express.Express {
       await d.endpoint.handle(req as IncomingMessage, res, body, caller);
     } catch (err) {
       log.error({ err, method }, 'mcp request failed');
-      sendJsonRpcError(res, 500, -32603, 'internal error');
+      fail(res, metrics, 'NOTES_E_INTERNAL', 'the log has the details');
     }
   });
   app.use('/mcp', mcp);
 
-  // Errors from the JSON parser (too large, malformed) and anything else: short JSON, no stack.
+  // Errors from the JSON parser (too large, malformed, too deep) and anything else: the one
+  // refusal shape, a declared code, no stack. A client fault keeps its 4xx under its own code;
+  // only what is really ours is NOTES_E_INTERNAL (500).
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { status?: number; type?: string; message?: string };
-    if (e.type === 'entity.too.large') {
-      metrics.errors.inc({ code: 'NOTES_E_BODY_TOO_LARGE' });
-      return sendJsonRpcError(res, 413, -32600, `request body is larger than ${config.maxBodyBytes} bytes`);
+    if (e.type === 'entity.too.large') return fail(res, metrics, 'NOTES_E_BODY_TOO_LARGE', config.maxBodyBytes);
+    if (e.type === 'entity.parse.failed') return fail(res, metrics, 'NOTES_E_JSON_INVALID', 'malformed JSON');
+    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
+      return fail(res, metrics, 'NOTES_E_USAGE', `bad request (${e.type ?? `HTTP ${e.status}`})`);
     }
-    if (e.type === 'entity.parse.failed') return sendJsonRpcError(res, 400, -32700, 'Parse error: invalid JSON');
     log.error({ err }, 'http request failed');
-    metrics.errors.inc({ code: 'NOTES_E_INTERNAL' });
-    if (!res.headersSent)
-      res
-        .status(e.status && e.status >= 400 && e.status < 600 ? e.status : 500)
-        .json({ error: 'NOTES_E_INTERNAL', message: 'internal error' });
+    fail(res, metrics, 'NOTES_E_INTERNAL', 'the log has the details');
   });
 
-  app.use((_req, res) => {
-    res.status(404).json({ error: 'not_found', message: 'see /mcp, /health, /metrics' });
-  });
+  app.use((req, res) => fail(res, metrics, 'NOTES_E_ROUTE_NOT_FOUND', req.path.slice(0, 200)));
   return app;
 }
 

@@ -9,11 +9,11 @@ import {
   legacyStatelessFallback,
   type McpServer,
 } from '@modelcontextprotocol/server';
-import { NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { McpDeps, McpInstanceContext } from '../mcp/context.ts';
 import { connectionSink, type NotificationHub } from '../mcp/notify.ts';
 import { createMcpServer } from '../mcp/server.ts';
+import { refuse } from './refuse.ts';
 
 // Two lanes behind one /mcp endpoint:
 // - 2026-07-28 clients go to the SDK's stateless handler (createMcpHandler, legacy: 'reject');
@@ -114,7 +114,7 @@ export class McpEndpoint {
     if (sessionId === undefined) {
       if (req.method === 'POST' && isInitialize(body)) return this.#openSession(req, res, body, caller, authInfo);
       if (req.method === 'POST') return this.#serveWeb(this.#stateless, req, res, body, authInfo);
-      return sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required');
+      return refuse(res, undefined, 'NOTES_E_SESSION_REQUIRED', req.method ?? 'GET');
     }
     const s = this.#sessions.get(sessionId);
     if (!s || s.tokenId !== caller.tokenId) {
@@ -122,7 +122,7 @@ export class McpEndpoint {
         this.#o.log.debug({ session_id: sessionId }, 'unknown session: serving statelessly');
         return this.#serveWeb(this.#stateless, req, res, body, authInfo);
       }
-      return sendJsonRpcError(res, 404, -32001, new NotesError('NOTES_E_SESSION_NOT_FOUND', [sessionId]).message);
+      return refuse(res, undefined, 'NOTES_E_SESSION_NOT_FOUND', sessionId);
     }
     s.lastSeen = Date.now();
     if (req.method === 'GET') {
@@ -169,12 +169,7 @@ export class McpEndpoint {
       this.#sweep(0);
       if (this.#sessions.size >= this.#o.maxSessions) {
         res.setHeader('Retry-After', '30');
-        return sendJsonRpcError(
-          res,
-          503,
-          -32000,
-          new NotesError('NOTES_E_TOO_MANY_SESSIONS', [this.#o.maxSessions]).message,
-        );
+        return refuse(res, undefined, 'NOTES_E_TOO_MANY_SESSIONS', this.#o.maxSessions);
       }
     }
     const subs = new Set<string>();
@@ -245,12 +240,6 @@ export class McpEndpoint {
 
 function isInitialize(body: unknown): boolean {
   return typeof body === 'object' && body !== null && (body as { method?: unknown }).method === 'initialize';
-}
-
-export function sendJsonRpcError(res: ServerResponse, status: number, code: number, message: string): void {
-  if (res.headersSent) return;
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ jsonrpc: '2.0', error: { code, message }, id: null }));
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {

@@ -4,12 +4,11 @@
 // queue, so a search during a bulk index waits for one slice, not for the whole backlog
 // (it may miss points still queued; the main thread drops removed ids from its results).
 import { createHash } from 'node:crypto';
-import { createReadStream, renameSync, rmSync } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { createReadStream, rmSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import hnswlib from 'hnswlib-node';
-import { fsyncPath } from '../fs-atomic.ts';
+import { fsyncPathAsync, renameDurable, tempPathFor } from '../fs-atomic.ts';
 import type { WorkerReply, WorkerRequest } from './vector-protocol.ts';
 
 const { HierarchicalNSW } = hnswlib;
@@ -83,20 +82,14 @@ function handle(m: WorkerRequest): WorkerReply | undefined {
 let saving = false;
 async function save(id: number, file: string): Promise<void> {
   saving = true;
-  const tmp = `${file}.tmp-${process.pid}`;
+  const tmp = tempPathFor(file);
   try {
     await graph().writeIndex(tmp);
-    const fh = await open(tmp, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await fsyncPathAsync(tmp);
     const { size } = await stat(tmp);
     const hash = createHash('sha256');
     for await (const chunk of createReadStream(tmp)) hash.update(chunk as Buffer);
-    renameSync(tmp, file);
-    fsyncPath(dirname(file));
+    await renameDurable(tmp, file);
     parentPort?.postMessage({ id, ok: true, bytes: size, sha256: hash.digest('hex') } satisfies WorkerReply);
   } catch (err) {
     rmSync(tmp, { force: true });

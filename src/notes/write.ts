@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { link, lstat, mkdir, open, realpath, rename, unlink } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { lstat, mkdir, open, realpath } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { NotesError } from '../errors.ts';
+import { fsyncPathAsync, writeFileAtomic } from '../fs-atomic.ts';
 import { contentHash } from './hash.ts';
 import { isInside, realNotePath, resolveNotePath, throwPathError } from './paths.ts';
 import { TEMP_PREFIX } from './temp.ts';
@@ -33,21 +33,6 @@ async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
     return await run;
   } finally {
     if (locks.get(key) === tail) locks.delete(key);
-  }
-}
-
-/** fsync a folder so a rename or a new entry in it survives a power cut. */
-async function syncDir(dir: string): Promise<void> {
-  let fh: Awaited<ReturnType<typeof open>> | undefined;
-  try {
-    fh = await open(dir, constants.O_RDONLY);
-    await fh.sync();
-  } catch (err) {
-    // Some file systems refuse fsync on a directory; the data itself was synced already.
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'ENOTSUP' && code !== 'EISDIR' && code !== 'EPERM') throw err;
-  } finally {
-    await fh?.close();
   }
 }
 
@@ -96,51 +81,7 @@ async function ensureDir(root: string, dir: string, rel: string): Promise<void> 
   const top = dirname(first);
   const chain: string[] = [];
   for (let d = dirname(dir); d.length > top.length; d = dirname(d)) chain.unshift(d);
-  for (const d of [top, ...chain]) await syncDir(d);
-}
-
-/**
- * Put `data` at `target` through a synced temp file. `exclusive`: fail with EEXIST when
- * something appeared at `target` meanwhile (link(2) never replaces), instead of renaming over it.
- */
-async function replaceFile(target: string, data: Buffer, mode: number | null, exclusive: boolean): Promise<void> {
-  const dir = dirname(target);
-  const tmp = join(dir, `${TEMP_PREFIX}${process.pid}-${randomBytes(6).toString('hex')}`);
-  const fh = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, mode ?? 0o666);
-  let placed = false;
-  try {
-    try {
-      await fh.writeFile(data);
-      // open() applies the umask; an existing note keeps exactly the mode it had.
-      if (mode !== null) await fh.chmod(mode);
-      // libuv turns this into F_FULLFSYNC on macOS, so the bytes reach the disk itself.
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    if (exclusive && (await linkExclusive(tmp, target))) {
-      placed = true;
-      await unlink(tmp);
-    } else {
-      await rename(tmp, target);
-      placed = true;
-    }
-    await syncDir(dir);
-  } finally {
-    if (!placed) await unlink(tmp).catch(() => undefined);
-  }
-}
-
-/** Hard-link tmp to target; false when the file system has no hard links (rename instead). */
-async function linkExclusive(tmp: string, target: string): Promise<boolean> {
-  try {
-    await link(tmp, target);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EPERM' || code === 'ENOTSUP' || code === 'EOPNOTSUPP' || code === 'EMLINK') return false;
-    throw err;
-  }
+  for (const d of [top, ...chain]) await fsyncPathAsync(d);
 }
 
 /**
@@ -175,7 +116,11 @@ export async function writeNote(root: string, rel: string, content: string, opts
     const target = cur?.target ?? check.abs;
     if (cur === null) await ensureDir(root, dirname(target), rel);
     try {
-      await replaceFile(target, data, cur?.mode ?? null, cur === null && opts.mode === 'create');
+      await writeFileAtomic(target, data, {
+        mode: cur?.mode ?? null,
+        exclusive: cur === null && opts.mode === 'create',
+        tempPrefix: TEMP_PREFIX,
+      });
     } catch (err) {
       // Another program created the note between our check and the write.
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new NotesError('NOTES_E_NOTE_EXISTS', [check.rel]);

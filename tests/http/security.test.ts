@@ -202,3 +202,74 @@ test('path escapes are rejected by write_note, read_note and note:// URIs; nothi
   assert.deepEqual(readdirSync(base).sort(), ['notes', 'outside']);
   assert.equal(existsSync('/tmp/x.md'), false);
 });
+
+test('every HTTP refusal has one body shape: a JSON-RPC error naming a declared code, with its declared status', async (t) => {
+  const { ERRORS } = await import('../../src/errors.ts');
+  const d = await startTestDaemon(t, vault(t), { maxBodyBytes: 4096 });
+  const auth = { Authorization: `Bearer ${TEST_TOKEN}` };
+  const cases: Array<[string, Promise<Raw>, string]> = [
+    ['no token', raw(d.url, { headers: JSON_HEADERS, body: INIT }), 'NOTES_E_AUTH_MISSING'],
+    [
+      'bad token',
+      raw(d.url, { headers: { ...JSON_HEADERS, Authorization: 'Bearer nope' }, body: INIT }),
+      'NOTES_E_AUTH_INVALID',
+    ],
+    [
+      'evil Host',
+      raw(d.url, { headers: { ...JSON_HEADERS, ...auth, Host: 'evil.example' }, body: INIT }),
+      'NOTES_E_HOST_DENIED',
+    ],
+    [
+      'evil Origin',
+      raw(d.url, { headers: { ...JSON_HEADERS, ...auth, Origin: 'https://evil.example' }, body: INIT }),
+      'NOTES_E_ORIGIN_DENIED',
+    ],
+    [
+      'token in URL',
+      raw(d.url, { path: `/mcp?token=${TEST_TOKEN}`, headers: JSON_HEADERS, body: INIT }),
+      'NOTES_E_USAGE',
+    ],
+    ['batch', raw(d.url, { headers: { ...JSON_HEADERS, ...auth }, body: `[${INIT}]` }), 'NOTES_E_BATCH_UNSUPPORTED'],
+    ['bad JSON', raw(d.url, { headers: { ...JSON_HEADERS, ...auth }, body: '{"jsonrpc":' }), 'NOTES_E_JSON_INVALID'],
+    [
+      'too large',
+      raw(d.url, { headers: { ...JSON_HEADERS, ...auth }, body: JSON.stringify({ x: 'y'.repeat(10_000) }) }),
+      'NOTES_E_BODY_TOO_LARGE',
+    ],
+    [
+      'PUT /mcp',
+      raw(d.url, { method: 'PUT', headers: { ...JSON_HEADERS, ...auth }, body: INIT }),
+      'NOTES_E_METHOD_NOT_ALLOWED',
+    ],
+    [
+      'unknown session stream',
+      raw(d.url, { method: 'GET', headers: { ...auth, accept: 'text/event-stream', 'mcp-session-id': 'nope' } }),
+      'NOTES_E_SESSION_NOT_FOUND',
+    ],
+    [
+      'GET without session',
+      raw(d.url, { method: 'GET', headers: { ...auth, accept: 'text/event-stream' } }),
+      'NOTES_E_SESSION_REQUIRED',
+    ],
+    ['unknown route', raw(d.url, { method: 'GET', path: '/nope', headers: {} }), 'NOTES_E_ROUTE_NOT_FOUND'],
+  ];
+  for (const [what, p, code] of cases) {
+    const r = await p;
+    const spec = ERRORS[code as keyof typeof ERRORS];
+    assert.equal(r.status, spec.status, `${what}: status`);
+    const body = JSON.parse(r.body) as {
+      jsonrpc: string;
+      id: null;
+      error: { code: number; message: string; data: { code: string; status: number; fix: string } };
+    };
+    assert.equal(body.jsonrpc, '2.0', what);
+    assert.equal(body.id, null, what);
+    assert.equal(body.error.data.code, code, what);
+    assert.equal(body.error.data.status, spec.status, what);
+    assert.equal(body.error.code, spec.rpc, what);
+    assert.equal(body.error.data.fix, spec.fix, what);
+    assert.ok(body.error.message.length > 0, what);
+  }
+  const put = await raw(d.url, { method: 'PUT', headers: { ...JSON_HEADERS, ...auth }, body: INIT });
+  assert.match(String(put.headers.allow), /POST/);
+});

@@ -1,0 +1,47 @@
+import type { ServerResponse } from 'node:http';
+import { type ErrorCode, ERRORS, NotesError } from '../errors.ts';
+
+// Every HTTP refusal, on every route, has one body: a JSON-RPC error envelope (what MCP
+// clients parse) whose data names the declared code, the status and the fix.
+//   { "jsonrpc": "2.0", "id": null,
+//     "error": { "code": -32000, "message": "...", "data": { "code": "NOTES_E_...", "status": 401, "fix": "..." } } }
+// Status and JSON-RPC code come from src/errors.ts, so a code always answers with the status
+// its table declares.
+
+export function refusalBody(code: ErrorCode, message: string): string {
+  const s = ERRORS[code];
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: s.rpc, message, data: { code, status: s.status, fix: s.fix } },
+  });
+}
+
+export interface RefusalCounter {
+  inc(labels: { code: string }): void;
+}
+
+/** Answer with a declared error whose message is already written (a guard's result). */
+export function refuseWith(
+  res: ServerResponse,
+  errors: RefusalCounter | undefined,
+  r: { code: ErrorCode; message: string },
+): void {
+  errors?.inc({ code: r.code });
+  if (res.headersSent) {
+    if (!res.writableEnded) res.end();
+    return;
+  }
+  res.writeHead(ERRORS[r.code].status, { 'content-type': 'application/json' });
+  res.end(refusalBody(r.code, r.message));
+}
+
+/** Answer with a declared error (nothing more, when the response already started). */
+export function refuse(
+  res: ServerResponse,
+  errors: RefusalCounter | undefined,
+  code: ErrorCode,
+  ...args: unknown[]
+): void {
+  refuseWith(res, errors, { code, message: new NotesError(code, args).message });
+}

@@ -10,6 +10,19 @@ import { LOG_LEVELS, type LogLevel } from '../log-levels.ts';
 // zod and frozen; every part of the program receives this object instead of reading env.
 
 export const DEFAULT_PORT = 8765;
+
+/**
+ * The names of the files in the state folder, one per thing (README "State folder layout"
+ * uses the same). access.token is also what the ops kit provisions and passes as
+ * NOTES_MCP_TOKEN_FILE: a file holding one plain client token.
+ */
+export const STATE_FILES = {
+  tokenStore: 'tokens.json',
+  accessToken: 'access.token',
+  /** Before 0.2.0 the first token lived here; moved to accessToken at start. */
+  legacyAccessToken: 'token',
+  runtime: 'daemon.json',
+} as const;
 export const DEFAULT_HOST = '127.0.0.1';
 
 const listOf = z
@@ -55,7 +68,10 @@ export interface Config {
   /** Index files for this notes folder: one state sub-folder per notes root. */
   readonly indexDir: string;
   readonly modelsDir: string;
-  readonly tokensFile: string;
+  /** Hashed bearer tokens (`notes-mcp token`): <state>/tokens.json. */
+  readonly tokenStoreFile: string;
+  /** A plain client token the daemon created on first start: <state>/access.token (0600). */
+  readonly accessTokenFile: string;
   readonly host: string;
   readonly port: number;
   readonly token: string | undefined;
@@ -210,7 +226,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     stateDir,
     indexDir: indexDirFor(stateDir, notesDir),
     modelsDir: join(stateDir, 'models'),
-    tokensFile: join(stateDir, 'tokens.json'),
+    tokenStoreFile: join(stateDir, STATE_FILES.tokenStore),
+    accessTokenFile: join(stateDir, STATE_FILES.accessToken),
     host,
     port: merged.port ?? DEFAULT_PORT,
     token,

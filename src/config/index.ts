@@ -3,6 +3,7 @@ export {
   ConfigInput,
   DEFAULT_HOST,
   DEFAULT_PORT,
+  STATE_FILES,
   defaultStateDir,
   ENV_VARS,
   indexDirFor,

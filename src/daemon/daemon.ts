@@ -1,11 +1,11 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { TokenStore } from '../auth/tokens.ts';
 import type { ChunkOptions } from '../chunk/index.ts';
-import type { Config } from '../config/index.ts';
-import { writeFileAtomicSync } from '../fs-atomic.ts';
+import { type Config, STATE_FILES } from '../config/index.ts';
+import { fsyncPath, writeFileAtomicSync } from '../fs-atomic.ts';
 import { buildApp } from '../http/app.ts';
 import { McpEndpoint } from '../http/mcp-endpoint.ts';
 import { Metrics } from '../http/metrics.ts';
@@ -30,9 +30,10 @@ export interface Daemon {
  * the token goes to a 0600 file, never to the log.
  */
 export function ensureInitialToken(config: Config, tokens: TokenStore, log: Logger): string | undefined {
+  moveLegacyAccessToken(config, log);
   if (!config.auth || tokens.hasAny()) return undefined;
   const { token, record } = tokens.create('initial', 'write');
-  const file = join(config.stateDir, 'token');
+  const file = config.accessTokenFile;
   writeFileAtomicSync(file, `${token}\n`, 0o600);
   log.warn({ token_id: record.id, token_file: file }, 'created a first bearer token (scope write)');
   process.stderr.write(
@@ -40,6 +41,19 @@ export function ensureInitialToken(config: Config, tokens: TokenStore, log: Logg
       'Manage tokens with "notes-mcp token create|list|revoke".\n',
   );
   return file;
+}
+
+/** 0.1.0 kept the first token in <state>/token; it is <state>/access.token now. */
+function moveLegacyAccessToken(config: Config, log: Logger): void {
+  const old = join(config.stateDir, STATE_FILES.legacyAccessToken);
+  if (!existsSync(old) || existsSync(config.accessTokenFile)) return;
+  try {
+    renameSync(old, config.accessTokenFile);
+    fsyncPath(config.stateDir);
+    log.info({ from: old, to: config.accessTokenFile }, 'moved the first token file to its new name');
+  } catch (err) {
+    log.warn({ err, from: old }, 'could not move the old token file');
+  }
 }
 
 export interface StartOptions {
@@ -73,7 +87,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     });
   }
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
-  const tokens = new TokenStore(config.tokensFile, config.token);
+  const tokens = new TokenStore(config.tokenStoreFile, config.token);
   ensureInitialToken(config, tokens, log);
   let metrics: Metrics | undefined;
   const rt = await openRuntime({

@@ -157,7 +157,7 @@ test('first start creates a token file (0600) and says how to read it; --no-auth
     err += d.toString();
   });
   await waitHealthy(port, child);
-  const file = join(state, 'token');
+  const file = join(state, 'access.token');
   assert.ok(existsSync(file));
   assert.match(err, new RegExp(`cat "${file}"`));
   const token = readFileSync(file, 'utf8').trim();

@@ -97,7 +97,7 @@ test('auth, scope, Host and Origin negatives', async (t) => {
   // A read token can search but not write, over both revisions: it is not shown the write
   // tools, and calling one anyway is an isError result naming the scope (the README promises
   // isError results; an HTTP 403 made the SDK clients throw). Revocation is immediate.
-  const store = new TokenStore(d.index.config.tokensFile);
+  const store = new TokenStore(d.index.config.tokenStoreFile);
   const reader = store.create('reader', 'read');
   const c = await connectV1(t, d.url, reader.token);
   const listed = (await c.listTools()).tools.map((x) => x.name).sort();

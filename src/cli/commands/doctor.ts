@@ -174,10 +174,10 @@ async function authSection(config: Config): Promise<DoctorCheck[]> {
   const out: DoctorCheck[] = [];
   const { TokenStore } = await import('../../auth/tokens.ts');
   try {
-    const tokens = new TokenStore(config.tokensFile, config.token).list();
+    const tokens = new TokenStore(config.tokenStoreFile, config.token).list();
     let mode = '';
     try {
-      mode = (statSync(config.tokensFile).mode & 0o777).toString(8);
+      mode = (statSync(config.tokenStoreFile).mode & 0o777).toString(8);
     } catch {
       mode = '';
     }
@@ -185,7 +185,7 @@ async function authSection(config: Config): Promise<DoctorCheck[]> {
     out.push({
       name: 'tokens',
       ok: !loose,
-      detail: `${tokens.length} stored (${tokens.filter((t) => t.scope === 'write').length} write)${config.token ? ' + NOTES_MCP_TOKEN' : ''}${loose ? `; ${config.tokensFile} has mode ${mode}, run: chmod 600 "${config.tokensFile}"` : ''}${tokens.length === 0 && !config.token ? '; the first serve creates one' : ''}`,
+      detail: `${tokens.length} stored (${tokens.filter((t) => t.scope === 'write').length} write)${config.token ? ' + NOTES_MCP_TOKEN' : ''}${loose ? `; ${config.tokenStoreFile} has mode ${mode}, run: chmod 600 "${config.tokenStoreFile}"` : ''}${tokens.length === 0 && !config.token ? '; the first serve creates one' : ''}`,
     });
   } catch (err) {
     out.push({ name: 'tokens', ok: false, detail: describeError(err) });

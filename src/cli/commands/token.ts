@@ -15,7 +15,7 @@ export function registerToken(program: Command): void {
       if (opts.scope !== 'read' && opts.scope !== 'write')
         throw new NotesError('NOTES_E_USAGE', ['--scope must be read or write']);
       const { TokenStore } = await import('../../auth/tokens.ts');
-      const { token: value, record } = new TokenStore(config.tokensFile).create(opts.name, opts.scope);
+      const { token: value, record } = new TokenStore(config.tokenStoreFile).create(opts.name, opts.scope);
       if (opts.json)
         return printJson(processIO, { token: value, id: record.id, name: record.name, scope: record.scope });
       processIO.out(value);
@@ -28,7 +28,7 @@ export function registerToken(program: Command): void {
     .action(async (opts: { json?: boolean }, cmd: Command) => {
       const config = await configFrom(cmd.optsWithGlobals<GlobalOptions>());
       const { TokenStore } = await import('../../auth/tokens.ts');
-      const list = new TokenStore(config.tokensFile).list().map(({ sha256: _sha, ...r }) => r);
+      const list = new TokenStore(config.tokenStoreFile).list().map(({ sha256: _sha, ...r }) => r);
       if (opts.json) return printJson(processIO, list);
       if (list.length === 0) processIO.out('no tokens');
       for (const r of list) processIO.out(`${r.id}  ${r.scope.padEnd(5)}  ${r.createdAt}  ${r.name}`);
@@ -40,7 +40,7 @@ export function registerToken(program: Command): void {
     .action(async (id: string, _opts: unknown, cmd: Command) => {
       const config = await configFrom(cmd.optsWithGlobals<GlobalOptions>());
       const { TokenStore } = await import('../../auth/tokens.ts');
-      const r = new TokenStore(config.tokensFile).revoke(id);
+      const r = new TokenStore(config.tokenStoreFile).revoke(id);
       processIO.err(`revoked token ${r.id} (${r.name})`);
     });
 }

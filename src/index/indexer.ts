@@ -8,7 +8,7 @@ import type { Embedder } from '../embed/types.ts';
 import type { Logger } from '../log.ts';
 import { contentHash, scanNotes } from '../notes/index.ts';
 import type { ChangeBatch, NoteFile } from '../notes/types.ts';
-import type { ChunkInput, NoteInput, Store } from './store.ts';
+import type { ChunkInput, NoteInput, Store } from './store/index.ts';
 import type { LexicalDoc } from './lexical.ts';
 import type { VectorIndex } from './vectors.ts';
 
@@ -342,38 +342,36 @@ export class Indexer {
   #commit(p: Prepared, vectors: ReadonlyMap<string, Float32Array>, timings: SyncTimings): void {
     const { store } = this.#d;
     let ts = now();
-    const results = store.db
-      .transaction(() => {
-        for (const f of p.touched) store.touchNote(f.path, f.absPath, f.size, f.mtimeMs);
-        return p.pending.map((x) => {
-          const chunks: ChunkInput[] = x.parsed.chunks.map((c, i) => ({
-            seq: c.seq,
-            headings: c.headings,
-            startLine: c.startLine,
-            endLine: c.endLine,
-            text: c.text,
-            embedHash: x.embedHashes[i]!,
-          }));
-          const mine = new Map<string, Float32Array>();
-          for (const h of x.embedHashes) {
-            const v = vectors.get(h);
-            if (v) mine.set(h, v);
-          }
-          const note: NoteInput = {
-            path: x.file.path,
-            diskPath: x.file.absPath,
-            hash: x.hash,
-            size: x.file.size,
-            mtimeMs: x.file.mtimeMs,
-            title: x.parsed.title,
-            tags: x.parsed.tags,
-            aliases: x.parsed.aliases,
-            frontMatter: x.parsed.frontMatter,
-          };
-          return { x, r: store.replaceNote(note, chunks, mine) };
-        });
-      })
-      .immediate();
+    const results = store.transaction(() => {
+      for (const f of p.touched) store.touchNote(f.path, f.absPath, f.size, f.mtimeMs);
+      return p.pending.map((x) => {
+        const chunks: ChunkInput[] = x.parsed.chunks.map((c, i) => ({
+          seq: c.seq,
+          headings: c.headings,
+          startLine: c.startLine,
+          endLine: c.endLine,
+          text: c.text,
+          embedHash: x.embedHashes[i]!,
+        }));
+        const mine = new Map<string, Float32Array>();
+        for (const h of x.embedHashes) {
+          const v = vectors.get(h);
+          if (v) mine.set(h, v);
+        }
+        const note: NoteInput = {
+          path: x.file.path,
+          diskPath: x.file.absPath,
+          hash: x.hash,
+          size: x.file.size,
+          mtimeMs: x.file.mtimeMs,
+          title: x.parsed.title,
+          tags: x.parsed.tags,
+          aliases: x.parsed.aliases,
+          frontMatter: x.parsed.frontMatter,
+        };
+        return { x, r: store.replaceNote(note, chunks, mine) };
+      });
+    });
     timings.dbMs += now() - ts;
     ts = now();
     for (const { x, r } of results) {

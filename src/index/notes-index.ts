@@ -12,8 +12,17 @@ import { openDb } from './db.ts';
 import { Indexer, type NoteEvent, type SyncProgress, type SyncSummary } from './indexer.ts';
 import { LexicalIndex } from './lexical.ts';
 import { acquireLock, type Lock } from './lock.ts';
-import { type ChunkRecord, type Filter, type NoteRecord, Store } from './store.ts';
+import { type ChunkRecord, type Filter, type NoteRecord, Store } from './store/index.ts';
 import { VectorIndex } from './vectors.ts';
+
+/** The files of one index folder (README "State folder layout" uses the same names). */
+export function indexFiles(indexDir: string): { database: string; graph: string; lock: string } {
+  return {
+    database: join(indexDir, 'index.db'),
+    graph: join(indexDir, 'vectors.hnsw'),
+    lock: join(indexDir, 'lock'),
+  };
+}
 
 // Bumped when chunking changes in a way that should re-chunk existing indexes.
 const CHUNKER_VERSION = 1;
@@ -113,11 +122,12 @@ export class NotesIndex extends EventEmitter<Events> {
   static async open(opts: OpenIndexOptions): Promise<NotesIndex> {
     const { config, embedder, log } = opts;
     const readOnly = opts.readOnly ?? false;
-    const dbFile = join(config.indexDir, 'index.db');
+    const files = indexFiles(config.indexDir);
+    const dbFile = files.database;
     let lock: Lock | undefined;
     if (!readOnly) {
       mkdirSync(config.indexDir, { recursive: true, mode: 0o700 });
-      lock = acquireLock(join(config.indexDir, 'lock'), config.indexDir);
+      lock = acquireLock(files.lock, config.indexDir);
     }
     let store: Store | undefined;
     try {
@@ -145,7 +155,7 @@ export class NotesIndex extends EventEmitter<Events> {
       }
       const ids = store.chunkIdsWithVectors();
       const opened = await VectorIndex.open({
-        file: join(config.indexDir, 'vectors.hnsw'),
+        file: files.graph,
         dims: embedder.dims,
         fingerprint: identity,
         source: store,

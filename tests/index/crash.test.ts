@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { NotesIndex } from '../../src/index/index.ts';
+import { indexFiles, NotesIndex } from '../../src/index/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { search } from '../../src/search/index.ts';
 import { BIN, tempDir } from '../helpers/tmp.ts';
@@ -31,7 +30,7 @@ function runIndex(
 }
 
 function snapshot(indexDir: string): unknown[] {
-  const db = new Database(join(indexDir, 'index.db'), { readonly: true });
+  const db = new Database(indexFiles(indexDir).database, { readonly: true });
   try {
     return db
       .prepare(

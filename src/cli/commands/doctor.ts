@@ -129,15 +129,14 @@ async function notesSection(config: Config): Promise<DoctorCheck[]> {
 
 async function indexSection(config: Config): Promise<DoctorCheck[]> {
   const { existsSync } = await import('node:fs');
-  const { join } = await import('node:path');
-  const { readLockOwner } = await import('../../index/index.ts');
-  const owner = readLockOwner(join(config.indexDir, 'lock'));
+  const { indexFiles, readLockOwner } = await import('../../index/index.ts');
+  const owner = readLockOwner(indexFiles(config.indexDir).lock);
   const daemon: DoctorCheck = {
     name: 'daemon',
     ok: true,
     detail: owner ? `running as pid ${owner} (holds ${config.indexDir})` : 'not running on this state folder',
   };
-  if (!existsSync(join(config.indexDir, 'index.db'))) {
+  if (!existsSync(indexFiles(config.indexDir).database)) {
     return [
       daemon,
       {

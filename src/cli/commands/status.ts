@@ -10,11 +10,10 @@ export function registerStatus(program: Command): void {
       const g = cmd.optsWithGlobals<GlobalOptions>();
       const config = await configFrom(g);
       const { existsSync } = await import('node:fs');
-      const { join } = await import('node:path');
-      const { readLockOwner } = await import('../../index/index.ts');
+      const { indexFiles, readLockOwner } = await import('../../index/index.ts');
       const { ago, openIndexForCli } = await import('./shared.ts');
-      const owner = readLockOwner(join(config.indexDir, 'lock'));
-      if (!existsSync(join(config.indexDir, 'index.db'))) {
+      const owner = readLockOwner(indexFiles(config.indexDir).lock);
+      if (!existsSync(indexFiles(config.indexDir).database)) {
         const empty = {
           notesDir: config.notesDir,
           indexDir: config.indexDir,

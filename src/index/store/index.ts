@@ -1,0 +1,3 @@
+export { type Filter, filterSql, folderRange, isEmptyFilter } from './filters.ts';
+export type { ChunkInput, ChunkRecord, NoteInput, NoteRecord, NoteState, ReplaceResult } from './rows.ts';
+export { Store } from './store.ts';

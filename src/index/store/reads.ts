@@ -1,0 +1,156 @@
+import type { Db } from '../db.ts';
+import { type Filter, filterSql } from './filters.ts';
+import {
+  blobToVec,
+  type ChunkRecord,
+  NOTE_SELECT,
+  type NoteRecord,
+  type NoteRow,
+  type NoteState,
+  parseStringList,
+  toChunk,
+  toNote,
+} from './rows.ts';
+import { ShapedStatements, type Statements } from './statements.ts';
+
+// Everything the index asks of its database without changing it: notes, chunks, vectors,
+// filters and BM25 over FTS5. Store (store.ts) adds the writes.
+
+export class StoreReads {
+  protected readonly db: Db;
+  protected readonly stmts: Statements;
+  protected readonly shaped: ShapedStatements;
+
+  constructor(db: Db, stmts: Statements) {
+    this.db = db;
+    this.stmts = stmts;
+    this.shaped = new ShapedStatements(db);
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key)?.value;
+  }
+
+  /** Bumped in the same transaction as every chunk change; the HNSW manifest records it. */
+  generation(): number {
+    return Number(this.getMeta('generation') ?? '0');
+  }
+
+  noteStates(): Map<string, NoteState> {
+    const out = new Map<string, NoteState>();
+    for (const r of this.stmts.noteStates.iterate()) {
+      out.set(r.path, {
+        id: r.id,
+        path: r.path,
+        diskPath: r.disk_path,
+        hash: r.hash,
+        size: r.size,
+        mtimeMs: r.mtime_ms,
+      });
+    }
+    return out;
+  }
+
+  getNote(path: string): NoteRecord | undefined {
+    const r = this.stmts.noteByPath.get(path);
+    return r ? toNote(r) : undefined;
+  }
+
+  listNotes(filter: Filter, opts: { after?: string; limit: number }): NoteRecord[] {
+    const f = filterSql(filter);
+    const after = opts.after === undefined ? '' : ' AND n.path > ?';
+    const params = opts.after === undefined ? f.params : [...f.params, opts.after];
+    return this.shaped
+      .get<unknown[], NoteRow>(`${NOTE_SELECT} WHERE ${f.where}${after} ORDER BY n.path LIMIT ?`)
+      .all(...params, opts.limit)
+      .map(toNote);
+  }
+
+  countNotes(filter?: Filter): number {
+    const f = filterSql(filter);
+    return (
+      this.shaped.get<unknown[], { c: number }>(`SELECT count(*) AS c FROM notes n WHERE ${f.where}`).get(...f.params)
+        ?.c ?? 0
+    );
+  }
+
+  /** Note paths starting with `prefix` (for completion), sorted, at most `limit`. */
+  pathsWithPrefix(prefix: string, limit: number): string[] {
+    return this.stmts.pathsWithPrefix.all(prefix, `${prefix}\u{10FFFF}`, limit).map((r) => r.path);
+  }
+
+  hasVector(embedHash: string): boolean {
+    return this.stmts.hasVector.get(embedHash) !== undefined;
+  }
+
+  vectorOf(embedHash: string): Float32Array | undefined {
+    const r = this.stmts.vectorOf.get(embedHash);
+    return r ? blobToVec(r.vec) : undefined;
+  }
+
+  /** Every chunk with its vector, for rebuilding the HNSW graph without re-embedding. */
+  *iterateChunkVectors(): Generator<{ id: number; vec: Float32Array }> {
+    for (const r of this.stmts.chunkVectors.iterate()) yield { id: r.id, vec: blobToVec(r.vec) };
+  }
+
+  chunkIdsWithVectors(): number[] {
+    return this.stmts.chunkIdsWithVectors
+      .raw()
+      .all()
+      .map((r) => r[0]);
+  }
+
+  /** Every chunk as the lexical index needs it (id order). */
+  *iterateLexicalDocs(): Generator<{ id: number; text: string; title: string; headings: string[] }> {
+    for (const r of this.stmts.lexicalDocs.iterate()) {
+      yield { id: r.id, text: r.text, title: r.title, headings: parseStringList(r.headings) };
+    }
+  }
+
+  chunk(id: number): ChunkRecord | undefined {
+    const r = this.stmts.chunkById.get(id);
+    return r ? toChunk(r) : undefined;
+  }
+
+  chunks(ids: readonly number[]): Map<number, ChunkRecord> {
+    const out = new Map<number, ChunkRecord>();
+    if (ids.length === 0) return out;
+    for (const r of this.stmts.chunksByIds.all(JSON.stringify(ids))) out.set(r.id, toChunk(r));
+    return out;
+  }
+
+  /** Chunk ids allowed by a filter (for filtered vector search). */
+  chunkIdsMatching(filter: Filter): Set<number> {
+    const f = filterSql(filter);
+    const rows = this.shaped
+      .get<unknown[], { id: number }>(`SELECT c.id FROM chunks c JOIN notes n ON n.id = c.note_id WHERE ${f.where}`)
+      .raw()
+      .all(...f.params) as unknown as Array<[number]>;
+    return new Set(rows.map((r) => r[0]));
+  }
+
+  /** BM25 over chunk text, title and headings; lower score is better in SQLite, negated here. */
+  fts(match: string, limit: number, filter?: Filter): Array<{ id: number; score: number }> {
+    const f = filterSql(filter);
+    const sql =
+      f.params.length === 0
+        ? 'SELECT rowid AS id, bm25(chunks_fts, 1.0, 1.0, 1.0) AS s FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY s LIMIT ?'
+        : `SELECT f.rowid AS id, bm25(chunks_fts, 1.0, 1.0, 1.0) AS s FROM chunks_fts f
+           JOIN chunks c ON c.id = f.rowid JOIN notes n ON n.id = c.note_id
+           WHERE chunks_fts MATCH ? AND ${f.where} ORDER BY s LIMIT ?`;
+    const rows = this.shaped.get<unknown[], { id: number; s: number }>(sql).all(match, ...f.params, limit);
+    return rows.map((r) => ({ id: r.id, score: -r.s }));
+  }
+
+  counts(): { notes: number; chunks: number; vectors: number } {
+    return this.stmts.counts.get() ?? { notes: 0, chunks: 0, vectors: 0 };
+  }
+
+  lastIndexedAt(): number | undefined {
+    return this.stmts.lastIndexedAt.get()?.t ?? undefined;
+  }
+
+  tagCounts(limit: number): Array<{ tag: string; notes: number }> {
+    return this.stmts.tagCounts.all(limit);
+  }
+}

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type { ChunkOptions, ParsedNote } from '../chunk/types.ts';
 import { chunkNote } from '../chunk/index.ts';
+import { EMBED_BATCH } from '../embed/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import type { Logger } from '../log.ts';
 import { contentHash, scanNotes } from '../notes/index.ts';
@@ -22,7 +23,6 @@ export const MAX_INDEX_BYTES = 8 * 1024 * 1024;
 // notes per commit indexed tldr-all's SQLite part ~35% faster than 256, and a killed run
 // still loses at most one group.
 const GROUP_NOTES = 512;
-const EMBED_BATCH = 64;
 
 export type NoteEventType = 'added' | 'changed' | 'removed';
 export interface NoteEvent {

@@ -4,9 +4,7 @@ import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/s
 import type { Config } from '../config/index.ts';
 import { NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { McpInstanceContext } from '../mcp/context.ts';
-import { connectionSink } from '../mcp/notify.ts';
-import { createMcpServer } from '../mcp/server.ts';
+import { connectionSink, createMcpServer, type McpInstanceContext } from '../mcp/index.ts';
 import { InflightGate } from './gate.ts';
 import { closeInOrder, openRuntime, type Runtime } from './runtime.ts';
 

@@ -1,8 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { rateLimit } from 'express-rate-limit';
-import { allowedHostnames, bearerToken, checkHost, checkOrigin } from '../auth/guards.ts';
-import type { TokenIdentity, TokenStore } from '../auth/tokens.ts';
+import {
+  allowedHostnames,
+  bearerToken,
+  checkHost,
+  checkOrigin,
+  type TokenIdentity,
+  type TokenStore,
+} from '../auth/index.ts';
 import { type Config, isLoopbackHost } from '../config/index.ts';
 import type { ErrorCode } from '../errors.ts';
 import type { Logger } from '../log.ts';

@@ -10,9 +10,13 @@ import {
   type McpServer,
 } from '@modelcontextprotocol/server';
 import type { Logger } from '../log.ts';
-import type { McpDeps, McpInstanceContext } from '../mcp/context.ts';
-import { connectionSink, type NotificationHub } from '../mcp/notify.ts';
-import { createMcpServer } from '../mcp/server.ts';
+import {
+  connectionSink,
+  createMcpServer,
+  type McpDeps,
+  type McpInstanceContext,
+  type NotificationHub,
+} from '../mcp/index.ts';
 import { refuse } from './refuse.ts';
 
 // Two lanes behind one /mcp endpoint:

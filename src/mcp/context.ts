@@ -51,30 +51,55 @@ export function canWrite(ctx: McpInstanceContext): boolean {
  * (NotesError) become isError results with their message; anything else is logged with its
  * stack and reported to the model as an internal error without details.
  */
+/** How a tool body learns it should stop, and says it has started changing a note. */
+export interface CallControl {
+  signal: AbortSignal;
+  beginChange(): void;
+}
+
 export async function runTool(
   deps: McpDeps,
   ctx: McpInstanceContext,
   tool: string,
-  body: () => Promise<ToolTextResult>,
+  body: (control: CallControl) => Promise<ToolTextResult>,
+  cancelled?: AbortSignal,
 ): Promise<ToolTextResult> {
   const t0 = performance.now();
   let timer: NodeJS.Timeout | undefined;
   let outcome: 'ok' | 'error' | 'timeout' = 'ok';
   let code: string | undefined;
+  const abort = new AbortController();
+  let changing = false;
+  const onCancel = (): void => abort.abort();
+  cancelled?.addEventListener('abort', onCancel, { once: true });
+  const control: CallControl = {
+    signal: abort.signal,
+    beginChange: () => {
+      if (abort.signal.aborted) throw new NotesError('NOTES_E_TIMEOUT', [tool, deps.config.toolTimeoutMs]);
+      changing = true;
+    },
+  };
   try {
     const timeout = new Promise<ToolTextResult>((resolve) => {
       timer = setTimeout(() => {
+        // A change already under way is finished and reported as what it is, never as a
+        // failure: a client that retried a "timed out" append would append twice.
+        if (changing) return;
+        abort.abort();
         outcome = 'timeout';
         const e = new NotesError('NOTES_E_TIMEOUT', [tool, deps.config.toolTimeoutMs]);
         code = e.code;
-        resolve(errorResult(`${e.message}; try a narrower request.`));
+        resolve(errorResult(`${e.message}; nothing was changed. Try a narrower request.`));
       }, deps.config.toolTimeoutMs);
     });
     // Counted until the body really ends, not until the call answers: a body that outlives
-    // its timeout (a write already under way) still holds shutdown back.
+    // its timeout still holds shutdown back.
     const leave = deps.inflight?.enter();
-    const work = body();
-    void work.then(leave, leave);
+    const work = body(control);
+    void work.then(
+      () => leave?.(),
+      () => leave?.(),
+    );
     const result = await Promise.race([work, timeout]);
     if (result.isError && outcome === 'ok') outcome = 'error';
     return result;
@@ -89,6 +114,7 @@ export async function runTool(
     // The details (paths, errno text) went to the log; the model gets the fact and a way on.
     return errorResult(`internal error in ${tool}: the server log has the details; try again or ask the user.`);
   } finally {
+    cancelled?.removeEventListener('abort', onCancel);
     if (timer) clearTimeout(timer);
     const ms = performance.now() - t0;
     deps.onToolCall?.(tool, ms, outcome);

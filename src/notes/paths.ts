@@ -54,6 +54,9 @@ function invalid(reason: string): PathSyntax {
 export function checkNotePathSyntax(input: string, _opts: PathOptions = {}): PathSyntax {
   if (typeof input !== 'string' || input.trim() === '') return invalid('the path is empty');
   if (input.includes('\u0000')) return invalid('the path contains a NUL byte');
+  // A lone surrogate has no UTF-8 spelling: the file system would get U+FFFD instead, and the
+  // note written would not be the one named. Refused before anything is written.
+  if (!input.isWellFormed()) return invalid('the path contains a lone UTF-16 surrogate (not valid Unicode)');
   if (CONTROL.test(input)) return invalid('the path contains control characters');
   if (input.includes('\\')) return invalid("backslashes are not allowed: separate folders with '/'");
   if (input.startsWith('/') || /^[A-Za-z]:/.test(input)) {

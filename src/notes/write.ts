@@ -14,6 +14,11 @@ export interface WriteOptions {
   expectedHash?: string;
   /** Largest note (after the write) accepted, in bytes; default MAX_NOTE_BYTES. */
   maxBytes?: number;
+  /**
+   * Called under the note's lock after every check passed, right before the file is replaced:
+   * the last moment to refuse (it throws) with nothing changed.
+   */
+  beforeWrite?: () => void;
 }
 
 export const MAX_NOTE_BYTES = 5 * 1024 * 1024;
@@ -114,6 +119,7 @@ export async function writeNote(root: string, rel: string, content: string, opts
     const limit = opts.maxBytes ?? MAX_NOTE_BYTES;
     if (data.length > limit) throw new NotesError('NOTES_E_NOTE_TOO_LARGE', [check.rel, data.length, limit]);
     const target = cur?.target ?? check.abs;
+    opts.beforeWrite?.();
     if (cur === null) await ensureDir(root, dirname(target), rel);
     try {
       await writeFileAtomic(target, data, {

@@ -19,6 +19,14 @@ export interface ToolCall {
   ctx: McpInstanceContext;
   /** The SDK's request context (progress notifications, cancellation). */
   extra: ServerContext;
+  /** Aborted when the call timed out or the client cancelled it: stop before changing anything. */
+  signal: AbortSignal;
+  /**
+   * Call right before the first change to a note. Throws when the call already timed out or was
+   * cancelled (nothing has changed yet); once it returns, the call's timeout no longer answers
+   * for it: the change completes and is reported as done.
+   */
+  beginChange(): void;
 }
 
 export interface ToolDef<In extends z.ZodObject = z.ZodObject, Out extends z.ZodObject = z.ZodObject> {

@@ -38,15 +38,21 @@ export function registerTools(server: McpServer, deps: McpDeps, ctx: McpInstance
         annotations: { title: def.title, ...def.annotations },
       },
       (args, extra) =>
-        runTool(deps, ctx, def.name, async () => {
-          // Hidden from a read-only caller's tools/list; called anyway, it is a result the
-          // model can read and relay, not a transport error.
-          if (needsWrite(def) && !writer) {
-            const e = new NotesError('NOTES_E_AUTH_SCOPE', ['read', def.name]);
-            return errorResult(`${e.message}: ${def.name} needs a token with scope "write" (ask the user for one).`);
-          }
-          return def.run(args as never, { deps, ctx, extra });
-        }),
+        runTool(
+          deps,
+          ctx,
+          def.name,
+          async (control) => {
+            // Hidden from a read-only caller's tools/list; called anyway, it is a result the
+            // model can read and relay, not a transport error.
+            if (needsWrite(def) && !writer) {
+              const e = new NotesError('NOTES_E_AUTH_SCOPE', ['read', def.name]);
+              return errorResult(`${e.message}: ${def.name} needs a token with scope "write" (ask the user for one).`);
+            }
+            return def.run(args as never, { deps, ctx, extra, ...control });
+          },
+          extra.mcpReq.signal,
+        ),
     );
   }
 }

@@ -59,7 +59,12 @@ export const ERRORS = {
   NOTES_E_STATE_CORRUPT: spec(
     'state file %s is unreadable: %s',
     500,
-    'Restore the file from backup (RUNBOOK.md), or delete the index folder and re-index.',
+    'An unreadable index.db is moved aside and rebuilt by the daemon at its next start (or stop it and run `notes-mcp index`); tokens.json: restore it from backup (RUNBOOK.md) or recreate the tokens.',
+  ),
+  NOTES_E_NOT_INDEXED: spec(
+    'the notes in %s are not indexed yet',
+    409,
+    'Run `notes-mcp index` (or start the daemon, which indexes at start), then retry.',
   ),
   NOTES_E_INDEX_MODEL_MISMATCH: spec(
     'the index was built with model %s but %s is configured: set the same model, or run "notes-mcp index" to re-embed',
@@ -91,6 +96,11 @@ export const ERRORS = {
     'note %s is too large (%s bytes, limit %s)',
     413,
     'Split the content into several notes.',
+  ),
+  NOTES_E_NOTE_NOT_TEXT: spec(
+    'note %s is not a text note: %s',
+    415,
+    'The file is binary or not UTF-8 text; notes-mcp reads and indexes only text notes.',
   ),
   NOTES_E_AUTH_MISSING: spec(
     'missing bearer token',

@@ -1,13 +1,20 @@
-import { readFileSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
+import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ChunkOptions, ParsedNote } from '../chunk/types.ts';
 import { chunkNote } from '../chunk/index.ts';
 import { EMBED_BATCH } from '../embed/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import type { Logger } from '../log.ts';
-import { contentHash, scanNotes } from '../notes/index.ts';
+import {
+  checkText,
+  contentHash,
+  MAX_NOTE_BYTES,
+  reachedWithoutFolderLinks,
+  readNoteFile,
+  scanNotes,
+} from '../notes/index.ts';
 import type { ChangeBatch, NoteFile } from '../notes/types.ts';
 import type { ChunkInput, NoteInput, Store } from './store/index.ts';
 import type { LexicalDoc } from './lexical.ts';
@@ -17,8 +24,13 @@ import type { VectorIndex } from './vectors.ts';
 // fsync with synchronous=FULL) covers many notes, and each group is durable on its own: a
 // process killed at any moment resumes from the last committed group on the next sync.
 
-/** Files larger than this are skipped (and reported), not indexed. */
-export const MAX_INDEX_BYTES = 8 * 1024 * 1024;
+/** Files larger than this are skipped (and reported), not indexed: the same limit as reads. */
+export const MAX_INDEX_BYTES = MAX_NOTE_BYTES;
+// The main thread's share of indexing (parsing, SQLite commits) runs in slices of about this
+// long, then yields, so /health and searches keep answering during a full re-index.
+const SLICE_MS = 15;
+// Note reads in flight at once (through libuv's pool; the model runs on its own threads).
+const READ_CONCURRENCY = 8;
 // Larger transactions mean fewer FTS5 segments to merge and fewer WAL checkpoints: 512
 // notes per commit indexed tldr-all's SQLite part ~35% faster than 256, and a killed run
 // still loses at most one group.
@@ -190,10 +202,12 @@ export class Indexer {
   /** Find a note on disk by its NFC path; the disk may spell the name in NFD. */
   async #locate(path: string): Promise<NoteFile | undefined> {
     const { root, scan } = this.#d;
+    const realRoot = await realpath(root).catch(() => root);
     const tryStat = async (abs: string): Promise<NoteFile | undefined> => {
       try {
         const s = await stat(abs);
-        return s.isFile() ? { path, absPath: abs, size: s.size, mtimeMs: s.mtimeMs } : undefined;
+        if (!s.isFile() || !(await reachedWithoutFolderLinks(root, realRoot, abs))) return undefined;
+        return { path, absPath: abs, size: s.size, mtimeMs: s.mtimeMs };
       } catch {
         return undefined;
       }
@@ -250,7 +264,7 @@ export class Indexer {
         g + 1 < groups.length ? await this.#prepare(groups[g + 1]!, existing, full, timings, skipped) : undefined;
       const vectors = await embedding!;
       embedding = next ? this.#embed(next, timings) : undefined;
-      this.#commit(prepared!, vectors, timings);
+      await this.#commit(prepared!, vectors, timings);
       totals.indexed += prepared!.pending.length;
       totals.sameHash += prepared!.touched.length;
       totals.embedded += vectors.size;
@@ -258,8 +272,36 @@ export class Indexer {
       onProgress?.({ phase: 'index', done, total: files.length });
       prepared = next;
     }
-    if (skipped.length > 0) log.warn({ skipped: skipped.length }, 'some notes were not indexed');
+    for (const s of skipped.slice(0, 50)) log.warn({ note_path: s.path, reason: s.reason }, 'note not indexed');
+    if (skipped.length > 50) log.warn({ skipped: skipped.length }, 'more notes were not indexed (first 50 logged)');
     return { ...totals, skipped };
+  }
+
+  /**
+   * A note's bytes, read without ever blocking (see readNoteFile), or undefined with the reason
+   * recorded: not a regular file (a FIFO swapped in), too large, gone, or not text.
+   */
+  async #read(file: NoteFile, realRoot: string, skipped: SyncSummary['skipped']): Promise<Buffer | undefined> {
+    if (file.size > MAX_INDEX_BYTES) {
+      skipped.push({ path: file.path, reason: `larger than the ${MAX_INDEX_BYTES}-byte limit` });
+      return undefined;
+    }
+    try {
+      const r = await readNoteFile(file.absPath, realRoot, MAX_INDEX_BYTES);
+      if (!r.ok) {
+        skipped.push({ path: file.path, reason: r.reason });
+        return undefined;
+      }
+      const text = checkText(r.bytes);
+      if (!text.ok) {
+        skipped.push({ path: file.path, reason: text.reason });
+        return undefined;
+      }
+      return r.bytes;
+    } catch (err) {
+      skipped.push({ path: file.path, reason: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
+      return undefined;
+    }
   }
 
   /** Read and parse a group of notes; files whose content hash is unchanged are only touched. */
@@ -273,31 +315,19 @@ export class Indexer {
     const pending: Pending[] = [];
     const touched: NoteFile[] = [];
     let ts = now();
-    // Synchronous reads: small files, and the libuv pool is busy with the model's work, so
-    // async reads would queue behind it.
-    const bufs = group.map((file) => {
-      if (file.size > MAX_INDEX_BYTES) {
-        skipped.push({ path: file.path, reason: `larger than ${MAX_INDEX_BYTES} bytes` });
-        return undefined;
-      }
-      try {
-        return readFileSync(file.absPath);
-      } catch (err) {
-        skipped.push({ path: file.path, reason: (err as NodeJS.ErrnoException).code ?? 'unreadable' });
-        return undefined;
-      }
-    });
-    await Promise.resolve();
+    const realRoot = await realpath(this.#d.root);
+    const bufs = await mapLimit(group, READ_CONCURRENCY, (file) => this.#read(file, realRoot, skipped));
     timings.readMs += now() - ts;
     ts = now();
-    group.forEach((file, i) => {
+    let slice = now();
+    for (const [i, file] of group.entries()) {
       const buf = bufs[i];
-      if (!buf) return;
+      if (!buf) continue;
       const hash = contentHash(buf);
       const prev = existing.get(file.path);
       if (prev && prev.hash === hash && !full) {
         touched.push(file);
-        return;
+        continue;
       }
       const parsed = chunkNote(buf.toString('utf8'), basename(file.path), this.#d.chunkOptions);
       pending.push({
@@ -307,7 +337,12 @@ export class Indexer {
         embedHashes: parsed.chunks.map((c) => embedHashOf(c.embedText)),
         existed: prev !== undefined,
       });
-    });
+      if (now() - slice > SLICE_MS) {
+        timings.parseMs += now() - ts;
+        await yieldToLoop();
+        ts = slice = now();
+      }
+    }
     timings.parseMs += now() - ts;
     return { pending, touched };
   }
@@ -338,58 +373,98 @@ export class Indexer {
     return vectors;
   }
 
-  /** One transaction per group: a durable step a killed process resumes after. */
-  #commit(p: Prepared, vectors: ReadonlyMap<string, Float32Array>, timings: SyncTimings): void {
+  /**
+   * Store a group: transactions of at most about SLICE_MS each, each a durable step a killed
+   * process resumes after, with a yield between them so the event loop keeps serving.
+   */
+  async #commit(p: Prepared, vectors: ReadonlyMap<string, Float32Array>, timings: SyncTimings): Promise<void> {
     const { store } = this.#d;
     let ts = now();
-    const results = store.transaction(() => {
+    store.transaction(() => {
       for (const f of p.touched) store.touchNote(f.path, f.absPath, f.size, f.mtimeMs);
-      return p.pending.map((x) => {
-        const chunks: ChunkInput[] = x.parsed.chunks.map((c, i) => ({
-          seq: c.seq,
-          headings: c.headings,
-          startLine: c.startLine,
-          endLine: c.endLine,
-          text: c.text,
-          embedHash: x.embedHashes[i]!,
-        }));
-        const mine = new Map<string, Float32Array>();
-        for (const h of x.embedHashes) {
-          const v = vectors.get(h);
-          if (v) mine.set(h, v);
-        }
-        const note: NoteInput = {
-          path: x.file.path,
-          diskPath: x.file.absPath,
-          hash: x.hash,
-          size: x.file.size,
-          mtimeMs: x.file.mtimeMs,
-          title: x.parsed.title,
-          tags: x.parsed.tags,
-          aliases: x.parsed.aliases,
-          frontMatter: x.parsed.frontMatter,
-        };
-        return { x, r: store.replaceNote(note, chunks, mine) };
-      });
     });
     timings.dbMs += now() - ts;
-    ts = now();
-    for (const { x, r } of results) {
-      this.#d.onChunks?.(
-        r.added.map((a, i) => ({
-          id: a.id,
-          text: x.parsed.chunks[i]!.text,
-          title: x.parsed.title,
-          headings: x.parsed.chunks[i]!.headings,
-        })),
-        r.removed,
-      );
-      this.#d.vectors.remove(r.removed);
-      this.#d.vectors.add(
-        r.added.map((a) => ({ id: a.id, vec: vectors.get(a.embedHash) ?? store.vectorOf(a.embedHash)! })),
-      );
+    let i = 0;
+    while (i < p.pending.length) {
+      ts = now();
+      const results = store.transaction(() => {
+        const out: Array<{ x: Pending; r: ReturnType<typeof store.replaceNote> }> = [];
+        const start = now();
+        while (i < p.pending.length && (out.length === 0 || now() - start < SLICE_MS)) {
+          const x = p.pending[i++]!;
+          out.push({ x, r: store.replaceNote(noteInput(x), chunkInputs(x), vectorsOf(x, vectors)) });
+        }
+        return out;
+      });
+      timings.dbMs += now() - ts;
+      ts = now();
+      for (const { x, r } of results) {
+        this.#d.onChunks?.(
+          r.added.map((a, j) => ({
+            id: a.id,
+            text: x.parsed.chunks[j]!.text,
+            title: x.parsed.title,
+            headings: x.parsed.chunks[j]!.headings,
+          })),
+          r.removed,
+        );
+        this.#d.vectors.remove(r.removed);
+        this.#d.vectors.add(
+          r.added.map((a) => ({ id: a.id, vec: vectors.get(a.embedHash) ?? store.vectorOf(a.embedHash)! })),
+        );
+      }
+      timings.vectorMs += now() - ts;
+      for (const { x } of results) this.#d.emit({ type: x.existed ? 'changed' : 'added', path: x.file.path });
+      if (i < p.pending.length) await yieldToLoop();
     }
-    timings.vectorMs += now() - ts;
-    for (const { x } of results) this.#d.emit({ type: x.existed ? 'changed' : 'added', path: x.file.path });
   }
+}
+
+/** fn over items with at most `limit` calls in flight, results in order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+function chunkInputs(x: Pending): ChunkInput[] {
+  return x.parsed.chunks.map((c, i) => ({
+    seq: c.seq,
+    headings: c.headings,
+    startLine: c.startLine,
+    endLine: c.endLine,
+    text: c.text,
+    embedHash: x.embedHashes[i]!,
+  }));
+}
+
+/** The vectors this note brings that the store does not have yet. */
+function vectorsOf(x: Pending, vectors: ReadonlyMap<string, Float32Array>): Map<string, Float32Array> {
+  const mine = new Map<string, Float32Array>();
+  for (const h of x.embedHashes) {
+    const v = vectors.get(h);
+    if (v) mine.set(h, v);
+  }
+  return mine;
+}
+
+function noteInput(x: Pending): NoteInput {
+  return {
+    path: x.file.path,
+    diskPath: x.file.absPath,
+    hash: x.hash,
+    size: x.file.size,
+    mtimeMs: x.file.mtimeMs,
+    title: x.parsed.title,
+    tags: x.parsed.tags,
+    aliases: x.parsed.aliases,
+    frontMatter: x.parsed.frontMatter,
+  };
 }

@@ -1,4 +1,5 @@
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { z } from 'zod';
 import { NotesError } from '../errors.ts';
@@ -39,32 +40,104 @@ export function readLockOwner(file: string): number | undefined {
   }
 }
 
-export function acquireLock(file: string, dir: string, command = 'notes-mcp'): Lock {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
+/**
+ * Move a stale lock out of the way so that exactly one of several starters can take over.
+ * rename() is atomic: of two processes renaming the same file, one gets ENOENT. The winner
+ * then checks that what it moved is the stale lock it judged (a third process may have taken
+ * the lock in between); if not, it puts that lock back (link() never replaces a file).
+ */
+function takeOverStale(file: string, judged: string): void {
+  const moved = `${file}.stale-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    renameSync(file, moved);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return; // another starter moved it
+    throw err;
+  }
+  let content = '';
+  try {
+    content = readFileSync(moved, 'utf8');
+  } catch {
+    // unreadable: it was stale either way
+  }
+  if (content !== judged) {
     try {
-      fd = openSync(file, 'wx', 0o600);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      linkSync(moved, file);
+    } catch {
+      // Someone holds the lock now; theirs stays, this stray copy goes.
+    }
+  }
+  rmSync(moved, { force: true });
+}
+
+/**
+ * Create `file` holding `content` atomically: written to a temp name first, then hard-linked
+ * into place (link() fails with EEXIST instead of replacing). No other process can ever see
+ * the lock file empty and mistake a lock being written for a stale one. false: it exists.
+ */
+function createWithContent(file: string, content: string): boolean {
+  const tmp = `${file}.new-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const fd = openSync(tmp, 'wx', 0o600);
+  try {
+    writeSync(fd, content);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(tmp, file);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return false;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw err;
+    // No hard links here: exclusive create, with the (tiny) window of an empty file.
+    try {
+      const fd2 = openSync(file, 'wx', 0o600);
+      try {
+        writeSync(fd2, content);
+      } finally {
+        closeSync(fd2);
+      }
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw e;
+    }
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+export function acquireLock(file: string, dir: string, command = 'notes-mcp'): Lock {
+  const content = JSON.stringify({ pid: process.pid, boot: bootTime(), command });
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (!createWithContent(file, content)) {
+      let judged = '';
+      try {
+        judged = readFileSync(file, 'utf8');
+      } catch {
+        continue; // it went away: try again
+      }
       const owner = readLockOwner(file);
       if (owner !== undefined) throw new NotesError('NOTES_E_STATE_LOCKED', [dir, owner]);
-      rmSync(file, { force: true });
+      takeOverStale(file, judged);
       continue;
-    }
-    try {
-      writeSync(fd, JSON.stringify({ pid: process.pid, boot: bootTime(), command }));
-    } finally {
-      closeSync(fd);
     }
     let held = true;
     const release = (): void => {
       if (!held) return;
       held = false;
       process.off('exit', release);
-      rmSync(file, { force: true });
+      // Only our own lock: never remove one another process took over.
+      try {
+        if (readFileSync(file, 'utf8') === content) rmSync(file, { force: true });
+      } catch {
+        // already gone
+      }
     };
     process.on('exit', release);
     return { file, release };
   }
-  throw new NotesError('NOTES_E_STATE_LOCKED', [dir, 'unknown']);
+  throw new NotesError('NOTES_E_STATE_LOCKED', [dir, readLockOwner(file) ?? 'unknown']);
 }

@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { z } from 'zod';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DEFAULT_CHUNK_OPTIONS } from '../chunk/index.ts';
 import type { ChunkOptions } from '../chunk/types.ts';
 import type { Config } from '../config/index.ts';
 import type { Embedder } from '../embed/types.ts';
-import { NotesError } from '../errors.ts';
+import { describeError, NotesError } from '../errors.ts';
+import { fsyncPath } from '../fs-atomic.ts';
 import type { Logger } from '../log.ts';
 import type { ChangeBatch } from '../notes/types.ts';
 import { openDb } from './db.ts';
@@ -42,6 +44,8 @@ export interface IndexStatus {
   /** Milliseconds the oldest unapplied change has waited (0 when the index is current). */
   lagMs: number;
   syncing: boolean;
+  /** Files under the notes folder that are not indexed, and why (first few of them). */
+  skipped: { count: number; first: Array<{ path: string; reason: string }> };
   /** loaded: the saved graph; rebuilt: from stored vectors; exact: read-only, no usable graph. */
   vectorIndex: { loaded: 'loaded' | 'rebuilt' | 'exact'; reason: string; size: number };
 }
@@ -56,6 +60,15 @@ export interface OpenIndexOptions {
   /** Debounce for saving the vector graph after changes. */
   saveDelayMs?: number;
 }
+
+interface SyncJob {
+  full: boolean;
+  listeners: Set<(p: SyncProgress) => void>;
+  promise: Promise<SyncSummary>;
+}
+
+const MAX_SKIPPED_KEPT = 200;
+const SkippedList = z.array(z.tuple([z.string(), z.string()]));
 
 interface Events {
   note: [NoteEvent];
@@ -82,6 +95,10 @@ export class NotesIndex extends EventEmitter<Events> {
   #saveTimer: NodeJS.Timeout | undefined;
   #saveDelayMs: number;
   #closed = false;
+  #runningSync: SyncJob | undefined;
+  #queuedSyncs = new Set<SyncJob>();
+  /** Files not indexed (path → reason), persisted in meta for other processes to show. */
+  #skipped = new Map<string, string>();
 
   private constructor(
     opts: OpenIndexOptions,
@@ -100,6 +117,12 @@ export class NotesIndex extends EventEmitter<Events> {
     this.#lock = lock;
     this.#log = opts.log;
     this.#saveDelayMs = opts.saveDelayMs ?? 5_000;
+    try {
+      const kept = SkippedList.safeParse(JSON.parse(store.getMeta('skipped') ?? '[]'));
+      if (kept.success) for (const [p, r] of kept.data) this.#skipped.set(p, r);
+    } catch {
+      // An unreadable list is only a status detail: the next sync writes it again.
+    }
     // Chunk sizes use the chunker's cheap token estimate: the tokenizer costs more than the
     // rest of parsing, and the embedder truncates at its real window anyway.
     const chunkOptions: ChunkOptions = { ...DEFAULT_CHUNK_OPTIONS, ...opts.chunkOptions };
@@ -131,27 +154,24 @@ export class NotesIndex extends EventEmitter<Events> {
     }
     let store: Store | undefined;
     try {
-      store = new Store(openDb(dbFile, { readonly: readOnly }));
       const identity = `${embedder.fingerprint}|dims=${embedder.dims}|chunker=${CHUNKER_VERSION}`;
-      const recorded = store.getMeta('identity');
-      if (recorded !== identity) {
-        const hasNotes = store.counts().notes > 0;
-        if (hasNotes && readOnly) {
-          throw new NotesError('NOTES_E_INDEX_MODEL_MISMATCH', [store.getMeta('model') ?? 'unknown', embedder.modelId]);
-        }
-        if (!readOnly) {
-          if (hasNotes) {
-            log.warn({ from: recorded, to: identity }, 'embedding model or chunker changed: re-indexing every note');
-            const all = [...store.noteStates().keys()];
-            store.removeNotes(all);
-            store.clearVectors();
-          }
-          store.setMeta('identity', identity);
-          store.setMeta('model', embedder.modelId);
-          store.setMeta('fingerprint', embedder.fingerprint);
-          store.setMeta('dims', String(embedder.dims));
-          store.setMeta('notes_root', config.notesDir);
-        }
+      if (readOnly && !existsSync(dbFile)) throw new NotesError('NOTES_E_NOT_INDEXED', [config.notesDir]);
+      try {
+        store = openStore(dbFile, readOnly);
+        prepareIdentity(store, identity, opts);
+      } catch (err) {
+        store?.close();
+        store = undefined;
+        if (readOnly || !isCorruption(err)) throw err;
+        // Everything in index.db can be rebuilt from the notes: keep the broken file for a
+        // post-mortem, start an empty index, and let the initial sync fill it while serving.
+        const aside = moveAside(dbFile);
+        log.error(
+          { err: describeError(err), kept_as: aside },
+          'the index database is unreadable: moved it aside and rebuilding it from the notes',
+        );
+        store = openStore(dbFile, false);
+        prepareIdentity(store, identity, opts);
       }
       const ids = store.chunkIdsWithVectors();
       const opened = await VectorIndex.open({
@@ -241,22 +261,61 @@ export class NotesIndex extends EventEmitter<Events> {
     this.#scheduleSave();
   }
 
+  /**
+   * Bring the index in line with the folder. Calls made while a sync of the same kind (or a
+   * full one) runs or waits join it instead of queuing another: eight "reindex full" calls
+   * cost one re-index, not eight.
+   */
   sync(opts: { full?: boolean; onProgress?: (p: SyncProgress) => void } = {}): Promise<SyncSummary> {
-    return this.#enqueue(async () => {
-      const s = await this.#indexer.sync(opts);
-      // Done means searchable by every method: wait for the graph worker to catch up.
-      await this.#vectors.settled();
-      this.emit('synced', s);
-      return s;
+    const full = opts.full ?? false;
+    const join = [this.#runningSync, ...this.#queuedSyncs].find((j) => j !== undefined && (j.full || !full));
+    if (join) {
+      if (opts.onProgress) join.listeners.add(opts.onProgress);
+      return join.promise;
+    }
+    const job: SyncJob = { full, listeners: new Set(opts.onProgress ? [opts.onProgress] : []), promise: undefined! };
+    this.#queuedSyncs.add(job);
+    job.promise = this.#enqueue(async () => {
+      this.#queuedSyncs.delete(job);
+      this.#runningSync = job;
+      try {
+        const s = await this.#indexer.sync({ full, onProgress: (p) => job.listeners.forEach((l) => l(p)) });
+        // Done means searchable by every method: wait for the graph worker to catch up.
+        await this.#vectors.settled();
+        this.#noteSkipped(s.skipped, 'all');
+        this.emit('synced', s);
+        return s;
+      } finally {
+        this.#runningSync = undefined;
+      }
     });
+    return job.promise;
   }
 
   apply(batch: ChangeBatch): Promise<SyncSummary> {
     return this.#enqueue(async () => {
       const s = await this.#indexer.apply(batch);
       await this.#vectors.settled();
+      this.#noteSkipped(s.skipped, [...batch.upserted, ...batch.removed], batch.removedDirs);
       return s;
     });
+  }
+
+  /**
+   * Remember which files were not indexed and why (status, doctor, the CLI in another
+   * process): `scope` is every path a sync looked at ('all' for a full scan).
+   */
+  #noteSkipped(skipped: SyncSummary['skipped'], scope: 'all' | readonly string[], dirs: readonly string[] = []): void {
+    const before = JSON.stringify([...this.#skipped]);
+    if (scope === 'all') this.#skipped.clear();
+    else {
+      for (const p of scope) this.#skipped.delete(p);
+      for (const d of dirs)
+        for (const p of [...this.#skipped.keys()]) if (p.startsWith(`${d}/`)) this.#skipped.delete(p);
+    }
+    for (const s of skipped) this.#skipped.set(s.path, s.reason);
+    const after = [...this.#skipped].slice(0, MAX_SKIPPED_KEPT);
+    if (JSON.stringify(after) !== before) this.#store.setMeta('skipped', JSON.stringify(after));
   }
 
   /** Index these notes now (after the daemon wrote them), without waiting for the watcher. */
@@ -354,6 +413,10 @@ export class NotesIndex extends EventEmitter<Events> {
       lastSyncAt: this.#lastSyncAt,
       lagMs: this.#pendingSince === undefined ? 0 : Date.now() - this.#pendingSince,
       syncing: this.#queued > 0,
+      skipped: {
+        count: this.#skipped.size,
+        first: [...this.#skipped].slice(0, 5).map(([path, reason]) => ({ path, reason })),
+      },
       vectorIndex: { ...this.#vectorInfo, size: this.#vectors.size },
     };
   }
@@ -382,4 +445,77 @@ export class NotesIndex extends EventEmitter<Events> {
       this.#lock?.release();
     }
   }
+}
+
+function openStore(file: string, readOnly: boolean): Store {
+  const store = new Store(openDb(file, { readonly: readOnly }));
+  try {
+    // The writer checks every page once (~0.3 s on 38k notes) so a truncated or overwritten
+    // file is caught before it is served; read-only CLI commands skip it to stay quick.
+    if (!readOnly) {
+      const check = store.quickCheck();
+      if (check !== 'ok') throw new NotesError('NOTES_E_STATE_CORRUPT', [file, check]);
+    }
+    store.counts();
+    return store;
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
+/** Record the model and chunker the index is built with; a change empties it for re-indexing. */
+function prepareIdentity(store: Store, identity: string, opts: OpenIndexOptions): void {
+  const { config, embedder, log } = opts;
+  const readOnly = opts.readOnly ?? false;
+  const recorded = store.getMeta('identity');
+  if (recorded === identity) return;
+  const hasNotes = store.counts().notes > 0;
+  if (hasNotes && readOnly) {
+    throw new NotesError('NOTES_E_INDEX_MODEL_MISMATCH', [store.getMeta('model') ?? 'unknown', embedder.modelId]);
+  }
+  if (readOnly) return;
+  if (hasNotes) {
+    log.warn({ from: recorded, to: identity }, 'embedding model or chunker changed: re-indexing every note');
+    store.removeNotes([...store.noteStates().keys()]);
+    store.clearVectors();
+  }
+  store.setMeta('identity', identity);
+  store.setMeta('model', embedder.modelId);
+  store.setMeta('fingerprint', embedder.fingerprint);
+  store.setMeta('dims', String(embedder.dims));
+  store.setMeta('notes_root', config.notesDir);
+}
+
+const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_FORMAT', 'SQLITE_CORRUPT_INDEX']);
+
+/** The database file itself is damaged (not: locked, unwritable, missing). */
+function isCorruption(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CORRUPT_CODES.has(code) || code.startsWith('SQLITE_CORRUPT'))) return true;
+    if (
+      e instanceof NotesError &&
+      e.code === 'NOTES_E_STATE_CORRUPT' &&
+      /malformed|not a database|quick_check|corrupt|file is not/i.test(e.message)
+    )
+      return true;
+  }
+  return false;
+}
+
+/** Rename the database and its WAL and shared-memory files out of the way; returns the new name. */
+function moveAside(file: string): string {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const aside = `${file}.corrupt-${stamp}`;
+  for (const suffix of ['', '-wal', '-shm']) {
+    try {
+      renameSync(`${file}${suffix}`, `${aside}${suffix}`);
+    } catch (err) {
+      // A missing -wal or -shm is normal; anything else leaves the old file in the way.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+  fsyncPath(dirname(file));
+  return aside;
 }

@@ -154,18 +154,29 @@ export class VectorIndex {
     if (reason === 'ok') {
       const graph = new GraphWorker(log);
       const vi = new VectorIndex(file, dims, fingerprint, graph, log);
-      const r = await graph.request({ op: 'init', id: graph.nextId(), capacity: 0, load: file, ...params });
-      // The graph keeps labels of deleted points (marked, awaiting reuse), so the live set
-      // comes from the database; every live id must be in the graph.
-      const inGraph = new Set(r.ids ?? []);
-      const ids = source.chunkIdsWithVectors();
-      if (ids.every((id) => inGraph.has(id))) {
-        for (const { id, vec } of source.iterateChunkVectors()) vi.#live.set(id, vec);
-        return { index: vi, rebuilt: false, reason: 'loaded' };
+      // A graph whose manifest matches can still fail to load (written by another hnswlib, a
+      // bit flipped after the checksum was taken): it is only a cache of the stored vectors,
+      // so it is rebuilt, never a reason to stop.
+      const r = await graph
+        .request({ op: 'init', id: graph.nextId(), capacity: 0, load: file, ...params })
+        .catch((err: unknown) => err as Error);
+      if (r instanceof Error) {
+        await graph.terminate();
+        reason = `the saved graph failed to load (${r.message})`;
+        log?.warn({ err: r.message }, 'saved vector index failed to load: rebuilding from stored vectors');
+      } else {
+        // The graph keeps labels of deleted points (marked, awaiting reuse), so the live set
+        // comes from the database; every live id must be in the graph.
+        const inGraph = new Set(r.ids ?? []);
+        const ids = source.chunkIdsWithVectors();
+        if (ids.every((id) => inGraph.has(id))) {
+          for (const { id, vec } of source.iterateChunkVectors()) vi.#live.set(id, vec);
+          return { index: vi, rebuilt: false, reason: 'loaded' };
+        }
+        await graph.terminate();
+        reason = 'the graph lacks chunks of the database';
+        log?.warn({ expected: ids.length }, 'vector index lacks chunks of the database: rebuilding');
       }
-      await graph.terminate();
-      reason = 'the graph lacks chunks of the database';
-      log?.warn({ expected: ids.length }, 'vector index lacks chunks of the database: rebuilding');
     }
     if (opts.exactWhenStale) {
       const vi = new VectorIndex(file, dims, fingerprint, undefined, log);

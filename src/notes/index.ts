@@ -3,16 +3,18 @@ export { contentHash } from './hash.ts';
 export {
   checkNotePathSyntax,
   isMarkdownName,
+  reachedWithoutFolderLinks,
   type PathOptions,
   type PathSyntax,
   resolveNotePath,
   throwPathError,
 } from './paths.ts';
-export { MAX_READ_BYTES, type NoteContent, readNote } from './read.ts';
+export { checkText, MAX_NOTE_BYTES, type NoteBytes, noteFileError, readNoteFile, type TextCheck } from './file.ts';
+export { type NoteContent, readNote } from './read.ts';
 export { scanNotes } from './scan.ts';
 export type { ChangeBatch, NoteFile, PathCheck, WriteMode, WriteResult } from './types.ts';
 export { noteUri, parseNoteUri } from './uri.ts';
 export { type NotesWatcher, type WatchOptions, watchNotes } from './watch.ts';
 export { isTempFileName, TEMP_PREFIX } from './temp.ts';
-export { MAX_NOTE_BYTES, type WriteOptions, writeNote } from './write.ts';
+export { type WriteOptions, writeNote } from './write.ts';
 export { type LinePage, type LinePageResult, pageLines, splitLines } from './lines.ts';

@@ -1,5 +1,5 @@
 import { lstat, readdir, realpath, stat } from 'node:fs/promises';
-import { join, sep } from 'node:path';
+import { dirname, isAbsolute, join, relative, sep } from 'node:path';
 import { NotesError } from '../errors.ts';
 import type { PathCheck } from './types.ts';
 
@@ -88,6 +88,30 @@ export function checkNotePathSyntax(input: string, _opts: PathOptions = {}): Pat
   return { ok: true, rel: segments.join('/') };
 }
 
+/**
+ * The file at `abs` (a path under `root`) is reached without passing through a symlinked
+ * folder. Scans never enter one; the watcher may report files under it (a link to `..`
+ * would double the vault), and those are not notes.
+ */
+export async function reachedWithoutFolderLinks(root: string, realRootPath: string, abs: string): Promise<boolean> {
+  const relDir = relative(root, dirname(abs));
+  if (relDir === '') return true;
+  if (relDir.startsWith('..') || isAbsolute(relDir)) return false;
+  let real: string;
+  try {
+    real = await realpath(dirname(abs));
+  } catch {
+    return false;
+  }
+  const expected = join(realRootPath, relDir);
+  const fold = (p: string) => {
+    const n = p.normalize('NFC');
+    // macOS and Windows file systems usually ignore case: realpath may spell it differently.
+    return process.platform === 'darwin' || process.platform === 'win32' ? n.toLowerCase() : n;
+  };
+  return fold(real) === fold(expected);
+}
+
 /** `child` is strictly inside `parent` (both real, absolute paths). */
 export function isInside(parent: string, child: string): boolean {
   const base = parent.endsWith(sep) ? parent : parent + sep;
@@ -156,12 +180,12 @@ export async function resolveNotePath(root: string, input: string, opts: PathOpt
       let st: Awaited<ReturnType<typeof stat>>;
       try {
         st = await stat(cur);
-      } catch {
-        return {
-          ok: false,
-          code: 'NOTES_E_PATH_OUTSIDE',
-          reason: `'${segments.slice(0, i + 1).join('/')}' is a broken link`,
-        };
+      } catch (err) {
+        const where = segments.slice(0, i + 1).join('/');
+        if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+          return { ok: false, code: 'NOTES_E_PATH_INVALID', reason: `'${where}' is a symbolic link loop` };
+        }
+        return { ok: false, code: 'NOTES_E_PATH_OUTSIDE', reason: `'${where}' is a broken link` };
       }
       if (!st.isDirectory()) {
         return {
@@ -177,7 +201,10 @@ export async function resolveNotePath(root: string, input: string, opts: PathOpt
   let real: string;
   try {
     real = await realpath(exists ? abs : existing);
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') {
+      return { ok: false, code: 'NOTES_E_PATH_INVALID', reason: 'the path goes through a symbolic link loop' };
+    }
     // A symlink whose target is missing: where a write would land cannot be known.
     return { ok: false, code: 'NOTES_E_PATH_OUTSIDE', reason: 'the path goes through a broken symbolic link' };
   }
@@ -186,7 +213,12 @@ export async function resolveNotePath(root: string, input: string, opts: PathOpt
   }
   if (exists) {
     const st = await stat(real);
-    if (!st.isFile()) return { ok: false, code: 'NOTES_E_PATH_INVALID', reason: 'the path names a folder, not a note' };
+    if (st.isDirectory())
+      return { ok: false, code: 'NOTES_E_PATH_INVALID', reason: 'the path names a folder, not a note' };
+    if (!st.isFile()) {
+      const what = st.isFIFO() ? 'a FIFO (named pipe)' : st.isSocket() ? 'a socket' : 'a device';
+      return { ok: false, code: 'NOTES_E_PATH_INVALID', reason: `the path names ${what}, not a note file` };
+    }
   }
   return { ok: true, rel: syn.rel, abs };
 }

@@ -3,7 +3,7 @@ import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import Watcher from 'watcher';
 import type { Logger } from '../log.ts';
 import { createNoteFilter, type NoteFilter, type ScanOptions } from './filter.ts';
-import { isInside, nfc } from './paths.ts';
+import { isInside, nfc, reachedWithoutFolderLinks } from './paths.ts';
 import { scanFolder } from './scan.ts';
 import type { ChangeBatch } from './types.ts';
 
@@ -187,7 +187,7 @@ class Batcher {
   async #isNoteNow(realRoot: string, abs: string): Promise<boolean> {
     try {
       const [real, st] = await Promise.all([realpath(abs), stat(abs)]);
-      return st.isFile() && isInside(realRoot, real);
+      return st.isFile() && isInside(realRoot, real) && (await reachedWithoutFolderLinks(this.#root, realRoot, abs));
     } catch {
       return false;
     }

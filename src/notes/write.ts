@@ -1,10 +1,10 @@
-import { constants } from 'node:fs';
-import { lstat, mkdir, open, realpath } from 'node:fs/promises';
+import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { NotesError } from '../errors.ts';
 import { fsyncPathAsync, writeFileAtomic } from '../fs-atomic.ts';
 import { contentHash } from './hash.ts';
-import { isInside, realNotePath, resolveNotePath, throwPathError } from './paths.ts';
+import { MAX_NOTE_BYTES, noteFileError, readNoteFile } from './file.ts';
+import { isInside, resolveNotePath, throwPathError } from './paths.ts';
 import { TEMP_PREFIX } from './temp.ts';
 import type { WriteMode, WriteResult } from './types.ts';
 
@@ -20,8 +20,6 @@ export interface WriteOptions {
    */
   beforeWrite?: () => void;
 }
-
-export const MAX_NOTE_BYTES = 5 * 1024 * 1024;
 
 // One writer per note at a time within this process; writes to different notes run freely.
 const locks = new Map<string, Promise<unknown>>();
@@ -49,21 +47,14 @@ interface Current {
 }
 
 async function current(root: string, abs: string, rel: string): Promise<Current | null> {
-  try {
-    await lstat(abs);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
+  const r = await readNoteFile(abs, await realpath(root));
+  if (r.ok) return { bytes: r.bytes, mode: r.mode, target: r.real };
+  if (r.kind === 'missing') {
+    // Nothing there, or a dangling link: a write would create a file somewhere unknown.
+    if ((await lstat(abs).catch(() => null)) === null) return null;
+    throw new NotesError('NOTES_E_PATH_OUTSIDE', [JSON.stringify(rel)]);
   }
-  const target = await realNotePath(root, abs);
-  if (target === null) throw new NotesError('NOTES_E_PATH_OUTSIDE', [JSON.stringify(rel)]);
-  const fh = await open(target, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const st = await fh.stat();
-    return { bytes: await fh.readFile(), mode: st.mode & 0o7777, target };
-  } finally {
-    await fh.close();
-  }
+  throw noteFileError(r, rel);
 }
 
 function nextContent(mode: WriteMode, cur: Current | null, add: Buffer): Buffer {

@@ -11,6 +11,8 @@ export interface DoctorCheck {
   name: string;
   ok: boolean;
   detail: string;
+  /** Worth knowing but not a failure (exit 0): printed as "warn". */
+  warn?: boolean;
 }
 
 export type DoctorSection = (config: Config) => Promise<DoctorCheck[]>;
@@ -151,7 +153,7 @@ async function indexSection(config: Config): Promise<DoctorCheck[]> {
     const { index, close } = await openIndexForCli(config, { readOnly: true });
     try {
       const s = index.status();
-      return [
+      const out: DoctorCheck[] = [
         daemon,
         {
           name: 'index',
@@ -159,12 +161,44 @@ async function indexSection(config: Config): Promise<DoctorCheck[]> {
           detail: `${s.notes} notes, ${s.chunks} chunks, model ${s.model}; vector graph ${s.vectorIndex.loaded === 'loaded' ? 'matches the database' : `would be rebuilt (${s.vectorIndex.reason})`}`,
         },
       ];
+      if (s.skipped.count > 0) {
+        const first = s.skipped.first.map((x) => `${x.path}: ${x.reason}`).join('; ');
+        out.push({
+          name: 'not indexed',
+          ok: true,
+          warn: true,
+          detail: `${s.skipped.count} file(s) under the notes folder are not indexed: ${first}${s.skipped.count > s.skipped.first.length ? '; …' : ''}`,
+        });
+      }
+      out.push(...(await setAsideCheck(config.indexDir)));
+      return out;
     } finally {
       await close();
     }
   } catch (err) {
     return [daemon, { name: 'index', ok: false, detail: describeError(err) }];
   }
+}
+
+/** Unreadable databases the daemon moved aside (and rebuilt from the notes): kept for a post-mortem. */
+async function setAsideCheck(indexDir: string): Promise<DoctorCheck[]> {
+  const { readdirSync } = await import('node:fs');
+  let names: string[] = [];
+  try {
+    names = readdirSync(indexDir).filter((n) => n.startsWith('index.db.corrupt-') && !/-(wal|shm)$/.test(n));
+  } catch {
+    return [];
+  }
+  if (names.length === 0) return [];
+  names.sort();
+  return [
+    {
+      name: 'index repair',
+      ok: true,
+      warn: true,
+      detail: `an unreadable index was moved aside and rebuilt from the notes ${names.length} time(s); latest kept as ${indexDir}/${names[names.length - 1]} (delete it once looked at)`,
+    },
+  ];
 }
 
 async function authSection(config: Config): Promise<DoctorCheck[]> {
@@ -223,7 +257,8 @@ async function doctorAction(opts: GlobalOptions, io: CommandIO): Promise<void> {
   if (opts.json) printJson(io, { ok, checks });
   else {
     const width = Math.max(...checks.map((c) => c.name.length));
-    for (const c of checks) io.out(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
+    for (const c of checks)
+      io.out(`${!c.ok ? 'FAIL' : c.warn ? 'warn' : 'ok  '}  ${c.name.padEnd(width)}  ${c.detail}`);
   }
   if (!ok) process.exitCode = 1;
 }

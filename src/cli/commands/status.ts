@@ -37,6 +37,7 @@ export function registerStatus(program: Command): void {
             `model:   ${s.model} (${s.dims} dims)`,
             `content: ${s.notes} notes, ${s.chunks} chunks, ${s.vectors} distinct vectors`,
             `fresh:   last note indexed ${ago(s.lastIndexedAt)}`,
+            `skipped: ${s.skipped.count === 0 ? 'none' : `${s.skipped.count} file(s) not indexed: ${s.skipped.first.map((x) => `${x.path} (${x.reason})`).join(', ')}`}`,
             `tags:    ${tags.map((t) => `#${t.tag} (${t.notes})`).join(', ') || 'none'}`,
           ].join('\n'),
         );

@@ -27,6 +27,15 @@ export class StoreReads {
     this.shaped = new ShapedStatements(db);
   }
 
+  /**
+   * 'ok', or what SQLite's quick_check found first: cheap enough at start (it reads every page
+   * once, not every index entry) and it catches truncated and overwritten files that open fine.
+   */
+  quickCheck(): string {
+    const rows = this.db.pragma('quick_check(1)') as Array<{ quick_check?: unknown }>;
+    return String(rows[0]?.quick_check ?? 'no answer');
+  }
+
   getMeta(key: string): string | undefined {
     return this.stmts.getMeta.get(key)?.value;
   }

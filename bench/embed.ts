@@ -7,7 +7,9 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { meanPoolNormalize } from '../src/embed/embedder.ts';
 import { bundledModelDir, openEmbedder } from '../src/embed/index.ts';
-import { BIN, unpackCorpus } from '../tests/helpers/tmp.ts';
+import { unpackCorpus } from './lib/corpus.ts';
+import { BIN } from './lib/paths.ts';
+import { percentile } from './lib/percentile.ts';
 
 const TEXTS = 4096;
 
@@ -70,11 +72,6 @@ async function compare(
     calls++;
   }
   return Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, ((calls * batch) / v) * 1000]));
-}
-
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
 }
 
 function coldStart(args: string[]): { p50: number; p95: number } {

@@ -3,11 +3,9 @@
 //   indexing throughput (tldr-en, tldr-all) vs the embedder alone on the same texts
 //   search latency at ~10k and ~100k chunks: hybrid, HNSW, exact brute force; HNSW recall@10
 //   re-index of an unchanged vault vs the scan alone; boot-to-ready; save-to-searchable; RSS
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { chunkNote, DEFAULT_CHUNK_OPTIONS } from '../src/chunk/index.ts';
 import { loadConfig } from '../src/config/index.ts';
@@ -17,13 +15,12 @@ import { NotesIndex, type SyncSummary } from '../src/index/index.ts';
 import { silentLogger } from '../src/log.ts';
 import { scanNotes, watchNotes } from '../src/notes/index.ts';
 import { search } from '../src/search/index.ts';
+import { unpackCorpus } from './lib/corpus.ts';
+import { QUESTIONS_FILE } from './lib/paths.ts';
+import { percentile } from './lib/percentile.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CORPORA = process.env.NOTES_MCP_CORPORA ?? join(ROOT, '..', 'shared', 'corpora');
 const log = silentLogger();
-const QUERIES = (
-  JSON.parse(readFileSync(join(ROOT, 'bench', 'eval', 'tldr-en-questions.json'), 'utf8')) as Array<{ q: string }>
-).map((x) => x.q);
+const QUERIES = (JSON.parse(readFileSync(QUESTIONS_FILE, 'utf8')) as Array<{ q: string }>).map((x) => x.q);
 
 type Row = [metric: string, value: string, baseline: string, target: string];
 const rows: Row[] = [];
@@ -32,21 +29,13 @@ const row = (...r: Row) => {
   process.stderr.write(`  ${r[0]}: ${r[1]}  (baseline ${r[2]})\n`);
 };
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? 0;
-}
 const ms = (x: number) => `${x.toFixed(x < 10 ? 2 : 1)} ms`;
-const lat = (xs: number[]) => `p50 ${ms(pct(xs, 50))} / p95 ${ms(pct(xs, 95))} / p99 ${ms(pct(xs, 99))}`;
+const lat = (xs: number[]) =>
+  `p50 ${ms(percentile(xs, 50))} / p95 ${ms(percentile(xs, 95))} / p99 ${ms(percentile(xs, 99))}`;
 
 function mkdir(dir: string): string {
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-function unpack(name: string, into: string): string {
-  execFileSync('tar', ['-xzf', join(CORPORA, `${name}.tar.gz`), '-C', into]);
-  return into;
 }
 
 function open(notes: string, state: string, embedder: Embedder, maxTokens?: number): Promise<NotesIndex> {
@@ -139,14 +128,14 @@ async function main(): Promise<void> {
   try {
     const embedder = await openEmbedder({ model: 'bundled', modelsDir: join(work, 'models'), log });
     process.stderr.write('tldr-en…\n');
-    const en = unpack('tldr-en', mkdir(join(work, 'en')));
+    const en = unpackCorpus('tldr-en', mkdir(join(work, 'en')));
     const enIndex = await indexRun('tldr-en', en, join(work, 'state-en'), embedder);
     await searchRun('10k', enIndex, values.quick ? 100 : 400);
     await enIndex.close();
 
     if (!values.quick) {
       process.stderr.write('tldr-all…\n');
-      const all = unpack('tldr-all', mkdir(join(work, 'all')));
+      const all = unpackCorpus('tldr-all', mkdir(join(work, 'all')));
       const stateAll = join(work, 'state-all');
       let allIndex = await indexRun('tldr-all', all, stateAll, embedder);
 
@@ -192,7 +181,7 @@ async function main(): Promise<void> {
       await watcher.close();
       row(
         'save-to-searchable, one edited note (watcher + index)',
-        `p50 ${ms(pct(lags, 50))}, max ${ms(Math.max(...lags))}`,
+        `p50 ${ms(percentile(lags, 50))}, max ${ms(Math.max(...lags))}`,
         'watcher debounce 200 ms',
         '<= 1 s',
       );

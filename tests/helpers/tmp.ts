@@ -6,8 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 /** Repository root (tests run compiled from dist/tests/...). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-/** Real notes written outside the project (tldr pages): ../shared/corpora, or $NOTES_MCP_CORPORA. */
-export const CORPORA = process.env.NOTES_MCP_CORPORA ?? resolve(REPO_ROOT, '..', 'shared', 'corpora');
+/**
+ * Real notes written outside the project (tldr pages, CC BY 4.0), kept in the repository so the
+ * tests need nothing beside the clone. Always these copies: the tests' counts and names are pinned
+ * to them (tests/fixtures/corpora/README.md).
+ */
+export const CORPORA = join(REPO_ROOT, 'tests', 'fixtures', 'corpora');
 export const BIN = join(REPO_ROOT, 'bin', 'notes-mcp.js');
 
 /** A temp folder removed when the test ends. */
@@ -17,7 +21,7 @@ export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'notes-
   return dir;
 }
 
-/** Unpack a corpus archive from ../shared/corpora into dir; returns the folder holding the pages. */
+/** Unpack a corpus archive from CORPORA into dir; returns the folder holding the pages. */
 export function unpackCorpus(name: 'tldr-en' | 'tldr-all', dir: string): string {
   execFileSync('tar', ['-xzf', join(CORPORA, `${name}.tar.gz`), '-C', dir]);
   return dir;

@@ -1,0 +1,154 @@
+// Servers under measurement run in child processes, driven over IPC, clients in the parent: a
+// child's peak RSS and CPU time are then its own, and on a small machine clients and server do
+// not share one event loop. The parent side is startChild; the child side is sendReady and
+// serveParent. Every child started here is killed if the parent exits first.
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { z } from 'zod';
+
+export const ReadyMsg = z.object({
+  type: z.literal('ready'),
+  url: z.string(),
+  notes: z.number(),
+  chunks: z.number(),
+  indexed: z.number(),
+  seconds: z.number(),
+});
+export type Ready = z.infer<typeof ReadyMsg>;
+const StatsMsg = z.object({ type: z.literal('stats'), peakKb: z.number(), nowKb: z.number(), cpuUs: z.number() });
+export type ChildStats = z.infer<typeof StatsMsg>;
+const ParentMsg = z.object({
+  type: z.enum(['stats', 'stop', 'profile-start', 'profile-stop']),
+  dir: z.string().optional(),
+});
+const ProfiledMsg = z.object({ type: z.literal('profiled'), file: z.string() });
+
+const children = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+/** Kill this child too if the bench exits before it does (for children not started here). */
+export function track(child: ChildProcess): void {
+  children.add(child);
+}
+
+export function untrack(child: ChildProcess): void {
+  children.delete(child);
+}
+
+// ---------------------------------------------------------------------------------------
+// Child side.
+
+function send(msg: z.input<typeof ReadyMsg> | z.input<typeof StatsMsg> | z.input<typeof ProfiledMsg>): void {
+  process.send?.(msg);
+}
+
+/** Tell the parent the server is listening (and what it holds). */
+export function sendReady(ready: Omit<Ready, 'type'>): void {
+  send({ type: 'ready', ...ready });
+}
+
+/** Answer the parent's stats/stop/profile requests until told to stop. */
+export function serveParent(stop: () => Promise<void>): void {
+  let profiler: Session | undefined;
+  process.on('message', async (raw: unknown) => {
+    const m = ParentMsg.safeParse(raw);
+    if (!m.success) return;
+    if (m.data.type === 'stats') {
+      const cpu = process.cpuUsage();
+      send({
+        type: 'stats',
+        peakKb: process.resourceUsage().maxRSS,
+        nowKb: Math.round(process.memoryUsage().rss / 1024),
+        cpuUs: cpu.user + cpu.system,
+      });
+    } else if (m.data.type === 'profile-start') {
+      // Main thread only, and only while requests are measured (not the index load).
+      profiler = new Session();
+      profiler.connect();
+      await profiler.post('Profiler.enable');
+      await profiler.post('Profiler.setSamplingInterval', { interval: 200 });
+      await profiler.post('Profiler.start');
+    } else if (m.data.type === 'profile-stop') {
+      if (!profiler) return;
+      const { profile } = await profiler.post('Profiler.stop');
+      profiler.disconnect();
+      profiler = undefined;
+      const file = join(m.data.dir ?? tmpdir(), `daemon-${Date.now()}.cpuprofile`);
+      writeFileSync(file, JSON.stringify(profile));
+      send({ type: 'profiled', file });
+    } else {
+      void stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+    }
+  });
+  // The parent died: do not linger (a daemon would hold its index lock).
+  process.on('disconnect', () => void stop().finally(() => process.exit(1)));
+}
+
+// ---------------------------------------------------------------------------------------
+// Parent side.
+
+export interface Child {
+  proc: ChildProcess;
+  ready: Ready;
+  /** Peak and current RSS, and CPU time used so far (all threads). */
+  stats(): Promise<ChildStats>;
+  stop(): Promise<number | null>;
+  /** Profile the child's main thread until `profileStop`, which returns the file written. */
+  profileStart(): void;
+  profileStop(dir: string): Promise<string>;
+}
+
+/** Fork `file` with `args` and wait for its ready message. */
+export async function startChild(label: string, file: string, args: string[]): Promise<Child> {
+  const proc = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  children.add(proc);
+  const messages: unknown[] = [];
+  let wake: (() => void) | undefined;
+  proc.on('message', (m) => {
+    messages.push(m);
+    wake?.();
+  });
+  proc.on('exit', () => wake?.());
+  const next = async <T>(schema: z.ZodType<T>): Promise<T> => {
+    for (;;) {
+      const m = messages.shift();
+      if (m !== undefined) return schema.parse(m);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`${label} exited (${proc.exitCode ?? proc.signalCode}) before answering`);
+      await new Promise<void>((r) => {
+        wake = r;
+      });
+    }
+  };
+  const ready = await next(ReadyMsg);
+  return {
+    proc,
+    ready,
+    stats: () => {
+      proc.send({ type: 'stats' });
+      return next(StatsMsg);
+    },
+    profileStart: () => proc.send({ type: 'profile-start' }),
+    profileStop: async (dir) => {
+      proc.send({ type: 'profile-stop', dir });
+      return (await next(ProfiledMsg)).file;
+    },
+    stop: async () => {
+      if (proc.exitCode === null) {
+        proc.send({ type: 'stop' });
+        await once(proc, 'exit');
+      }
+      children.delete(proc);
+      return proc.exitCode;
+    },
+  };
+}

@@ -1,0 +1,90 @@
+// What bench:mcp measures and how much of it: the command-line flags turned into a Plan.
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+import { ERAS, type Era } from '../lib/clients.ts';
+import type { CorpusName } from '../lib/corpus.ts';
+
+/** The bearer token both the bench's daemon and its clients use. */
+export const TOKEN = 'bench-token-0123456789abcdef';
+export const CLIENTS = 16;
+/** Unpacked corpora, chunk-size choices and built indexes survive between runs here. */
+export const CACHE_ROOT = join(tmpdir(), 'notes-mcp-bench-mcp');
+/** Aggregate request rate of the paced (open-loop) mode, over the 16 clients. */
+export const PACED_RATE = 100;
+/** notes-mcp and the baseline alternate this many times per measurement. */
+export const BLOCKS = 10;
+
+export type Op = 'tools/list' | 'search_notes';
+export type Mode = 'sequential' | '16 concurrent' | '16 paced';
+export const MODES: readonly Mode[] = ['sequential', '16 concurrent', '16 paced'];
+
+export interface Plan {
+  corpus: CorpusName;
+  chunksTarget: number | undefined;
+  sequential: number;
+  perClient: number;
+  /** Requests per client in the paced mode. */
+  pacedPerClient: number;
+  warmup: number;
+  shutdownLoadMs: number;
+  ops: readonly Op[];
+  eras: readonly Era[];
+  /** Write the daemon's V8 CPU profile (.cpuprofile) into this folder. */
+  profileDir: string | undefined;
+  shutdown: boolean;
+}
+
+export function parsePlan(argv: string[]): Plan {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      'chunks-target': { type: 'string' },
+      only: { type: 'string' },
+      era: { type: 'string' },
+      profile: { type: 'string' },
+    },
+  });
+  const target = values['chunks-target'] === undefined ? undefined : Number(values['chunks-target']);
+  if (target !== undefined && !(Number.isInteger(target) && target > 0)) {
+    throw new Error('--chunks-target takes a positive whole number of chunks, e.g. 100000');
+  }
+  const ops = z
+    .enum(['tools/list', 'search_notes'])
+    .optional()
+    .parse(values.only, { error: () => '--only takes tools/list or search_notes' });
+  const era = z
+    .enum(['2025-11-25', '2026-07-28'])
+    .optional()
+    .parse(values.era, { error: () => '--era takes 2025-11-25 or 2026-07-28' });
+  const slice = {
+    ops: ops ? [ops] : (['tools/list', 'search_notes'] as const),
+    eras: era ? [era] : ERAS,
+    profileDir: values.profile,
+    // A partial run is for looking at one thing: skip the shutdown part.
+    shutdown: ops === undefined && era === undefined,
+  };
+  return values.quick
+    ? {
+        corpus: 'tldr-en',
+        chunksTarget: target,
+        sequential: 100,
+        perClient: 25,
+        pacedPerClient: 10,
+        warmup: 3,
+        shutdownLoadMs: 1000,
+        ...slice,
+      }
+    : {
+        corpus: 'tldr-all',
+        chunksTarget: target ?? 100_000,
+        sequential: 300,
+        perClient: 100,
+        pacedPerClient: 40,
+        warmup: 10,
+        shutdownLoadMs: 2000,
+        ...slice,
+      };
+}

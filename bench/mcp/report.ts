@@ -1,0 +1,60 @@
+// bench:mcp's table: one row per operation, protocol and load, notes-mcp beside the baseline.
+import type { Row, Stats } from './measure.ts';
+
+export const ms = (v: number) => (Number.isNaN(v) ? '-' : v < 10 ? v.toFixed(2) : v.toFixed(1));
+export const int = (v: number) => Math.round(v).toLocaleString('en-US');
+
+export function table(rows: Row[]): string {
+  const head = [
+    'request',
+    'protocol',
+    'load',
+    'notes p50',
+    'p95',
+    'p99',
+    'req/s',
+    'err',
+    'CPU/req srv+cli',
+    'baseline p50',
+    'p95',
+    'p99',
+    'req/s',
+    'err',
+    'CPU/req srv+cli',
+    'p50 ratio',
+    'srv CPU ratio',
+    'target',
+  ];
+  const side = (s: Stats) => [
+    ms(s.p50),
+    ms(s.p95),
+    ms(s.p99),
+    int(s.rps),
+    String(s.errors),
+    `${s.serverCpuMs.toFixed(2)}+${s.clientCpuMs.toFixed(2)}`,
+  ];
+  const body = rows.map((r) => {
+    const ratio = r.notes.p50 / r.base.p50;
+    let target = '';
+    if (r.op === 'tools/list') target = `p50 <= 1.5x: ${ratio <= 1.5 ? 'met' : 'MISSED'}`;
+    else if (r.mode === '16 concurrent')
+      target = `p99 <= 30 ms, 0 err: ${r.notes.p99 <= 30 && r.notes.errors === 0 ? 'met' : 'MISSED'}`;
+    else if (r.mode === '16 paced') target = `(context) p99 ${r.notes.p99 <= 30 ? '<=' : '>'} 30 ms`;
+    return [
+      r.op === 'tools/list' ? 'tools/list' : 'search_notes (baseline: echo)',
+      r.era,
+      r.mode,
+      ...side(r.notes),
+      ...side(r.base),
+      `${ratio.toFixed(2)}x`,
+      `${(r.notes.serverCpuMs / r.base.serverCpuMs).toFixed(2)}x`,
+      target,
+    ];
+  });
+  const text = new Set([0, 1, 2, 17]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((row) => (row[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    `| ${cells.map((c, i) => (text.has(i) ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (text.has(i) ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
+  return [line(head), rule, ...body.map(line)].join('\n');
+}

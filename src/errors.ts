@@ -102,6 +102,11 @@ export const ERRORS = {
     415,
     'The file is binary or not UTF-8 text; notes-mcp reads and indexes only text notes.',
   ),
+  NOTES_E_WRITE_FAILED: spec(
+    'could not write note %s: %s',
+    507,
+    'Fix what the message names (a read-only or full disk, file permissions), then retry.',
+  ),
   NOTES_E_AUTH_MISSING: spec(
     'missing bearer token',
     401,
@@ -181,6 +186,21 @@ export const ERRORS = {
     '%s is not allowed on %s (allowed: %s)',
     405,
     'Use one of the methods the Allow header lists.',
+  ),
+  NOTES_E_TOO_MANY_STREAMS: spec(
+    'too many open notification streams (%s): retry later',
+    503,
+    'Close idle subscriptions/listen streams, or raise maxSessions.',
+  ),
+  NOTES_E_TOKEN_SESSIONS: spec(
+    'this token already holds %s sessions: close one and retry',
+    429,
+    'Close sessions this client no longer uses (or give each client its own token); raise maxSessionsPerToken if needed.',
+  ),
+  NOTES_E_TOKEN_STREAMS: spec(
+    'this token already holds %s notification streams: close one and retry',
+    429,
+    'Close listen streams this client no longer reads (or give each client its own token); raise maxSessionsPerToken if needed.',
   ),
   NOTES_E_INTERNAL: spec('internal error: %s', 500, 'A bug: the log has the stack trace; please report it.', {
     rpc: -32603,

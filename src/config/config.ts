@@ -55,6 +55,8 @@ export const ConfigInput = z
     rateLimitPerMinute: z.coerce.number().int().min(1),
     toolTimeoutMs: z.coerce.number().int().min(100),
     maxSessions: z.coerce.number().int().min(1),
+    maxSessionsPerToken: z.coerce.number().int().min(1),
+    requestTimeoutMs: z.coerce.number().int().min(1000).max(600_000),
     drainMs: z.coerce.number().int().min(0).max(60_000),
     watch: boolish,
   })
@@ -87,6 +89,10 @@ export interface Config {
   readonly rateLimitPerMinute: number;
   readonly toolTimeoutMs: number;
   readonly maxSessions: number;
+  /** 2025 sessions and 2026 listen streams one token may hold: below maxSessions, so no token locks out another. */
+  readonly maxSessionsPerToken: number;
+  /** A request's headers and body must arrive within this (SSE responses are not affected). */
+  readonly requestTimeoutMs: number;
   readonly drainMs: number;
   readonly watch: boolean;
   readonly configFile: string | undefined;
@@ -110,6 +116,7 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   NOTES_MCP_RATE_LIMIT: 'rateLimitPerMinute',
   NOTES_MCP_TOOL_TIMEOUT_MS: 'toolTimeoutMs',
   NOTES_MCP_MAX_SESSIONS: 'maxSessions',
+  NOTES_MCP_MAX_SESSIONS_PER_TOKEN: 'maxSessionsPerToken',
   NOTES_MCP_WATCH: 'watch',
 };
 
@@ -219,6 +226,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     throw new NotesError('NOTES_E_CONFIG', ['the extra token must be at least 16 characters']);
   }
   const host = merged.host ?? DEFAULT_HOST;
+  const maxSessions = merged.maxSessions ?? 256;
   const auth = merged.auth ?? true;
 
   const config: Config = {
@@ -242,7 +250,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     maxBodyBytes: merged.maxBodyBytes ?? 4 * 1024 * 1024,
     rateLimitPerMinute: merged.rateLimitPerMinute ?? 600,
     toolTimeoutMs: merged.toolTimeoutMs ?? 30_000,
-    maxSessions: merged.maxSessions ?? 256,
+    maxSessions,
+    maxSessionsPerToken: Math.min(merged.maxSessionsPerToken ?? Math.max(8, Math.floor(maxSessions / 8)), maxSessions),
+    requestTimeoutMs: merged.requestTimeoutMs ?? 30_000,
     drainMs: merged.drainMs ?? 4_000,
     watch: merged.watch ?? true,
     configFile: configFile ? resolve(cwd, configFile) : undefined,

@@ -101,7 +101,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   const m = new Metrics({
     notes: () => index.counts().notes,
     chunks: () => index.counts().chunks,
-    sessions: () => endpoint?.sessionCount ?? 0,
+    sessions: () => (endpoint?.sessionCount ?? 0) + (endpoint?.streamCount ?? 0),
     lagSeconds: () => index.status().lagMs / 1000,
   });
   metrics = m;
@@ -110,7 +110,9 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     hub: rt.hub,
     log,
     maxSessions: config.maxSessions,
+    maxSessionsPerToken: config.maxSessionsPerToken,
     maxBodyBytes: config.maxBodyBytes,
+    errors: m.errors,
   });
   endpoint = ep;
 
@@ -143,13 +145,26 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
             last_sync_at: s.lastSyncAt ? new Date(s.lastSyncAt).toISOString() : null,
           },
           sessions: ep.sessionCount,
+          listen_streams: ep.streamCount,
           auth: config.auth,
         };
       },
     },
   });
 
-  const server: Server = createServer({ requestTimeout: 0, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, app);
+  // Headers and body must arrive within requestTimeoutMs (a client trickling a body a byte at a
+  // time held a socket for ever); responses, SSE streams included, are not limited by it. The
+  // check runs every second instead of Node's default 30 s. Idle keep-alive sockets close after
+  // 65 s, just longer than nginx keeps its upstream connections.
+  const server: Server = createServer(
+    {
+      requestTimeout: config.requestTimeoutMs,
+      headersTimeout: Math.min(config.requestTimeoutMs, 15_000),
+      keepAliveTimeout: 65_000,
+      connectionsCheckingInterval: 1_000,
+    },
+    app,
+  );
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -74,24 +74,34 @@ export function buildApp(d: AppDeps): express.Express {
     next();
   });
 
-  app.get('/health', (_req, res) => {
-    const closing = d.isClosing();
-    res.status(closing ? 503 : 200).json({
-      status: closing ? 'draining' : 'ok',
-      version: VERSION,
-      protocols: PROTOCOL_REVISIONS,
-      ...d.health.status(),
-    });
+  app.use((req, res, next) => {
+    const h = checkHost(req.headers.host, hosts);
+    if (!h.ok) return refuseWith(res, metrics.errors, h);
+    next();
   });
 
-  app.use((req, res, next) => {
+  // /health: no auth, no secrets. Through a proxy (nginx sets X-Forwarded-For) the public sees
+  // the status only; the full body (counts, model, index lag) goes to loopback callers and to a
+  // valid token. It sits behind the Host check like everything else, and answers 503 while
+  // the daemon drains.
+  app.get('/health', (req, res) => {
+    const closing = d.isClosing();
+    res.status(closing ? 503 : 200);
+    const status = closing ? 'draining' : 'ok';
+    const proxied = req.headers['x-forwarded-for'] !== undefined || req.headers.forwarded !== undefined;
+    if (proxied && !identify(req, d.tokens)) {
+      res.json({ status });
+      return;
+    }
+    res.json({ status, version: VERSION, protocols: PROTOCOL_REVISIONS, ...d.health.status() });
+  });
+
+  app.use((_req, res, next) => {
     if (d.isClosing()) {
       res.setHeader('Retry-After', '5');
       res.setHeader('Connection', 'close');
       return fail(res, metrics, 'NOTES_E_SHUTTING_DOWN');
     }
-    const h = checkHost(req.headers.host, hosts);
-    if (!h.ok) return refuseWith(res, metrics.errors, h);
     next();
   });
 
@@ -173,6 +183,11 @@ export function buildApp(d: AppDeps): express.Express {
   mcp.all('/', async (req, res) => {
     const body: unknown = req.body;
     if (Array.isArray(body)) return fail(res, metrics, 'NOTES_E_BATCH_UNSUPPORTED');
+    // The SDK re-serialises bodies recursively: nesting thousands deep overflowed its stack
+    // (a 500 with a stack trace). No MCP message needs more than a few dozen levels.
+    if (depthExceeds(body, MAX_JSON_DEPTH)) {
+      return fail(res, metrics, 'NOTES_E_JSON_INVALID', `nested deeper than ${MAX_JSON_DEPTH} levels`);
+    }
     const caller = (res.locals as Locals).caller;
     const msg = (typeof body === 'object' && body !== null ? body : {}) as {
       method?: unknown;
@@ -214,6 +229,22 @@ export function buildApp(d: AppDeps): express.Express {
 
   app.use((req, res) => fail(res, metrics, 'NOTES_E_ROUTE_NOT_FOUND', req.path.slice(0, 200)));
   return app;
+}
+
+const MAX_JSON_DEPTH = 64;
+
+/** Whether a parsed JSON value nests deeper than `max` (iterative: never overflows itself). */
+export function depthExceeds(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }
 
 function identify(req: Request, tokens: TokenStore): TokenIdentity | undefined {

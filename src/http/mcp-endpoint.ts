@@ -17,6 +17,7 @@ import {
   type McpInstanceContext,
   type NotificationHub,
 } from '../mcp/index.ts';
+import { ListenStreams } from './listen.ts';
 import { refuse } from './refuse.ts';
 
 // Two lanes behind one /mcp endpoint:
@@ -41,6 +42,8 @@ interface Session {
   tokenId: string | undefined;
   lastSeen: number;
   openStreams: number;
+  /** The GET notification streams, to close one whose client stopped reading. */
+  streams: Set<ServerResponse>;
   offSink: () => void;
 }
 
@@ -49,6 +52,11 @@ export interface McpEndpointOptions {
   hub: NotificationHub;
   log: Logger;
   maxSessions: number;
+  /** Sessions, and listen streams, one token may hold (default: maxSessions). */
+  maxSessionsPerToken?: number;
+  /** A notification stream whose socket takes no data for this long is closed (default 30 s). */
+  streamStallMs?: number;
+  errors?: { inc(labels: { code: string }): void };
   maxBodyBytes: number;
   /** Sessions idle longer than this (and with no open stream) are closed. */
   sessionIdleMs?: number;
@@ -75,7 +83,10 @@ export class McpEndpoint {
   readonly #stateless;
   readonly #sessions = new Map<string, Session>();
   readonly #sweeper: NodeJS.Timeout;
+  readonly #streamCheck: NodeJS.Timeout;
   readonly #offModern: () => void;
+  readonly #listen: ListenStreams;
+  readonly #blockedSince = new WeakMap<ServerResponse, number>();
 
   constructor(o: McpEndpointOptions) {
     this.#o = o;
@@ -97,10 +108,21 @@ export class McpEndpoint {
       maxRequestBodySize: o.maxBodyBytes,
     });
     this.#stateless = legacyStatelessFallback(factory, onerror, { maxRequestBodySize: o.maxBodyBytes });
-    this.#offModern = o.hub.add({
-      resourceUpdated: (uri) => this.#modern.notify.resourceUpdated(uri),
-      resourcesChanged: () => this.#modern.notify.resourcesChanged(),
+    this.#listen = new ListenStreams({
+      log: o.log,
+      maxStreams: o.maxSessions,
+      maxStreamsPerToken: o.maxSessionsPerToken ?? o.maxSessions,
+      keepAliveMs: o.keepAliveMs ?? 15_000,
+      stallMs: o.streamStallMs ?? 30_000,
+      errors: o.errors,
     });
+    this.#offModern = o.hub.add({
+      resourceUpdated: (uri) => this.#listen.resourceUpdated(uri),
+      resourcesChanged: () => this.#listen.resourcesChanged(),
+    });
+    const stall = o.streamStallMs ?? 30_000;
+    this.#streamCheck = setInterval(() => this.#closeStalled(stall), Math.max(500, Math.floor(stall / 4)));
+    this.#streamCheck.unref();
     const idle = o.sessionIdleMs ?? 30 * 60_000;
     this.#sweeper = setInterval(() => this.#sweep(idle), Math.min(idle, 60_000));
     this.#sweeper.unref();
@@ -110,15 +132,45 @@ export class McpEndpoint {
     return this.#sessions.size;
   }
 
+  get streamCount(): number {
+    return this.#listen.count;
+  }
+
+  /**
+   * A 2025 GET stream whose socket has refused data for `stallMs` is cut (its client
+   * reconnects): the SDK writes notifications to it without waiting, so an unread stream
+   * would otherwise grow in memory without bound.
+   */
+  #closeStalled(stallMs: number): void {
+    const now = Date.now();
+    for (const s of this.#sessions.values()) {
+      for (const res of s.streams) {
+        if (!res.writableNeedDrain) {
+          this.#blockedSince.delete(res);
+          continue;
+        }
+        const since = this.#blockedSince.get(res);
+        if (since === undefined) this.#blockedSince.set(res, now);
+        else if (now - since >= stallMs) {
+          this.#o.log.info({ session_id: s.id }, 'notification stream not reading: closed');
+          res.destroy();
+        }
+      }
+    }
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
     const authInfo = authInfoFor(caller);
-    if (!isLegacy(req, body)) return this.#serveWeb(this.#modern.fetch, req, res, body, authInfo);
+    if (!isLegacy(req, body)) {
+      if (ListenStreams.wants(body) && isModernListen(req)) return this.#listen.serve(req, res, body, caller.tokenId);
+      return this.#serveWeb(this.#modern.fetch, req, res, body, authInfo);
+    }
     const sid = req.headers['mcp-session-id'];
     const sessionId = Array.isArray(sid) ? sid[0] : sid;
     if (sessionId === undefined) {
       if (req.method === 'POST' && isInitialize(body)) return this.#openSession(req, res, body, caller, authInfo);
       if (req.method === 'POST') return this.#serveWeb(this.#stateless, req, res, body, authInfo);
-      return refuse(res, undefined, 'NOTES_E_SESSION_REQUIRED', req.method ?? 'GET');
+      return refuse(res, this.#o.errors, 'NOTES_E_SESSION_REQUIRED', req.method ?? 'GET');
     }
     const s = this.#sessions.get(sessionId);
     if (!s || s.tokenId !== caller.tokenId) {
@@ -126,13 +178,15 @@ export class McpEndpoint {
         this.#o.log.debug({ session_id: sessionId }, 'unknown session: serving statelessly');
         return this.#serveWeb(this.#stateless, req, res, body, authInfo);
       }
-      return refuse(res, undefined, 'NOTES_E_SESSION_NOT_FOUND', sessionId);
+      return refuse(res, this.#o.errors, 'NOTES_E_SESSION_NOT_FOUND', sessionId);
     }
     s.lastSeen = Date.now();
     if (req.method === 'GET') {
       s.openStreams++;
+      s.streams.add(res);
       res.on('close', () => {
         s.openStreams--;
+        s.streams.delete(res);
         s.lastSeen = Date.now();
       });
     }
@@ -173,7 +227,15 @@ export class McpEndpoint {
       this.#sweep(0);
       if (this.#sessions.size >= this.#o.maxSessions) {
         res.setHeader('Retry-After', '30');
-        return refuse(res, undefined, 'NOTES_E_TOO_MANY_SESSIONS', this.#o.maxSessions);
+        return refuse(res, this.#o.errors, 'NOTES_E_TOO_MANY_SESSIONS', this.#o.maxSessions);
+      }
+    }
+    const perToken = this.#o.maxSessionsPerToken ?? this.#o.maxSessions;
+    if (caller.tokenId !== undefined && this.#sessionsOf(caller.tokenId) >= perToken) {
+      this.#sweep(60_000);
+      if (this.#sessionsOf(caller.tokenId) >= perToken) {
+        res.setHeader('Retry-After', '30');
+        return refuse(res, this.#o.errors, 'NOTES_E_TOKEN_SESSIONS', perToken);
       }
     }
     const subs = new Set<string>();
@@ -201,6 +263,7 @@ export class McpEndpoint {
           tokenId: caller.tokenId,
           lastSeen: Date.now(),
           openStreams: 0,
+          streams: new Set(),
           offSink,
         };
         this.#sessions.set(id, session);
@@ -212,6 +275,12 @@ export class McpEndpoint {
     };
     await server.connect(transport);
     await transport.handleRequest(Object.assign(req, { auth: authInfo }), res, body);
+  }
+
+  #sessionsOf(tokenId: string): number {
+    let n = 0;
+    for (const s of this.#sessions.values()) if (s.tokenId === tokenId) n++;
+    return n;
   }
 
   #drop(id: string): void {
@@ -235,11 +304,22 @@ export class McpEndpoint {
   /** End every stream and session (shutdown). */
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
+    clearInterval(this.#streamCheck);
     this.#offModern();
+    this.#listen.closeAll();
     const all = [...this.#sessions.values()];
     for (const s of all) this.#drop(s.id);
     await Promise.allSettled([this.#modern.close(), ...all.map((s) => s.server.close())]);
   }
+}
+
+/** A listen request of a revision this router speaks; anything else goes to the SDK, which refuses it. */
+function isModernListen(req: IncomingMessage): boolean {
+  const version = header(req, 'mcp-protocol-version')?.trim();
+  const method = header(req, 'mcp-method')?.trim();
+  return (
+    req.method === 'POST' && version === '2026-07-28' && (method === undefined || method === 'subscriptions/listen')
+  );
 }
 
 function isInitialize(body: unknown): boolean {

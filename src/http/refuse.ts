@@ -32,8 +32,14 @@ export function refuseWith(
     if (!res.writableEnded) res.end();
     return;
   }
+  // A refusal sent before the request body arrived (a 401 to a client still trickling its
+  // body) ends the connection: keeping it open would let a refused client hold a socket.
+  const req = res.req;
+  const unread = req !== undefined && !req.complete;
+  if (unread) res.setHeader('Connection', 'close');
   res.writeHead(ERRORS[r.code].status, { 'content-type': 'application/json' });
   res.end(refusalBody(r.code, r.message));
+  if (unread) res.once('finish', () => req.socket.destroy());
 }
 
 /** Answer with a declared error (nothing more, when the response already started). */

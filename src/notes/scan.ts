@@ -123,11 +123,30 @@ async function removeStrayTemps(paths: readonly string[]): Promise<void> {
   const cutoff = Date.now() - STRAY_TEMP_AGE_MS;
   await eachLimit(paths, CONCURRENCY, async (p) => {
     try {
-      if ((await stat(p)).mtimeMs < cutoff) await unlink(p);
+      if (writerIsGone(p) || (await stat(p)).mtimeMs < cutoff) await unlink(p);
     } catch {
       // Gone already, or not ours to delete: leave it.
     }
   });
+}
+
+/**
+ * A temp file names its writer's pid (TEMP_PREFIX<pid>-<random>): when that process no longer
+ * exists, the write it belonged to can never finish, so the file goes at once instead of
+ * after STRAY_TEMP_AGE_MS. This process's own temps may be writes in progress: kept.
+ */
+function writerIsGone(path: string): boolean {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  const m = /^\.notes-mcp-tmp-(\d+)-/.exec(name);
+  if (!m) return false;
+  const pid = Number(m[1]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
 }
 
 /** The notes under one folder of the root (`abs` as the disk spells it, `rel` its note path). */

@@ -111,8 +111,8 @@ export async function writeNote(root: string, rel: string, content: string, opts
     if (data.length > limit) throw new NotesError('NOTES_E_NOTE_TOO_LARGE', [check.rel, data.length, limit]);
     const target = cur?.target ?? check.abs;
     opts.beforeWrite?.();
-    if (cur === null) await ensureDir(root, dirname(target), rel);
     try {
+      if (cur === null) await ensureDir(root, dirname(target), rel);
       await writeFileAtomic(target, data, {
         mode: cur?.mode ?? null,
         exclusive: cur === null && opts.mode === 'create',
@@ -121,8 +121,26 @@ export async function writeNote(root: string, rel: string, content: string, opts
     } catch (err) {
       // Another program created the note between our check and the write.
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new NotesError('NOTES_E_NOTE_EXISTS', [check.rel]);
-      throw err;
+      throw writeFailure(err, check.rel);
     }
     return { path: check.rel, hash: contentHash(data), bytes: data.length, created: cur === null };
   });
+}
+
+const WRITE_FAILURES: Record<string, string> = {
+  EROFS: 'the notes folder is on a read-only file system',
+  ENOSPC: 'the disk is full',
+  EDQUOT: 'the disk quota is used up',
+  EACCES: "permission denied: the daemon's user may not write there",
+  EPERM: "permission denied: the daemon's user may not write there",
+  EFBIG: 'the file system refuses a file this large',
+  EIO: 'the disk reported an I/O error',
+};
+
+/** What the file system refused, as a coded error naming the note, never an absolute path. */
+export function writeFailure(err: unknown, rel: string): unknown {
+  if (err instanceof NotesError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  const why = code === undefined ? undefined : WRITE_FAILURES[code];
+  return why === undefined ? err : new NotesError('NOTES_E_WRITE_FAILED', [rel, `${why} (${code})`], { cause: err });
 }

@@ -1,0 +1,256 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { TokenStore } from '../../src/auth/tokens.ts';
+import { TEST_TOKEN } from '../helpers/daemon.ts';
+import { BIN, tempDir } from '../helpers/tmp.ts';
+import { tldrVault, writeNotes } from '../helpers/vault.ts';
+
+// The daemon, spawned for real and attacked from outside: odd files and greedy clients must
+// never freeze it or let one client lock out another.
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as { port: number }).port;
+  srv.close();
+  return port;
+}
+
+interface Spawned {
+  child: ChildProcess;
+  port: number;
+  url: string;
+  stderr: () => string;
+}
+
+async function spawnDaemon(
+  t: { after: (fn: () => void) => void },
+  notes: string,
+  state: string,
+  env: Record<string, string> = {},
+): Promise<Spawned> {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [BIN, 'serve', '--notes', notes, '--state', state, '--port', String(port), '--model', 'bundled'],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, HOME: state, NOTES_MCP_TOKEN: TEST_TOKEN, NOTES_MCP_LOG_LEVEL: 'warn', ...env },
+    },
+  );
+  t.after(() => child.kill('SIGKILL'));
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`daemon exited: ${err}`);
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/health`);
+      if (r.ok) {
+        const h = (await r.json()) as { index?: { syncing?: boolean; last_sync_at?: string | null } };
+        if (h.index?.syncing === false && h.index.last_sync_at) break;
+      }
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { child, port, url: `http://127.0.0.1:${port}/mcp`, stderr: () => err };
+}
+
+/** /health, timed; fails the test when it takes longer than `ms`. */
+async function healthWithin(port: number, ms: number): Promise<number> {
+  const t0 = performance.now();
+  const r = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(ms) });
+  assert.equal(r.status, 200);
+  await r.text();
+  return performance.now() - t0;
+}
+
+async function client(url: string, token = TEST_TOKEN): Promise<ClientV1> {
+  const c = new ClientV1({ name: 'hostile-test', version: '1' });
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${token}` } } }),
+  );
+  return c;
+}
+
+test('a note swapped for a FIFO in a tight loop during re-indexing and watching: /health answers within 1 s throughout', {
+  timeout: 120_000,
+}, async (t) => {
+  const notes = tldrVault(t, { common: 150 });
+  const state = tempDir(t);
+  const d = await spawnDaemon(t, notes, state);
+  const c = await client(d.url);
+  t.after(() => c.close());
+  const victims = readdirSync(join(notes, 'common'))
+    .slice(0, 5)
+    .map((n) => join(notes, 'common', n));
+  let stop = false;
+  const swapper = (async () => {
+    let i = 0;
+    while (!stop && i < 400) {
+      const v = victims[i % victims.length]!;
+      const keep = `${v}.keep`;
+      renameSync(v, keep);
+      try {
+        execFileSync('mkfifo', [v]);
+        await new Promise((r) => setTimeout(r, 5));
+      } finally {
+        rmSync(v, { force: true });
+        renameSync(keep, v);
+      }
+      i++;
+    }
+  })();
+  const reindexes = (async () => {
+    for (let i = 0; i < 4 && !stop; i++) await c.callTool({ name: 'reindex', arguments: { full: true } });
+  })();
+  const worst: number[] = [];
+  const deadline = Date.now() + 8_000;
+  while (Date.now() < deadline) {
+    worst.push(await healthWithin(d.port, 1_000));
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  stop = true;
+  await swapper;
+  await reindexes;
+  assert.ok(worst.length > 20, 'health was polled');
+  // The daemon is still whole: searches work and the swapped notes are indexed again.
+  const s = await c.callTool({ name: 'reindex', arguments: {} });
+  assert.notEqual(s.isError, true);
+  assert.ok(d.child.exitCode === null, d.stderr());
+});
+
+/** A raw request that sends its headers, then trickles its body one byte every `gapMs`. */
+function trickle(port: number, gapMs: number, headers: string): { socket: Socket; closed: Promise<number> } {
+  const socket = connect(port, '127.0.0.1');
+  const t0 = Date.now();
+  socket.on('error', () => undefined);
+  socket.write(
+    `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n${headers}\r\n`,
+  );
+  const timer = setInterval(() => socket.write('x'), gapMs);
+  const closed = new Promise<number>((resolve) => {
+    socket.on('close', () => {
+      clearInterval(timer);
+      resolve(Date.now() - t0);
+    });
+  });
+  socket.resume();
+  return { socket, closed };
+}
+
+test('slow request bodies are cut after the request timeout, also after a 401, while others are served', {
+  timeout: 60_000,
+}, async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nalpha beta\n' });
+  const state = tempDir(t);
+  writeFileSync(join(state, 'cfg.json'), JSON.stringify({ requestTimeoutMs: 2000 }));
+  const e = await spawnDaemon(t, notes, state, { NOTES_MCP_CONFIG: join(state, 'cfg.json') });
+  const anonymous = Array.from({ length: 30 }, () => trickle(e.port, 300, ''));
+  const withToken = Array.from({ length: 10 }, () => trickle(e.port, 300, `Authorization: Bearer ${TEST_TOKEN}\r\n`));
+  // Meanwhile a normal client is served.
+  const c = await client(e.url);
+  t.after(() => c.close());
+  const r = await c.callTool({ name: 'search_notes', arguments: { query: 'alpha' } });
+  assert.notEqual(r.isError, true);
+  await healthWithin(e.port, 1_000);
+  const times = await Promise.all([...anonymous, ...withToken].map((x) => x.closed));
+  for (const ms of times) assert.ok(ms < 6_000, `a trickling socket stayed open ${ms} ms`);
+  // Refused early (no token: 401 before the body), the socket is not kept waiting for the body.
+  const refusedFast = times.slice(0, 30);
+  assert.ok(Math.max(...refusedFast) < 3_000, `401 sockets closed after ${Math.max(...refusedFast)} ms`);
+});
+
+test('one token cannot take every session or stream: another token is still served', { timeout: 60_000 }, async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nalpha\n' });
+  const state = tempDir(t);
+  writeFileSync(join(state, 'cfg.json'), JSON.stringify({ maxSessions: 12, maxSessionsPerToken: 4 }));
+  const other = new TokenStore(join(state, 'tokens.json')).create('other', 'read');
+  const d = await spawnDaemon(t, notes, state, { NOTES_MCP_CONFIG: join(state, 'cfg.json') });
+  const hog: ClientV1[] = [];
+  t.after(async () => {
+    for (const h of hog) await h.close().catch(() => undefined);
+  });
+  for (let i = 0; i < 4; i++) hog.push(await client(d.url));
+  await assert.rejects(client(d.url), /429|already holds/);
+  const fair = await client(d.url, other.token);
+  t.after(() => fair.close());
+  const r = await fair.callTool({ name: 'search_notes', arguments: { query: 'alpha' } });
+  assert.notEqual(r.isError, true);
+
+  // 2026 listen streams: the same per-token bound, as an HTTP refusal with a declared code.
+  const listen = (token: string) =>
+    fetch(d.url, {
+      method: 'POST',
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        'mcp-protocol-version': '2026-07-28',
+        'mcp-method': 'subscriptions/listen',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'subscriptions/listen',
+        params: { notifications: { resourcesListChanged: true }, _meta: {} },
+      }),
+    });
+  const open: Response[] = [];
+  for (let i = 0; i < 4; i++) {
+    const s = await listen(TEST_TOKEN);
+    assert.equal(s.status, 200);
+    open.push(s);
+  }
+  const refused = await listen(TEST_TOKEN);
+  assert.equal(refused.status, 429);
+  assert.match(await refused.text(), /NOTES_E_TOKEN_STREAMS/);
+  const ok = await listen(other.token);
+  assert.equal(ok.status, 200);
+  for (const s of [...open, ok]) await s.body?.cancel();
+});
+
+test('JSON nested thousands deep is a 400 with a declared code, never a 500 with a stack trace', async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n' });
+  const d = await spawnDaemon(t, notes, tempDir(t));
+  const deep = `${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}`;
+  const body = `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search_notes","arguments":${deep}}}`;
+  const r = await fetch(d.url, {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${TEST_TOKEN}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
+    body,
+  });
+  assert.equal(r.status, 400);
+  const text = await r.text();
+  assert.match(text, /NOTES_E_JSON_INVALID/);
+  assert.doesNotMatch(text, /at .*\.js:\d+/);
+});
+
+test('temp files left by a killed writer are removed at the next start', { timeout: 60_000 }, async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n' });
+  // As a writer with pid 2^22+777 (gone) left them, seconds ago.
+  const stray = join(notes, '.notes-mcp-tmp-4195081-abcdef012345');
+  writeFileSync(stray, 'half a note');
+  const d = await spawnDaemon(t, notes, tempDir(t));
+  void d;
+  assert.equal(existsSync(stray), false);
+});

@@ -133,10 +133,12 @@ test("temp files a killed write left behind are removed by the indexer's scan on
   const root = tempDir(t);
   put(root, 'a.md');
   const stale = join(root, 'dir', `${TEMP_PREFIX}4242-0123456789ab`);
-  const fresh = join(root, `${TEMP_PREFIX}4343-ba9876543210`);
+  // A fresh temp of a writer that still runs (the test runner is one): kept. A dead writer's
+  // temp goes at once, old or not (tests/daemon/hostile.test.ts).
+  const fresh = join(root, `${TEMP_PREFIX}${process.ppid}-ba9876543210`);
   const lookalike = join(root, 'dir', 'notes-mcp-tmp-not-ours');
   put(root, `dir/${TEMP_PREFIX}4242-0123456789ab`, 'half a note');
-  put(root, `${TEMP_PREFIX}4343-ba9876543210`, 'a write in progress');
+  put(root, `${TEMP_PREFIX}${process.ppid}-ba9876543210`, 'a write in progress');
   put(root, 'dir/notes-mcp-tmp-not-ours', 'user file');
   const hourAgo = new Date(Date.now() - 3_600_000);
   utimesSync(stale, hourAgo, hourAgo);

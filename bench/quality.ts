@@ -45,9 +45,20 @@ const METHODS: Method[] = [
 
 // Alternatives measured against the default with --variants (hybrid only, one line each).
 const VARIANTS: Method[] = [
-  { name: 'old: min-max bm25x2', mode: 'hybrid', fusion: { method: 'score', bm25Weight: 2 } },
+  { name: 'old: min-max bm25x2', mode: 'hybrid', fusion: { method: 'minmax', bm25Weight: 2 } },
   { name: 'rrf k=60', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 1 } },
   { name: 'rrf k=60 bm25x2', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 2 } },
+  ...[1, 2].flatMap((bm25Power) =>
+    [1.5, 2, 3].flatMap((bm25Weight) =>
+      [0, 0.5, 1, 2].map(
+        (rareWeight): Method => ({
+          name: `relative b^${bm25Power} x${bm25Weight} rare${rareWeight}`,
+          mode: 'hybrid',
+          fusion: { method: 'relative', idfPower: 1, bm25Power, bm25Weight, rareWeight },
+        }),
+      ),
+    ),
+  ),
   { name: 'bm25 (FTS5)', mode: 'bm25', bm25Engine: 'fts5' },
 ];
 
@@ -221,12 +232,12 @@ async function main(): Promise<void> {
           const row: string[] = [m.name, half];
           for (const kind of KINDS) {
             const st = stats.get(`${kind}|${half}`) ?? empty();
-            row.push(`${f(st.h1, st.n)}/${f(st.h10, st.n)}/${f(st.rr, st.n)}`);
+            row.push(`${f(st.h1, st.n)}/${f(st.h3, st.n)}/${f(st.h10, st.n)}/${f(st.rr, st.n)}`);
           }
           vrows.push(row);
         }
       }
-      console.log('\nVariants (hit@1/hit@10/MRR per class)');
+      console.log('\nVariants (hit@1/hit@3/hit@10/MRR per class)');
       console.log(table(['method', 'half', ...KINDS], vrows));
     }
 

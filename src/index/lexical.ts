@@ -40,6 +40,45 @@ export function lexicalTokens(text: string): string[] {
   return out;
 }
 
+// Identifiers and symbols ("--since", "snake_case", "$PATH", "~/.ssh/config", "c++", "[[")
+// lose what makes them specific when split into words: "--since" becomes the common word
+// "since". Each whitespace-separated run holding anything but letters and digits is indexed
+// a second time whole, lower-cased, so a query that contains the same run finds it exactly.
+const PLACEHOLDER = /\{\{[^}]*\}\}/g;
+const RUN_SPLIT = /[\s=,;`"'|<>]+/;
+const LEAD = /^[([{]+/;
+const TRAIL = /[)\]}.:!?]+$/;
+const HAS_WORD_CHAR = /[\p{L}\p{N}]/u;
+const ONLY_WORD_CHARS = /^[\p{L}\p{N}]+$/u;
+const MAX_COMPOUND = 64;
+
+/** The symbol-bearing runs of a text, lower-cased (see above); [] for plain words. */
+export function compoundTokens(text: string): string[] {
+  if (ONLY_WORD_CHARS.test(text)) return [];
+  const out: string[] = [];
+  const src = text.includes('{{') ? text.replace(PLACEHOLDER, ' ') : text;
+  for (const raw of src.toLowerCase().split(RUN_SPLIT)) {
+    if (raw.length === 0 || raw.length > MAX_COMPOUND) continue;
+    let run = raw;
+    // Brackets and sentence punctuation around a run are not part of it, unless the run is
+    // nothing but symbols ("((", "[[", "$", "~" name pages of their own).
+    if (HAS_WORD_CHAR.test(run)) {
+      if (!(run.startsWith('[') && run.endsWith(']'))) run = run.replace(LEAD, '');
+      run = run.replace(TRAIL, '');
+      // An unbalanced closing bracket left over: "value)" -> "value".
+      if (run.endsWith(')') && !run.includes('(')) run = run.slice(0, -1);
+    }
+    if (run.length === 0 || ONLY_WORD_CHARS.test(run)) continue;
+    out.push(run);
+  }
+  return out;
+}
+
+/** The terms a query is scored by: its word stems, then its symbol-bearing runs. */
+export function queryTokens(query: string): string[] {
+  return [...new Set([...lexicalTokens(query), ...compoundTokens(query)])];
+}
+
 class Postings {
   ids: Int32Array = new Int32Array(4);
   tfs: Uint16Array = new Uint16Array(4);
@@ -67,6 +106,28 @@ export interface LexicalDoc {
   headings: readonly string[];
 }
 
+export interface LexicalHit {
+  id: number;
+  score: number;
+  /** 0..1: how rare the rarest query term in this chunk is (1 = found in one chunk only). */
+  rarity: number;
+}
+
+export interface LexicalSearchOptions {
+  /**
+   * Raise each term's IDF to this power (default 1, plain BM25). Above 1 a rare term outweighs
+   * several common ones: the hybrid search's lexical signal uses it (see src/search/fusion.ts).
+   */
+  idfPower?: number;
+}
+
+/** A LexicalIndex holding every doc of an iterable (the one way CLI and daemon build it). */
+export function buildLexicalIndex(docs: Iterable<LexicalDoc>): LexicalIndex {
+  const ix = new LexicalIndex();
+  for (const d of docs) ix.add(d);
+  return ix;
+}
+
 export class LexicalIndex {
   #terms = new Map<string, Postings>();
   // Dense per-id arrays (chunk ids are small, increasing integers): no hashing on the hot path.
@@ -80,6 +141,8 @@ export class LexicalIndex {
   // once per posting instead of recomputed. Rebuilt (~0.3 ms at 100k chunks) when the
   // collection changed since the last query.
   #norm = new Float32Array(1024);
+  // Per id, the rarity of the rarest query term seen while scoring (valid for touched ids).
+  #rarity = new Float32Array(1024);
   #normFresh = false;
   #live = 0;
   #totalLen = 0;
@@ -102,6 +165,7 @@ export class LexicalIndex {
     this.#acc = new Float64Array(n);
     this.#touched = new Int32Array(n);
     this.#norm = new Float32Array(n);
+    this.#rarity = new Float32Array(n);
     this.#normFresh = false;
   }
 
@@ -122,9 +186,13 @@ export class LexicalIndex {
     if (this.#docLen[doc.id]! > 0) return;
     // Not expected (chunk ids only grow), but a re-added id must not revive its old postings.
     if (this.#dead[doc.id]) this.#compact();
-    const tokens = lexicalTokens(`${doc.title}\n${doc.headings.join('\n')}\n${doc.text}`);
+    const all = `${doc.title}\n${doc.headings.join('\n')}\n${doc.text}`;
+    const tokens = lexicalTokens(all);
     const tf = new Map<string, number>();
     for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+    // Whole runs count as extra terms, not extra length: length normalisation stays a
+    // measure of how much prose a chunk has.
+    for (const t of compoundTokens(all)) tf.set(t, (tf.get(t) ?? 0) + 1);
     for (const [term, n] of tf) {
       let p = this.#terms.get(term);
       if (!p) {
@@ -178,10 +246,18 @@ export class LexicalIndex {
    * The best `n` chunks for the query terms by BM25 (k1 1.2, b 0.75, Lucene's always-positive
    * IDF), optionally only among `allow`. Scores are positive, higher is better.
    */
-  search(query: string, n: number, allow?: ReadonlySet<number>): Array<{ id: number; score: number }> {
-    const terms = [...new Set(lexicalTokens(query))];
+  search(query: string, n: number, allow?: ReadonlySet<number>, opts: LexicalSearchOptions = {}): LexicalHit[] {
+    const terms = queryTokens(query);
+    const power = opts.idfPower ?? 1;
     const N = this.#live;
     if (terms.length === 0 || N === 0 || n <= 0) return [];
+    // Rarity of a term: 1 for a term in one chunk, falling with its IDF to 0 for a term in
+    // 1% of the chunks (at least 2) or more. Each hit carries the rarity of the rarest query
+    // term it contains: the fusion's measure of lexical certainty.
+    const idfOf = (df: number) => Math.log(1 + (N - df + 0.5) / (df + 0.5));
+    const idfTop = idfOf(1);
+    const idfRef = idfOf(Math.max(2, N / 100));
+    const rarity = this.#rarity;
     const norm = this.#norms(this.#totalLen / N || 1);
     const acc = this.#acc;
     const touched = this.#touched;
@@ -189,7 +265,9 @@ export class LexicalIndex {
     for (const term of terms) {
       const p = this.#terms.get(term);
       if (!p) continue;
-      const w = Math.log(1 + (N - p.length + 0.5) / (p.length + 0.5)) * (K1 + 1);
+      const idf = idfOf(p.length);
+      const w = (power === 1 ? idf : idf ** power) * (K1 + 1);
+      const rare = idfTop > idfRef ? Math.min(1, Math.max(0, (idf - idfRef) / (idfTop - idfRef))) : 0;
       const ids = p.ids;
       const tfs = p.tfs;
       for (let i = 0; i < p.length; i++) {
@@ -198,13 +276,43 @@ export class LexicalIndex {
         if (nm === 0) continue; // removed
         if (allow && !allow.has(id)) continue;
         const tf = tfs[i]!;
-        if (acc[id] === 0) touched[count++] = id;
+        if (acc[id] === 0) {
+          touched[count++] = id;
+          rarity[id] = 0;
+        }
         acc[id]! += (w * tf) / (tf + nm);
+        if (rare > rarity[id]!) rarity[id] = rare;
       }
     }
     const out = topN(touched, count, acc, n);
+    for (const hit of out) hit.rarity = rarity[hit.id]!;
     for (let i = 0; i < count; i++) acc[touched[i]!] = 0;
     return out;
+  }
+
+  /** Chunks holding every one of `terms` (already tokens), optionally only among `allow`. */
+  idsWithAll(terms: readonly string[], allow?: ReadonlySet<number>): Set<number> {
+    const lists: Postings[] = [];
+    for (const t of new Set(terms)) {
+      const p = this.#terms.get(t);
+      if (!p) return new Set();
+      lists.push(p);
+    }
+    if (lists.length === 0) return new Set();
+    lists.sort((a, b) => a.length - b.length);
+    let ids = new Set<number>();
+    const first = lists[0]!;
+    for (let i = 0; i < first.length; i++) {
+      const id = first.ids[i]!;
+      if (this.#docLen[id] !== 0 && (!allow || allow.has(id))) ids.add(id);
+    }
+    for (const p of lists.slice(1)) {
+      const next = new Set<number>();
+      for (let i = 0; i < p.length && next.size < ids.size; i++) if (ids.has(p.ids[i]!)) next.add(p.ids[i]!);
+      ids = next;
+      if (ids.size === 0) break;
+    }
+    return ids;
   }
 }
 
@@ -212,7 +320,7 @@ export class LexicalIndex {
  * The n highest of the first `count` ids, best first (ties by lower id): a bounded min-heap in
  * typed arrays, so a query touching tens of thousands of chunks allocates nothing per chunk.
  */
-function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): Array<{ id: number; score: number }> {
+function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): LexicalHit[] {
   const k = Math.min(n, count);
   if (k <= 0) return [];
   const hid = new Int32Array(k);
@@ -256,7 +364,7 @@ function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): Arr
       i = m;
     }
   }
-  const out: Array<{ id: number; score: number }> = [];
-  for (let i = 0; i < size; i++) out.push({ id: hid[i]!, score: hs[i]! });
+  const out: LexicalHit[] = [];
+  for (let i = 0; i < size; i++) out.push({ id: hid[i]!, score: hs[i]!, rarity: 0 });
   return out.sort((a, b) => b.score - a.score || a.id - b.id);
 }

@@ -3,7 +3,8 @@ import type { NotesIndex } from '../index/index.ts';
 import type { ChunkRecord, Filter } from '../index/index.ts';
 import { isEmptyFilter } from '../index/index.ts';
 import { noteUri } from '../notes/index.ts';
-import { BAG_OF_WORDS_FUSION, DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
+import { buildLexicalIndex, type LexicalDoc, type LexicalIndex } from '../index/lexical.ts';
+import { DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
 import { ftsMatchOf, queryTerms, searchTerms } from './query.ts';
 import { makeSnippet, termPattern } from './snippet.ts';
 
@@ -76,9 +77,36 @@ async function embedQuery(index: NotesIndex, text: string): Promise<Float32Array
   return v;
 }
 
+// A read-only index (the CLI next to a daemon) has no in-memory BM25 index of its own: build
+// one from its chunks, once, so the CLI ranks exactly like the daemon (one BM25 engine).
+const builtLexical = new WeakMap<NotesIndex, LexicalIndex>();
+
+/** The in-memory BM25 index for `index`: the daemon's own, or one built from its chunks. */
+export function lexicalOf(index: NotesIndex): LexicalIndex | undefined {
+  const own = index.lexical;
+  if (own) return own;
+  if (!index.readOnly) return undefined;
+  let ix = builtLexical.get(index);
+  if (!ix) {
+    ix = buildLexicalIndex(lexicalDocs(index));
+    builtLexical.set(index, ix);
+  }
+  return ix;
+}
+
+function* lexicalDocs(index: NotesIndex): Generator<LexicalDoc> {
+  const ids = [...index.chunkIdsMatching({})].sort((a, b) => a - b);
+  for (let i = 0; i < ids.length; i += 2000) {
+    for (const c of index.chunks(ids.slice(i, i + 2000)).values()) {
+      yield { id: c.id, text: c.text, title: c.title, headings: c.headings };
+    }
+  }
+}
+
 /** Ranked chunk ids for a query, before pagination and hydration. */
 export async function rankChunks(index: NotesIndex, query: string, opts: SearchOptions = {}): Promise<Ranked[]> {
   const mode = opts.mode ?? 'hybrid';
+  const fusion: FusionOptions = { ...DEFAULT_FUSION, ...opts.fusion };
   const want = Math.min(MAX_K, Math.max(1, opts.k ?? 10)) + (opts.offset ?? 0);
   const n = Math.max(opts.candidates ?? 100, want * (opts.onePerNote ? 4 : 2));
   const filter: Filter = opts;
@@ -88,18 +116,20 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
   // The query vector first, then the HNSW search runs in its worker thread while BM25 scores
   // on this one: the two overlap instead of adding up.
   let vecSearch: Promise<Ranked[]> = Promise.resolve([]);
+  let qvec: Float32Array | undefined;
   if (mode !== 'bm25' && query.trim() !== '') {
     const text = index.embedder.bagOfWords ? queryTerms(query).join(' ') || query : query;
-    const q = await embedQuery(index, text);
-    vecSearch = index.vectors.search(q, n, allow);
+    qvec = await embedQuery(index, text);
+    vecSearch = index.vectors.search(qvec, n, allow);
   }
   let bm25: Ranked[] = [];
   if (mode !== 'vector') {
     // Every term counts: dropping common terms (df > 5-20% of chunks) to save BM25 time cost
     // 2-5 points of paraphrased hit@10 on bench/quality.ts, so it is not done.
     const terms = searchTerms(query);
-    const lexical = opts.bm25Engine === 'fts5' ? undefined : index.lexical;
-    if (lexical) bm25 = lexical.search(terms.join(' '), n, allow);
+    const lexical = opts.bm25Engine === 'fts5' ? undefined : lexicalOf(index);
+    const idfPower = mode === 'hybrid' && fusion.method === 'relative' ? fusion.idfPower : 1;
+    if (lexical) bm25 = lexical.search(terms.join(' '), n, allow, { idfPower });
     else {
       const match = ftsMatchOf(terms);
       if (match) bm25 = index.fts(match, n, filtered ? filter : undefined);
@@ -108,8 +138,15 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
   const vec = await vecSearch;
   if (mode === 'bm25') return bm25;
   if (mode === 'vector') return vec;
-  const base = index.embedder.bagOfWords ? BAG_OF_WORDS_FUSION : DEFAULT_FUSION;
-  return fuse(bm25, vec, { ...base, ...opts.fusion });
+  let extraCosines: Map<number, number> | undefined;
+  if (fusion.method === 'relative' && qvec && bm25.length > 0) {
+    const inVec = new Set(vec.map((v) => v.id));
+    const missing = new Set(bm25.filter((b) => !inVec.has(b.id)).map((b) => b.id));
+    if (missing.size > 0) {
+      extraCosines = new Map(index.vectors.exact(qvec, missing.size, missing).map((h) => [h.id, h.score]));
+    }
+  }
+  return fuse({ bm25, vector: vec, ...(extraCosines ? { extraCosines } : {}) }, fusion);
 }
 
 export async function search(index: NotesIndex, query: string, opts: SearchOptions = {}): Promise<SearchResult> {

@@ -3,9 +3,15 @@ import type { NotesIndex } from '../index/index.ts';
 import type { ChunkRecord, Filter } from '../index/index.ts';
 import { isEmptyFilter } from '../index/index.ts';
 import { noteUri } from '../notes/index.ts';
-import { buildLexicalIndex, type LexicalDoc, type LexicalIndex } from '../index/lexical.ts';
+import {
+  buildLexicalIndex,
+  compoundTokens,
+  type LexicalDoc,
+  type LexicalIndex,
+  lexicalTokens,
+} from '../index/lexical.ts';
 import { DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
-import { ftsMatchOf, queryTerms, searchTerms } from './query.ts';
+import { ftsMatchOf, parseQuery, queryTerms, searchTerms } from './query.ts';
 import { makeSnippet, termPattern } from './snippet.ts';
 
 export type SearchMode = 'hybrid' | 'bm25' | 'vector';
@@ -103,16 +109,53 @@ function* lexicalDocs(index: NotesIndex): Generator<LexicalDoc> {
   }
 }
 
+/**
+ * Chunks (among `allow`, when given) holding every phrase with its words in order. Candidates
+ * are the chunks with all the phrases' terms (postings intersection), checked against their
+ * tokens; FTS5's phrase search stands in while there is no in-memory index.
+ */
+function phraseMatches(index: NotesIndex, phrases: readonly string[], allow: ReadonlySet<number> | undefined): Set<number> {
+  const seqs = phrases.map((p) => lexicalTokens(p)).filter((t) => t.length > 0);
+  if (seqs.length === 0) return new Set(allow ?? []);
+  const lexical = lexicalOf(index);
+  if (!lexical) {
+    const match = seqs.map((t) => `"${t.join(' ')}"`).join(' AND ');
+    const ids = new Set(index.fts(match, 1_000_000).map((r) => r.id));
+    return allow ? new Set([...ids].filter((id) => allow.has(id))) : ids;
+  }
+  const candidates = [...lexical.idsWithAll(seqs.flat(), allow)].sort((a, b) => a - b);
+  const out = new Set<number>();
+  for (let i = 0; i < candidates.length; i += 1000) {
+    for (const c of index.chunks(candidates.slice(i, i + 1000)).values()) {
+      const tokens = lexicalTokens(`${c.title}\n${c.headings.join('\n')}\n${c.text}`);
+      if (seqs.every((seq) => containsSeq(tokens, seq))) out.add(c.id);
+    }
+  }
+  return out;
+}
+
+function containsSeq(tokens: readonly string[], seq: readonly string[]): boolean {
+  outer: for (let i = 0; i + seq.length <= tokens.length; i++) {
+    for (let j = 0; j < seq.length; j++) if (tokens[i + j] !== seq[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
 /** Ranked chunk ids for a query, before pagination and hydration. */
-export async function rankChunks(index: NotesIndex, query: string, opts: SearchOptions = {}): Promise<Ranked[]> {
+export async function rankChunks(index: NotesIndex, rawQuery: string, opts: SearchOptions = {}): Promise<Ranked[]> {
   const mode = opts.mode ?? 'hybrid';
   const fusion: FusionOptions = { ...DEFAULT_FUSION, ...opts.fusion };
   const want = Math.min(MAX_K, Math.max(1, opts.k ?? 10)) + (opts.offset ?? 0);
   const n = Math.max(opts.candidates ?? 100, want * (opts.onePerNote ? 4 : 2));
   const filter: Filter = opts;
-  const filtered = !isEmptyFilter(filter);
-
-  const allow = filtered ? index.chunkIdsMatching(filter) : undefined;
+  const parsed = parseQuery(rawQuery);
+  const query = parsed.text;
+  let allow = isEmptyFilter(filter) ? undefined : index.chunkIdsMatching(filter);
+  if (parsed.phrases.length > 0) {
+    allow = phraseMatches(index, parsed.phrases, allow);
+    if (allow.size === 0) return [];
+  }
   // The query vector first, then the HNSW search runs in its worker thread while BM25 scores
   // on this one: the two overlap instead of adding up.
   let vecSearch: Promise<Ranked[]> = Promise.resolve([]);
@@ -129,10 +172,12 @@ export async function rankChunks(index: NotesIndex, query: string, opts: SearchO
     const terms = searchTerms(query);
     const lexical = opts.bm25Engine === 'fts5' ? undefined : lexicalOf(index);
     const idfPower = mode === 'hybrid' && fusion.method === 'relative' ? fusion.idfPower : 1;
-    if (lexical) bm25 = lexical.search(terms.join(' '), n, allow, { idfPower });
+    // Symbol-bearing runs ("--since", "c++") go in whole: queryTerms keeps only words.
+    if (lexical) bm25 = lexical.search([...terms, ...compoundTokens(query)].join(' '), n, allow, { idfPower });
     else {
       const match = ftsMatchOf(terms);
-      if (match) bm25 = index.fts(match, n, filtered ? filter : undefined);
+      if (match) bm25 = index.fts(match, n, isEmptyFilter(filter) ? undefined : filter);
+      if (parsed.phrases.length > 0 && allow) bm25 = bm25.filter((r) => allow.has(r.id));
     }
   }
   const vec = await vecSearch;

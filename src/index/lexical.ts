@@ -51,6 +51,8 @@ const TRAIL = /[)\]}.:!?]+$/;
 const HAS_WORD_CHAR = /[\p{L}\p{N}]/u;
 const ONLY_WORD_CHARS = /^[\p{L}\p{N}]+$/u;
 const MAX_COMPOUND = 64;
+// Ellipses and stray full stops are everywhere and name nothing.
+const DOTS = /^\.+$/;
 
 /** The symbol-bearing runs of a text, lower-cased (see above); [] for plain words. */
 export function compoundTokens(text: string): string[] {
@@ -68,7 +70,7 @@ export function compoundTokens(text: string): string[] {
       // An unbalanced closing bracket left over: "value)" -> "value".
       if (run.endsWith(')') && !run.includes('(')) run = run.slice(0, -1);
     }
-    if (run.length === 0 || ONLY_WORD_CHARS.test(run)) continue;
+    if (run.length === 0 || ONLY_WORD_CHARS.test(run) || DOTS.test(run)) continue;
     out.push(run);
   }
   return out;

@@ -194,6 +194,16 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
   return fuse({ bm25, vector: vec, ...(extraCosines ? { extraCosines } : {}) }, fusion);
 }
 
+/**
+ * The heading trail without a leading heading that repeats the title (a note whose title is
+ * its H1 would otherwise show as "unp › unp").
+ */
+export function trailBelowTitle(title: string, headings: readonly string[]): string[] {
+  const first = headings[0];
+  if (first !== undefined && first.trim().toLowerCase() === title.trim().toLowerCase()) return headings.slice(1);
+  return [...headings];
+}
+
 export async function search(index: NotesIndex, query: string, opts: SearchOptions = {}): Promise<SearchResult> {
   const t0 = performance.now();
   const k = Math.min(MAX_K, Math.max(1, Math.floor(opts.k ?? 10)));
@@ -224,7 +234,7 @@ export async function search(index: NotesIndex, query: string, opts: SearchOptio
     path: c.path,
     uri: noteUri(c.path),
     title: c.title,
-    headings: c.headings,
+    headings: trailBelowTitle(c.title, c.headings),
     startLine: c.startLine,
     endLine: c.endLine,
     snippet: makeSnippet(c.text, pattern),

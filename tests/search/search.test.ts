@@ -4,7 +4,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { ftsMatch, makeSnippet, queryTerms, search } from '../../src/search/index.ts';
-import { flatten, snippetFromHits, wordHits } from '../../src/search/snippet.ts';
+import { flatten, snippetFromHits, termPattern, wordHits } from '../../src/search/snippet.ts';
 import { CORPORA, tempDir } from '../helpers/tmp.ts';
 import { openTestIndex, tldrVault, writeNotes } from '../helpers/vault.ts';
 
@@ -90,9 +90,10 @@ test('hybrid search over real notes: syntax characters never error, filters and 
 });
 
 /** makeSnippet before it searched for stems: one regex match per word, the reference. */
-function snippetByWords(text: string, stems: readonly string[]): string {
+function snippetByWords(text: string, terms: readonly string[]): string {
   const flat = flatten(text);
-  return snippetFromHits(flat, wordHits(flat, stems));
+  const pattern = termPattern(terms);
+  return snippetFromHits(flat, pattern ? wordHits(flat, pattern) : []);
 }
 
 test('snippets match the word-by-word oracle on real pages in many languages and odd text', (t) => {

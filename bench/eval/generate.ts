@@ -137,7 +137,7 @@ function identifiers(notes: readonly CorpusNote[], next: () => number): Question
       if (!line.startsWith('`')) continue;
       const code = line.replace(PLACEHOLDER, ' ').replace(/`/g, ' ');
       for (const raw of code.split(/\s+/)) {
-        const tok = raw.replace(/^["'(\[]+|["'),;:\]|]+$/g, '').split('=')[0]!;
+        const tok = raw.replace(/^["'([]+|["'),;:\]|]+$/g, '').split('=')[0]!;
         for (const c of ID_CLASSES) {
           const t = c.cls === 'env' ? tok.split(/[:/]/)[0]! : tok;
           if (!c.re.test(t)) continue;

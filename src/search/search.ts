@@ -114,7 +114,11 @@ function* lexicalDocs(index: NotesIndex): Generator<LexicalDoc> {
  * are the chunks with all the phrases' terms (postings intersection), checked against their
  * tokens; FTS5's phrase search stands in while there is no in-memory index.
  */
-function phraseMatches(index: NotesIndex, phrases: readonly string[], allow: ReadonlySet<number> | undefined): Set<number> {
+function phraseMatches(
+  index: NotesIndex,
+  phrases: readonly string[],
+  allow: ReadonlySet<number> | undefined,
+): Set<number> {
   const seqs = phrases.map((p) => lexicalTokens(p)).filter((t) => t.length > 0);
   if (seqs.length === 0) return new Set(allow ?? []);
   const lexical = lexicalOf(index);

@@ -274,6 +274,33 @@ function filtered(hand: z.infer<typeof HandWritten>): Question[] {
   return out;
 }
 
+/**
+ * JSON laid out the way the repo's formatter (biome) leaves it, so `biome check` passes on the
+ * generated file: objects one key per line, arrays of scalars on one line when they fit.
+ */
+function toJson(value: unknown, indent: string, lead = indent.length): string {
+  const inner = `${indent}  `;
+  if (Array.isArray(value)) {
+    if (value.length === 0) return '[]';
+    if (value.every((v) => typeof v !== 'object' || v === null)) {
+      const flat = `[${value.map((v) => JSON.stringify(v)).join(', ')}]`;
+      // The line also holds what comes before the array and a trailing comma.
+      if (lead + flat.length + 1 <= 120) return flat;
+    }
+    return `[\n${value.map((v) => `${inner}${toJson(v, inner)}`).join(',\n')}\n${indent}]`;
+  }
+  if (typeof value === 'object' && value !== null) {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return '{}';
+    const lines = entries.map(([k, v]) => {
+      const head = `${inner}${JSON.stringify(k)}: `;
+      return `${head}${toJson(v, inner, head.length)}`;
+    });
+    return `{\n${lines.join(',\n')}\n${indent}}`;
+  }
+  return JSON.stringify(value);
+}
+
 function main(): void {
   const work = mkdtempSync(join(tmpdir(), 'notes-mcp-eval-'));
   try {
@@ -287,7 +314,7 @@ function main(): void {
       ...filtered(hand),
     ]);
     const file = join(EVAL_DIR, 'tldr-en-generated.json');
-    writeFileSync(file, `${JSON.stringify(set, null, 1)}\n`);
+    writeFileSync(file, `${toJson(set, '')}\n`);
     const counts = new Map<string, { tuning: number; held: number }>();
     for (const q of set) {
       const c = counts.get(q.kind) ?? { tuning: 0, held: 0 };

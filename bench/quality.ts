@@ -35,6 +35,7 @@ interface Method {
   mode: SearchMode;
   fusion?: Partial<FusionOptions>;
   bm25Engine?: 'memory' | 'fts5';
+  candidates?: number;
 }
 
 const METHODS: Method[] = [
@@ -48,13 +49,19 @@ const VARIANTS: Method[] = [
   { name: 'old: min-max bm25x2', mode: 'hybrid', fusion: { method: 'minmax', bm25Weight: 2 } },
   { name: 'rrf k=60', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 1 } },
   { name: 'rrf k=60 bm25x2', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 2 } },
-  ...[1, 2].flatMap((bm25Power) =>
-    [1.5, 2, 3].flatMap((bm25Weight) =>
-      [0, 0.5, 1, 2].map(
-        (rareWeight): Method => ({
-          name: `relative b^${bm25Power} x${bm25Weight} rare${rareWeight}`,
+  ...[2].flatMap((bm25Power) =>
+    [2, 2.5].flatMap((bm25Weight) =>
+      [
+        [1, 6],
+        [1.5, 6],
+        [1, 10],
+        [2, 10],
+        [1.5, 8],
+      ].map(
+        ([rareWeight, rarePower]): Method => ({
+          name: `relative b^${bm25Power} x${bm25Weight} rare${rareWeight}^${rarePower}`,
           mode: 'hybrid',
-          fusion: { method: 'relative', idfPower: 1, bm25Power, bm25Weight, rareWeight },
+          fusion: { method: 'relative', bm25Power, bm25Weight, rareWeight, rarePower },
         }),
       ),
     ),
@@ -151,6 +158,7 @@ async function main(): Promise<void> {
           mode: m.mode,
           fusion: m.fusion,
           bm25Engine: m.bm25Engine,
+          ...(m.candidates ? { candidates: m.candidates } : {}),
           ...q.filter,
         });
         times.push(performance.now() - t1);

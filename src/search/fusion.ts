@@ -40,6 +40,10 @@ export interface FusionOptions {
   bm25Power: number;
   /** Weight of lexical certainty: the rarity (0..1) of the rarest query term a candidate has. */
   rareWeight: number;
+  /** Exponent on that rarity: above 1 only the rarest terms count. */
+  rarePower: number;
+  /** Give BM25 candidates the vector list missed their exact cosine (else they get 0). */
+  fillCosines: boolean;
 }
 
 export const DEFAULT_FUSION: Readonly<FusionOptions> = Object.freeze({
@@ -49,6 +53,8 @@ export const DEFAULT_FUSION: Readonly<FusionOptions> = Object.freeze({
   idfPower: 1,
   bm25Power: 1,
   rareWeight: 1,
+  rarePower: 1,
+  fillCosines: true,
 });
 
 export interface LexicalRanked extends Ranked {
@@ -99,7 +105,8 @@ export function relativeFusion(input: FusionInput, opts: FusionOptions): Ranked[
     for (const it of input.bm25) {
       const rel = it.score / best;
       const b = opts.bm25Power === 1 ? rel : rel ** opts.bm25Power;
-      acc.set(it.id, opts.bm25Weight * b + opts.rareWeight * (it.rarity ?? 0));
+      const r = it.rarity ?? 0;
+      acc.set(it.id, opts.bm25Weight * b + opts.rareWeight * (opts.rarePower === 1 ? r : r ** opts.rarePower));
     }
   }
   const cosines = new Map<number, number>(input.extraCosines);

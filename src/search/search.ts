@@ -188,7 +188,7 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
   if (mode === 'bm25') return bm25;
   if (mode === 'vector') return vec;
   let extraCosines: Map<number, number> | undefined;
-  if (fusion.method === 'relative' && qvec && bm25.length > 0) {
+  if (fusion.method === 'relative' && fusion.fillCosines && qvec && bm25.length > 0) {
     const inVec = new Set(vec.map((v) => v.id));
     const missing = new Set(bm25.filter((b) => !inVec.has(b.id)).map((b) => b.id));
     if (missing.size > 0) {

@@ -115,14 +115,6 @@ export interface LexicalHit {
   rarity: number;
 }
 
-export interface LexicalSearchOptions {
-  /**
-   * Raise each term's IDF to this power (default 1, plain BM25). Above 1 a rare term outweighs
-   * several common ones: the hybrid search's lexical signal uses it (see src/search/fusion.ts).
-   */
-  idfPower?: number;
-}
-
 /** A LexicalIndex holding every doc of an iterable (the one way CLI and daemon build it). */
 export function buildLexicalIndex(docs: Iterable<LexicalDoc>): LexicalIndex {
   const ix = new LexicalIndex();
@@ -248,9 +240,8 @@ export class LexicalIndex {
    * The best `n` chunks for the query terms by BM25 (k1 1.2, b 0.75, Lucene's always-positive
    * IDF), optionally only among `allow`. Scores are positive, higher is better.
    */
-  search(query: string, n: number, allow?: ReadonlySet<number>, opts: LexicalSearchOptions = {}): LexicalHit[] {
+  search(query: string, n: number, allow?: ReadonlySet<number>): LexicalHit[] {
     const terms = queryTokens(query);
-    const power = opts.idfPower ?? 1;
     const N = this.#live;
     if (terms.length === 0 || N === 0 || n <= 0) return [];
     // Rarity of a term: 1 for a term in one chunk, falling with its IDF to 0 for a term in
@@ -268,7 +259,7 @@ export class LexicalIndex {
       const p = this.#terms.get(term);
       if (!p) continue;
       const idf = idfOf(p.length);
-      const w = (power === 1 ? idf : idf ** power) * (K1 + 1);
+      const w = idf * (K1 + 1);
       const rare = idfTop > idfRef ? Math.min(1, Math.max(0, (idf - idfRef) / (idfTop - idfRef))) : 0;
       const ids = p.ids;
       const tfs = p.tfs;

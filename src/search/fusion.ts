@@ -1,25 +1,36 @@
 // Combining BM25 and vector search into one ranking.
 //
-// The default ('relative') scores every candidate (the union of both lists) as
-//   bm25Weight * bm25 / best bm25  +  (cos - floor) / (best cos - floor)
-// where the BM25 list comes from the in-memory index with each term's IDF squared
-// (idfPower), `floor` is the lowest cosine among the vector list's candidates (what an
-// unrelated passage scores for this query), and a BM25 candidate the vector list missed gets
-// its exact cosine, so no candidate is missing a signal. Why each part:
-// - Dividing by the best BM25 score instead of min-max: min-max maps a list's lowest score,
-//   and a list's only hit, to 0, so a word found in one note lost to vector noise (rare-word
-//   known items: hybrid hit@1 0.06 against BM25's 1.00). Here a sole hit scores bm25Weight,
-//   more than any candidate BM25 did not find can reach (the vector part is at most 1), so
-//   with bm25Weight > 1 it ranks first whatever the vectors say, for any embedding model.
-// - Squared IDF: "where did I write about listunspent" also matches "write" and "about"
-//   in thousands of notes, and with plain IDF three such common words added up to more than
-//   the one rare word (BM25 alone: hit@1 0.55). Squaring lets the rarest term decide
-//   between notes, while notes matching all the words still beat notes matching one.
-// - The vector side is normalised against the query's own floor, not an absolute cosine:
-//   cosines of a word-average model and of MiniLM live on different scales, and no
-//   threshold here depends on which model made them.
-// The figures that chose the weights are in bench/eval/README.md (npm run bench:quality --
-// --variants); 'rrf' and 'minmax' stay for that comparison.
+// The default ('relative') scores every candidate of either list (200 from each) as
+//   bm25Weight * (bm25 / best bm25)^bm25Power  +  rareWeight * rarity^rarePower
+//     + (cos - floor) / (best cos - floor)
+// with bm25Weight 2, bm25Power 2, rareWeight 1, rarePower 10. `rarity` is how rare the rarest
+// query term in the candidate is (1 for a term found in one chunk, 0 for one in 1% of them,
+// src/index/lexical.ts); `floor` is the lowest cosine in the vector list (what an unrelated
+// passage scores for this query); a BM25 candidate the vector list missed gets its exact
+// cosine, so every candidate has both signals.
+//
+// Why, measured with npm run bench:quality -- --variants (tldr-en, bundled model; tuning
+// half / held-out half, figures in bench/eval/README.md):
+// - The old min-max fusion maps a list's lowest score, and a list's only hit, to 0: a word
+//   found in one note lost to vector noise (rare word, bare: hit@1 0.10 / 0.06). Dividing by
+//   the best BM25 score gives a sole hit bm25Weight + rareWeight = 3, more than anything BM25
+//   did not find can reach (at most 1), so it ranks first whatever the vectors say, for any
+//   embedding model: rare word bare hit@1 1.00 / 1.00. This is the guarantee; no threshold
+//   depends on the model's cosine scale, since cosines are taken relative to the query's own
+//   floor and best (MiniLM could not be measured here: no package ships its weights).
+// - "where did I write about listunspent" also matches "write" and "about" in hundreds of
+//   notes; three common words could outscore the one rare word (BM25 alone, hit@1 0.62 /
+//   0.55). The rarity term settles it: hit@3 0.98 / 0.98 (0.79 / 0.76 without it). Raised to
+//   the 10th power it speaks only for terms in a handful of chunks; to the 1st it also
+//   boosted the merely uncommon words of natural questions (paraphrase MRR 0.357 / 0.361
+//   against 0.368 / 0.391).
+// - Squaring bm25 / best spreads the flat BM25 scores of natural questions, as min-max did,
+//   without zeroing anyone: paraphrase hit@10 0.655 / 0.593 against 0.632 / 0.570 unsquared.
+// - Measured and left out: plain RRF (k=60: exact wording hit@10 0.83 / 0.95, rare words in a
+//   sentence hit@3 0.44 / 0.39); squaring IDF inside BM25 instead of the rarity term
+//   (paraphrase 0.52 / 0.57); pseudo-relevance feedback on the BM25 list (5-10 docs, 10-20
+//   terms: paraphrase tuning 0.60-0.63 hit@10 but MRR down to 0.33, exact wording hit@1 down).
+// 'rrf' and 'minmax' stay for that comparison in the bench.
 
 export interface Ranked {
   id: number;
@@ -34,27 +45,21 @@ export interface FusionOptions {
   rrfK: number;
   /** Weight of the BM25 list relative to the vector list (1 = equal). */
   bm25Weight: number;
-  /** IDF exponent of the BM25 list fed to the fusion (1 = plain BM25). */
-  idfPower: number;
   /** Exponent on bm25 / best bm25: above 1 weak lexical matches count for less. */
   bm25Power: number;
   /** Weight of lexical certainty: the rarity (0..1) of the rarest query term a candidate has. */
   rareWeight: number;
   /** Exponent on that rarity: above 1 only the rarest terms count. */
   rarePower: number;
-  /** Give BM25 candidates the vector list missed their exact cosine (else they get 0). */
-  fillCosines: boolean;
 }
 
 export const DEFAULT_FUSION: Readonly<FusionOptions> = Object.freeze({
   method: 'relative',
   rrfK: 60,
   bm25Weight: 2,
-  idfPower: 1,
-  bm25Power: 1,
+  bm25Power: 2,
   rareWeight: 1,
-  rarePower: 1,
-  fillCosines: true,
+  rarePower: 10,
 });
 
 export interface LexicalRanked extends Ranked {

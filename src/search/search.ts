@@ -56,6 +56,9 @@ export interface SearchResult {
 }
 
 const MAX_K = 100;
+// Candidates taken from each method before fusion: 200 against 100 moved paraphrased
+// questions' tuning half from 0.621 to 0.655 hit@10 (bench/eval/README.md).
+const CANDIDATES = 200;
 
 function isStale(c: ChunkRecord): boolean {
   try {
@@ -151,7 +154,7 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
   const mode = opts.mode ?? 'hybrid';
   const fusion: FusionOptions = { ...DEFAULT_FUSION, ...opts.fusion };
   const want = Math.min(MAX_K, Math.max(1, opts.k ?? 10)) + (opts.offset ?? 0);
-  const n = Math.max(opts.candidates ?? 100, want * (opts.onePerNote ? 4 : 2));
+  const n = Math.max(opts.candidates ?? CANDIDATES, want * (opts.onePerNote ? 4 : 2));
   const filter: Filter = opts;
   const parsed = parseQuery(rawQuery);
   const query = parsed.text;
@@ -175,9 +178,8 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
     // 2-5 points of paraphrased hit@10 on bench/quality.ts, so it is not done.
     const terms = searchTerms(query);
     const lexical = opts.bm25Engine === 'fts5' ? undefined : lexicalOf(index);
-    const idfPower = mode === 'hybrid' && fusion.method === 'relative' ? fusion.idfPower : 1;
     // Symbol-bearing runs ("--since", "c++") go in whole: queryTerms keeps only words.
-    if (lexical) bm25 = lexical.search([...terms, ...compoundTokens(query)].join(' '), n, allow, { idfPower });
+    if (lexical) bm25 = lexical.search([...terms, ...compoundTokens(query)].join(' '), n, allow);
     else {
       const match = ftsMatchOf(terms);
       if (match) bm25 = index.fts(match, n, isEmptyFilter(filter) ? undefined : filter);
@@ -188,7 +190,7 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
   if (mode === 'bm25') return bm25;
   if (mode === 'vector') return vec;
   let extraCosines: Map<number, number> | undefined;
-  if (fusion.method === 'relative' && fusion.fillCosines && qvec && bm25.length > 0) {
+  if (fusion.method === 'relative' && qvec && bm25.length > 0) {
     const inVec = new Set(vec.map((v) => v.id));
     const missing = new Set(bm25.filter((b) => !inVec.has(b.id)).map((b) => b.id));
     if (missing.size > 0) {

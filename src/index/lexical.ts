@@ -10,6 +10,8 @@ import { indexText } from '../chunk/index.ts';
 const K1 = 1.2;
 const B = 0.75;
 const MAX_TOKEN = 40;
+// Bumped when serialize()'s layout or the tokenisation changes: old files are then rebuilt.
+const LEXICAL_FORMAT = 1;
 
 const stemCache = new Map<string, string>();
 
@@ -281,6 +283,76 @@ export class LexicalIndex {
     for (const hit of out) hit.rarity = rarity[hit.id]!;
     for (let i = 0; i < count; i++) acc[touched[i]!] = 0;
     return out;
+  }
+
+  /**
+   * The index as bytes, for a reader (the read-only CLI) to load instead of re-tokenising
+   * every chunk: building costs ~3 s at 47k chunks (tldr-all), loading a fraction of that.
+   * `generation` is the store generation the index reflects; load() refuses another.
+   */
+  serialize(generation: number): Buffer {
+    if (this.#deletedCount > 0) this.#compact();
+    const enc = new TextEncoder();
+    const parts: Uint8Array[] = [];
+    let maxId = 0;
+    for (let id = this.#docLen.length - 1; id > 0; id--) {
+      if (this.#docLen[id] !== 0) {
+        maxId = id;
+        break;
+      }
+    }
+    const head = new Float64Array([
+      LEXICAL_FORMAT,
+      generation,
+      this.#live,
+      this.#totalLen,
+      maxId + 1,
+      this.#terms.size,
+    ]);
+    parts.push(new Uint8Array(head.buffer), new Uint8Array(this.#docLen.buffer, 0, (maxId + 1) * 4));
+    for (const [term, p] of this.#terms) {
+      const name = enc.encode(term);
+      const meta = new Uint32Array([name.length, p.length]);
+      parts.push(new Uint8Array(meta.buffer), name, new Uint8Array((4 - (name.length % 4)) % 4));
+      parts.push(new Uint8Array(p.ids.buffer, 0, p.length * 4));
+      const tfs = new Uint8Array(p.tfs.buffer, 0, p.length * 2);
+      parts.push(tfs, new Uint8Array((p.length * 2) % 4));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** An index from serialize()'s bytes, or undefined when they are not for `generation`. */
+  static load(bytes: Uint8Array, generation: number): LexicalIndex | undefined {
+    if (bytes.byteLength < 48) return undefined;
+    // Copy once into an aligned buffer: typed-array views need 4-byte alignment.
+    const buf = new Uint8Array(bytes.byteLength);
+    buf.set(bytes);
+    const head = new Float64Array(buf.buffer, 0, 6);
+    if (head[0] !== LEXICAL_FORMAT || head[1] !== generation) return undefined;
+    const ix = new LexicalIndex();
+    const slots = head[4]!;
+    ix.#ensure(slots);
+    let at = 48;
+    ix.#docLen.set(new Float32Array(buf.buffer, at, slots));
+    at += slots * 4;
+    ix.#live = head[2]!;
+    ix.#totalLen = head[3]!;
+    const dec = new TextDecoder();
+    for (let t = 0; t < head[5]!; t++) {
+      const [nameLen = 0, len = 0] = new Uint32Array(buf.buffer, at, 2);
+      at += 8;
+      const term = dec.decode(buf.subarray(at, at + nameLen));
+      at += nameLen + ((4 - (nameLen % 4)) % 4);
+      const p = new Postings();
+      p.ids = new Int32Array(buf.buffer.slice(at, at + len * 4));
+      at += len * 4;
+      p.tfs = new Uint16Array(buf.buffer.slice(at, at + len * 2));
+      at += len * 2 + ((len * 2) % 4);
+      p.length = len;
+      ix.#terms.set(term, p);
+    }
+    if (at !== buf.byteLength) return undefined;
+    return ix;
   }
 
   /** Chunks holding every one of `terms` (already tokens), optionally only among `allow`. */

@@ -2,6 +2,8 @@ export {
   search,
   rankChunks,
   lexicalOf,
+  LEXICAL_SNAPSHOT,
+  saveLexicalSnapshot,
   type SearchHit,
   type SearchMode,
   type SearchOptions,

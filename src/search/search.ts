@@ -1,15 +1,11 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomicSync } from '../fs-atomic.ts';
 import type { NotesIndex } from '../index/index.ts';
 import type { ChunkRecord, Filter } from '../index/index.ts';
 import { isEmptyFilter } from '../index/index.ts';
 import { noteUri } from '../notes/index.ts';
-import {
-  buildLexicalIndex,
-  compoundTokens,
-  type LexicalDoc,
-  type LexicalIndex,
-  lexicalTokens,
-} from '../index/lexical.ts';
+import { buildLexicalIndex, compoundTokens, type LexicalDoc, LexicalIndex, lexicalTokens } from '../index/lexical.ts';
 import { DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
 import { ftsMatchOf, parseQuery, queryTerms, searchTerms } from './query.ts';
 import { makeSnippet, termPattern } from './snippet.ts';
@@ -86,21 +82,48 @@ async function embedQuery(index: NotesIndex, text: string): Promise<Float32Array
   return v;
 }
 
-// A read-only index (the CLI next to a daemon) has no in-memory BM25 index of its own: build
-// one from its chunks, once, so the CLI ranks exactly like the daemon (one BM25 engine).
+// A read-only index (the CLI next to a daemon) has no in-memory BM25 index of its own. It
+// loads the snapshot the writer saved (saveLexicalSnapshot) when that snapshot is of the
+// store's current generation, and otherwise builds one from the stored chunks, once: either
+// way the CLI ranks exactly like the daemon (one BM25 engine).
 const builtLexical = new WeakMap<NotesIndex, LexicalIndex>();
 
-/** The in-memory BM25 index for `index`: the daemon's own, or one built from its chunks. */
+/** The file in the index folder holding the writer's BM25 snapshot. */
+export const LEXICAL_SNAPSHOT = 'lexical.bin';
+
+/** The in-memory BM25 index for `index`: the daemon's own, a fresh snapshot, or one built. */
 export function lexicalOf(index: NotesIndex): LexicalIndex | undefined {
   const own = index.lexical;
   if (own) return own;
   if (!index.readOnly) return undefined;
   let ix = builtLexical.get(index);
   if (!ix) {
-    ix = buildLexicalIndex(lexicalDocs(index));
+    ix = loadSnapshot(index) ?? buildLexicalIndex(lexicalDocs(index));
     builtLexical.set(index, ix);
   }
   return ix;
+}
+
+function loadSnapshot(index: NotesIndex): LexicalIndex | undefined {
+  try {
+    const bytes = readFileSync(join(index.config.indexDir, LEXICAL_SNAPSHOT));
+    return LexicalIndex.load(bytes, index.status().generation);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Save the writer's in-memory BM25 index for read-only openers (atomically, tagged with the
+ * store generation it reflects). Call it where no index mutation is half applied: from the
+ * index's mutation queue or when it is idle, e.g. next to the vector graph's save. Returns
+ * false when there is nothing to save yet (read-only, or the index is still being built).
+ */
+export function saveLexicalSnapshot(index: NotesIndex): boolean {
+  const ix = index.lexical;
+  if (!ix || index.readOnly) return false;
+  writeFileAtomicSync(join(index.config.indexDir, LEXICAL_SNAPSHOT), ix.serialize(index.status().generation), 0o600);
+  return true;
 }
 
 function* lexicalDocs(index: NotesIndex): Generator<LexicalDoc> {

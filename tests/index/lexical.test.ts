@@ -149,3 +149,24 @@ test('rarity: 1 for a term in one chunk, 0 for a term in many; idsWithAll inters
   assert.equal(ix.idsWithAll(['common', 'nowhere']).size, 0);
   assert.deepEqual([...ix.idsWithAll(['common', 'odd'], new Set([1, 2, 3]))].sort(), [1, 3]);
 });
+
+test('a serialized index loads back scoring the same, and only for its own generation', () => {
+  const ix = new LexicalIndex();
+  const doc = (id: number, text: string) => ({ id, text, title: `t${id}`, headings: ['h'] });
+  for (let i = 1; i <= 200; i++) ix.add(doc(i, `alpha ${'beta '.repeat(i % 5)}gamma ${i} --flag-${i % 3} café 日本`));
+  ix.remove([3, 4, 5]);
+  const bytes = ix.serialize(42);
+  assert.equal(LexicalIndex.load(bytes, 41), undefined, 'another generation');
+  assert.equal(LexicalIndex.load(bytes.subarray(0, bytes.length - 4), 42), undefined, 'truncated');
+  const back = LexicalIndex.load(bytes, 42);
+  assert.ok(back);
+  assert.equal(back.size, ix.size);
+  for (const q of ['alpha beta', 'gamma 17', '--flag-1', 'cafe', '日本', 'nothing']) {
+    assert.deepEqual(back.search(q, 50), ix.search(q, 50), q);
+  }
+  // Still a working index: adds and removes after loading.
+  back.add(doc(500, 'zorblax'));
+  back.remove([7]);
+  assert.equal(back.search('zorblax', 5)[0]?.id, 500);
+  assert.ok(!back.search('alpha', 300).some((h) => h.id === 7));
+});

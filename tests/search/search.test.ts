@@ -8,7 +8,7 @@ import { indexText } from '../../src/chunk/index.ts';
 import { lexicalTokens } from '../../src/index/lexical.ts';
 import { NotesIndex } from '../../src/index/index.ts';
 import { silentLogger } from '../../src/log.ts';
-import { ftsMatch, makeSnippet, queryTerms, rankChunks, search } from '../../src/search/index.ts';
+import { ftsMatch, makeSnippet, queryTerms, rankChunks, saveLexicalSnapshot, search } from '../../src/search/index.ts';
 import { flatten, snippetFromHits, termPattern, wordHits } from '../../src/search/snippet.ts';
 import { CORPORA, REPO_ROOT, tempDir } from '../helpers/tmp.ts';
 import { openTestIndex, sharedEmbedder, testConfig, tldrVault, writeNotes } from '../helpers/vault.ts';
@@ -288,6 +288,15 @@ test('the CLI path (read-only index) and the daemon path rank the labelled quest
   });
   t.after(() => cli.close());
   assert.equal(cli.lexical, undefined, 'a read-only index builds no BM25 index of its own');
+  // A second CLI opens after the daemon saved its BM25 snapshot: it loads instead of building.
+  assert.ok(saveLexicalSnapshot(daemon));
+  const loaded = await NotesIndex.open({
+    config: testConfig(notes, state),
+    embedder: await sharedEmbedder(),
+    log: silentLogger(),
+    readOnly: true,
+  });
+  t.after(() => loaded.close());
   const set = z
     .array(z.object({ q: z.string() }))
     .parse(JSON.parse(readFileSync(join(REPO_ROOT, 'bench', 'eval', 'tldr-en-questions.json'), 'utf8')));
@@ -302,12 +311,18 @@ test('the CLI path (read-only index) and the daemon path rank the labelled quest
   for (const mode of ['bm25', 'hybrid'] as const) {
     for (const q of queries) {
       const a = await rankChunks(daemon, q, { k: 10, mode });
-      const b = await rankChunks(cli, q, { k: 10, mode });
-      assert.deepEqual(
-        b.slice(0, 20).map((r) => [r.id, r.score.toFixed(9)]),
-        a.slice(0, 20).map((r) => [r.id, r.score.toFixed(9)]),
-        `${mode}: ${q}`,
-      );
+      const want = a.slice(0, 20).map((r) => [r.id, r.score.toFixed(9)]);
+      for (const [name, other] of [
+        ['built', cli],
+        ['loaded', loaded],
+      ] as const) {
+        const b = await rankChunks(other, q, { k: 10, mode });
+        assert.deepEqual(
+          b.slice(0, 20).map((r) => [r.id, r.score.toFixed(9)]),
+          want,
+          `${name}, ${mode}: ${q}`,
+        );
+      }
     }
   }
 });

@@ -5,7 +5,7 @@
 //   identifier                 flags, snake_case, kebab-case, $VARS, ~/paths, symbol names
 //   phrase                     a quoted run of common words that few pages have in that order
 //   filter-folder/tag/date     the hand-written questions again, with a filter
-// Run: npx tsc -p tsconfig.json && node dist/bench/eval/generate.js
+// Run: npx tsc -p tsconfig.json && node dist/bench/eval/generate.js [out.json]
 // (NOTES_MCP_CORPORA overrides the folder holding tldr-en.tar.gz.)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -313,7 +313,7 @@ function main(): void {
       ...phrases(notes, rng(`${SEED}:phrase`)),
       ...filtered(hand),
     ]);
-    const file = join(EVAL_DIR, 'tldr-en-generated.json');
+    const file = process.argv[2] ?? join(EVAL_DIR, 'tldr-en-generated.json');
     writeFileSync(file, `${toJson(set, '')}\n`);
     const counts = new Map<string, { tuning: number; held: number }>();
     for (const q of set) {

@@ -184,7 +184,7 @@ function assemble(units: readonly Unit[], s: Sizing, maxChunks: number): { draft
   return { drafts, truncated };
 }
 
-function toChunk(d: Draft, seq: number, lines: readonly string[], offset: number, title: string): Chunk {
+function toChunk(d: Draft, seq: number, lines: readonly string[], offset: number, title: string, lead: string): Chunk {
   const blocks = d.units.flatMap((u) => u.blocks);
   const first = blocks[0]!;
   const last = blocks[blocks.length - 1]!;
@@ -197,6 +197,9 @@ function toChunk(d: Draft, seq: number, lines: readonly string[], offset: number
     prose.push(b.prose);
   }
   const context = contextLine(title, d.headings);
+  // Every chunk after the one holding it carries the note's opening paragraph: a later
+  // section's examples are about what the note's first lines say the note is about.
+  if (lead.length > 0 && !prose.includes(lead)) prose.unshift(lead);
   const body = prose.length > 0 ? prose.join('\n') : text;
   return {
     seq,
@@ -248,7 +251,9 @@ export function chunkNote(source: string, fileName: string, opts: ChunkOptions):
 
   const units = toUnits(blocks, body, sizing, keep);
   const { drafts, truncated } = assemble(units, sizing, maxChunks);
-  const chunks = drafts.map((d, i) => toChunk(d, i, body, fm.lineCount, title));
+  const leadBlock = blocks.find((b) => b.kind === 'prose' && b.prose.length > 0);
+  const lead = leadBlock && leadBlock.prose.length <= 400 ? leadBlock.prose : '';
+  const chunks = drafts.map((d, i) => toChunk(d, i, body, fm.lineCount, title, lead));
   return {
     title,
     tags,

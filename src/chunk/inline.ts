@@ -77,6 +77,16 @@ export function collectInlineTags(children: readonly Token[], out: Set<string>):
   for (const m of text.matchAll(TAG_RE)) {
     const tag = (m[1] ?? '').replace(/^\/+|\/+$/g, '').toLowerCase();
     // At least one non-digit, as in Obsidian: "#123" is an issue number, not a tag.
-    if (tag.length > 0 && /[^\d/]/u.test(tag)) out.add(tag);
+    if (tag.length > 0 && /[^\d/]/u.test(tag) && !isHexColour(tag)) out.add(tag);
   }
+}
+
+/**
+ * "#ff0000", "#ff000080" and "#f00" are colours, not tags: six or eight hex digits, or three
+ * or four with at least one digit among them ("#fab" and "#bead" stay tags, being words).
+ */
+export function isHexColour(tag: string): boolean {
+  if (!/^[0-9a-f]+$/.test(tag)) return false;
+  if (tag.length === 6 || tag.length === 8) return true;
+  return (tag.length === 3 || tag.length === 4) && /\d/.test(tag);
 }

@@ -10,6 +10,8 @@ import { indexText } from '../chunk/index.ts';
 const K1 = 1.2;
 const B = 0.75;
 const MAX_TOKEN = 40;
+// Bumped when serialize()'s layout or the tokenisation changes: old files are then rebuilt.
+const LEXICAL_FORMAT = 1;
 
 const stemCache = new Map<string, string>();
 
@@ -40,6 +42,47 @@ export function lexicalTokens(text: string): string[] {
   return out;
 }
 
+// Identifiers and symbols ("--since", "snake_case", "$PATH", "~/.ssh/config", "c++", "[[")
+// lose what makes them specific when split into words: "--since" becomes the common word
+// "since". Each whitespace-separated run holding anything but letters and digits is indexed
+// a second time whole, lower-cased, so a query that contains the same run finds it exactly.
+const PLACEHOLDER = /\{\{[^}]*\}\}/g;
+const RUN_SPLIT = /[\s=,;`"'|<>]+/;
+const LEAD = /^[([{]+/;
+const TRAIL = /[)\]}.:!?]+$/;
+const HAS_WORD_CHAR = /[\p{L}\p{N}]/u;
+const ONLY_WORD_CHARS = /^[\p{L}\p{N}]+$/u;
+const MAX_COMPOUND = 64;
+// Ellipses and stray full stops are everywhere and name nothing.
+const DOTS = /^\.+$/;
+
+/** The symbol-bearing runs of a text, lower-cased (see above); [] for plain words. */
+export function compoundTokens(text: string): string[] {
+  if (ONLY_WORD_CHARS.test(text)) return [];
+  const out: string[] = [];
+  const src = text.includes('{{') ? text.replace(PLACEHOLDER, ' ') : text;
+  for (const raw of src.toLowerCase().split(RUN_SPLIT)) {
+    if (raw.length === 0 || raw.length > MAX_COMPOUND) continue;
+    let run = raw;
+    // Brackets and sentence punctuation around a run are not part of it, unless the run is
+    // nothing but symbols ("((", "[[", "$", "~" name pages of their own).
+    if (HAS_WORD_CHAR.test(run)) {
+      if (!(run.startsWith('[') && run.endsWith(']'))) run = run.replace(LEAD, '');
+      run = run.replace(TRAIL, '');
+      // An unbalanced closing bracket left over: "value)" -> "value".
+      if (run.endsWith(')') && !run.includes('(')) run = run.slice(0, -1);
+    }
+    if (run.length === 0 || ONLY_WORD_CHARS.test(run) || DOTS.test(run)) continue;
+    out.push(run);
+  }
+  return out;
+}
+
+/** The terms a query is scored by: its word stems, then its symbol-bearing runs. */
+export function queryTokens(query: string): string[] {
+  return [...new Set([...lexicalTokens(query), ...compoundTokens(query)])];
+}
+
 class Postings {
   ids: Int32Array = new Int32Array(4);
   tfs: Uint16Array = new Uint16Array(4);
@@ -67,6 +110,20 @@ export interface LexicalDoc {
   headings: readonly string[];
 }
 
+export interface LexicalHit {
+  id: number;
+  score: number;
+  /** 0..1: how rare the rarest query term in this chunk is (1 = found in one chunk only). */
+  rarity: number;
+}
+
+/** A LexicalIndex holding every doc of an iterable (the one way CLI and daemon build it). */
+export function buildLexicalIndex(docs: Iterable<LexicalDoc>): LexicalIndex {
+  const ix = new LexicalIndex();
+  for (const d of docs) ix.add(d);
+  return ix;
+}
+
 export class LexicalIndex {
   #terms = new Map<string, Postings>();
   // Dense per-id arrays (chunk ids are small, increasing integers): no hashing on the hot path.
@@ -80,6 +137,8 @@ export class LexicalIndex {
   // once per posting instead of recomputed. Rebuilt (~0.3 ms at 100k chunks) when the
   // collection changed since the last query.
   #norm = new Float32Array(1024);
+  // Per id, the rarity of the rarest query term seen while scoring (valid for touched ids).
+  #rarity = new Float32Array(1024);
   #normFresh = false;
   #live = 0;
   #totalLen = 0;
@@ -102,6 +161,7 @@ export class LexicalIndex {
     this.#acc = new Float64Array(n);
     this.#touched = new Int32Array(n);
     this.#norm = new Float32Array(n);
+    this.#rarity = new Float32Array(n);
     this.#normFresh = false;
   }
 
@@ -122,9 +182,13 @@ export class LexicalIndex {
     if (this.#docLen[doc.id]! > 0) return;
     // Not expected (chunk ids only grow), but a re-added id must not revive its old postings.
     if (this.#dead[doc.id]) this.#compact();
-    const tokens = lexicalTokens(`${doc.title}\n${doc.headings.join('\n')}\n${doc.text}`);
+    const all = `${doc.title}\n${doc.headings.join('\n')}\n${doc.text}`;
+    const tokens = lexicalTokens(all);
     const tf = new Map<string, number>();
     for (const t of tokens) tf.set(t, (tf.get(t) ?? 0) + 1);
+    // Whole runs count as extra terms, not extra length: length normalisation stays a
+    // measure of how much prose a chunk has.
+    for (const t of compoundTokens(all)) tf.set(t, (tf.get(t) ?? 0) + 1);
     for (const [term, n] of tf) {
       let p = this.#terms.get(term);
       if (!p) {
@@ -178,10 +242,17 @@ export class LexicalIndex {
    * The best `n` chunks for the query terms by BM25 (k1 1.2, b 0.75, Lucene's always-positive
    * IDF), optionally only among `allow`. Scores are positive, higher is better.
    */
-  search(query: string, n: number, allow?: ReadonlySet<number>): Array<{ id: number; score: number }> {
-    const terms = [...new Set(lexicalTokens(query))];
+  search(query: string, n: number, allow?: ReadonlySet<number>): LexicalHit[] {
+    const terms = queryTokens(query);
     const N = this.#live;
     if (terms.length === 0 || N === 0 || n <= 0) return [];
+    // Rarity of a term: 1 for a term in one chunk, falling with its IDF to 0 for a term in
+    // 1% of the chunks (at least 2) or more. Each hit carries the rarity of the rarest query
+    // term it contains: the fusion's measure of lexical certainty.
+    const idfOf = (df: number) => Math.log(1 + (N - df + 0.5) / (df + 0.5));
+    const idfTop = idfOf(1);
+    const idfRef = idfOf(Math.max(2, N / 100));
+    const rarity = this.#rarity;
     const norm = this.#norms(this.#totalLen / N || 1);
     const acc = this.#acc;
     const touched = this.#touched;
@@ -189,7 +260,9 @@ export class LexicalIndex {
     for (const term of terms) {
       const p = this.#terms.get(term);
       if (!p) continue;
-      const w = Math.log(1 + (N - p.length + 0.5) / (p.length + 0.5)) * (K1 + 1);
+      const idf = idfOf(p.length);
+      const w = idf * (K1 + 1);
+      const rare = idfTop > idfRef ? Math.min(1, Math.max(0, (idf - idfRef) / (idfTop - idfRef))) : 0;
       const ids = p.ids;
       const tfs = p.tfs;
       for (let i = 0; i < p.length; i++) {
@@ -198,13 +271,113 @@ export class LexicalIndex {
         if (nm === 0) continue; // removed
         if (allow && !allow.has(id)) continue;
         const tf = tfs[i]!;
-        if (acc[id] === 0) touched[count++] = id;
+        if (acc[id] === 0) {
+          touched[count++] = id;
+          rarity[id] = 0;
+        }
         acc[id]! += (w * tf) / (tf + nm);
+        if (rare > rarity[id]!) rarity[id] = rare;
       }
     }
     const out = topN(touched, count, acc, n);
+    for (const hit of out) hit.rarity = rarity[hit.id]!;
     for (let i = 0; i < count; i++) acc[touched[i]!] = 0;
     return out;
+  }
+
+  /**
+   * The index as bytes, for a reader (the read-only CLI) to load instead of re-tokenising
+   * every chunk: building costs ~3 s at 47k chunks (tldr-all), loading a fraction of that.
+   * `generation` is the store generation the index reflects; load() refuses another.
+   */
+  serialize(generation: number): Buffer {
+    if (this.#deletedCount > 0) this.#compact();
+    const enc = new TextEncoder();
+    const parts: Uint8Array[] = [];
+    let maxId = 0;
+    for (let id = this.#docLen.length - 1; id > 0; id--) {
+      if (this.#docLen[id] !== 0) {
+        maxId = id;
+        break;
+      }
+    }
+    const head = new Float64Array([
+      LEXICAL_FORMAT,
+      generation,
+      this.#live,
+      this.#totalLen,
+      maxId + 1,
+      this.#terms.size,
+    ]);
+    parts.push(new Uint8Array(head.buffer), new Uint8Array(this.#docLen.buffer, 0, (maxId + 1) * 4));
+    for (const [term, p] of this.#terms) {
+      const name = enc.encode(term);
+      const meta = new Uint32Array([name.length, p.length]);
+      parts.push(new Uint8Array(meta.buffer), name, new Uint8Array((4 - (name.length % 4)) % 4));
+      parts.push(new Uint8Array(p.ids.buffer, 0, p.length * 4));
+      const tfs = new Uint8Array(p.tfs.buffer, 0, p.length * 2);
+      parts.push(tfs, new Uint8Array((p.length * 2) % 4));
+    }
+    return Buffer.concat(parts);
+  }
+
+  /** An index from serialize()'s bytes, or undefined when they are not for `generation`. */
+  static load(bytes: Uint8Array, generation: number): LexicalIndex | undefined {
+    if (bytes.byteLength < 48) return undefined;
+    // Copy once into an aligned buffer: typed-array views need 4-byte alignment.
+    const buf = new Uint8Array(bytes.byteLength);
+    buf.set(bytes);
+    const head = new Float64Array(buf.buffer, 0, 6);
+    if (head[0] !== LEXICAL_FORMAT || head[1] !== generation) return undefined;
+    const ix = new LexicalIndex();
+    const slots = head[4]!;
+    ix.#ensure(slots);
+    let at = 48;
+    ix.#docLen.set(new Float32Array(buf.buffer, at, slots));
+    at += slots * 4;
+    ix.#live = head[2]!;
+    ix.#totalLen = head[3]!;
+    const dec = new TextDecoder();
+    for (let t = 0; t < head[5]!; t++) {
+      const [nameLen = 0, len = 0] = new Uint32Array(buf.buffer, at, 2);
+      at += 8;
+      const term = dec.decode(buf.subarray(at, at + nameLen));
+      at += nameLen + ((4 - (nameLen % 4)) % 4);
+      const p = new Postings();
+      p.ids = new Int32Array(buf.buffer.slice(at, at + len * 4));
+      at += len * 4;
+      p.tfs = new Uint16Array(buf.buffer.slice(at, at + len * 2));
+      at += len * 2 + ((len * 2) % 4);
+      p.length = len;
+      ix.#terms.set(term, p);
+    }
+    if (at !== buf.byteLength) return undefined;
+    return ix;
+  }
+
+  /** Chunks holding every one of `terms` (already tokens), optionally only among `allow`. */
+  idsWithAll(terms: readonly string[], allow?: ReadonlySet<number>): Set<number> {
+    const lists: Postings[] = [];
+    for (const t of new Set(terms)) {
+      const p = this.#terms.get(t);
+      if (!p) return new Set();
+      lists.push(p);
+    }
+    if (lists.length === 0) return new Set();
+    lists.sort((a, b) => a.length - b.length);
+    let ids = new Set<number>();
+    const first = lists[0]!;
+    for (let i = 0; i < first.length; i++) {
+      const id = first.ids[i]!;
+      if (this.#docLen[id] !== 0 && (!allow || allow.has(id))) ids.add(id);
+    }
+    for (const p of lists.slice(1)) {
+      const next = new Set<number>();
+      for (let i = 0; i < p.length && next.size < ids.size; i++) if (ids.has(p.ids[i]!)) next.add(p.ids[i]!);
+      ids = next;
+      if (ids.size === 0) break;
+    }
+    return ids;
   }
 }
 
@@ -212,7 +385,7 @@ export class LexicalIndex {
  * The n highest of the first `count` ids, best first (ties by lower id): a bounded min-heap in
  * typed arrays, so a query touching tens of thousands of chunks allocates nothing per chunk.
  */
-function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): Array<{ id: number; score: number }> {
+function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): LexicalHit[] {
   const k = Math.min(n, count);
   if (k <= 0) return [];
   const hid = new Int32Array(k);
@@ -256,7 +429,7 @@ function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): Arr
       i = m;
     }
   }
-  const out: Array<{ id: number; score: number }> = [];
-  for (let i = 0; i < size; i++) out.push({ id: hid[i]!, score: hs[i]! });
+  const out: LexicalHit[] = [];
+  for (let i = 0; i < size; i++) out.push({ id: hid[i]!, score: hs[i]!, rarity: 0 });
   return out.sort((a, b) => b.score - a.score || a.id - b.id);
 }

@@ -1,11 +1,14 @@
 export {
   search,
   rankChunks,
+  lexicalOf,
+  LEXICAL_SNAPSHOT,
+  saveLexicalSnapshot,
   type SearchHit,
   type SearchMode,
   type SearchOptions,
   type SearchResult,
 } from './search.ts';
-export { BAG_OF_WORDS_FUSION, DEFAULT_FUSION, type FusionMethod, type FusionOptions } from './fusion.ts';
+export { DEFAULT_FUSION, type FusionMethod, type FusionOptions } from './fusion.ts';
 export { ftsMatch, queryTerms, searchTerms } from './query.ts';
 export { makeSnippet } from './snippet.ts';

@@ -42,3 +42,27 @@ export function ftsMatchOf(terms: readonly string[]): string | null {
 export function ftsMatch(query: string): string | null {
   return ftsMatchOf(searchTerms(query));
 }
+
+export interface ParsedQuery {
+  /** The query with its quote marks removed: what ranking sees (phrase words count too). */
+  text: string;
+  /** The text of each balanced "quoted phrase", in order. */
+  phrases: string[];
+}
+
+const QUOTED = /"([^"]*)"/g;
+
+/**
+ * Quoted phrases out of a query. A phrase must appear with its words in this order (stemmed
+ * like BM25, punctuation between them ignored) in a passage for it to be returned; the rest of
+ * the query only ranks the passages that have every phrase. An unpaired quote is ordinary text.
+ */
+export function parseQuery(query: string): ParsedQuery {
+  const phrases: string[] = [];
+  for (const m of query.matchAll(QUOTED)) {
+    const p = (m[1] ?? '').trim();
+    if (p.length > 0) phrases.push(p);
+  }
+  if (phrases.length === 0) return { text: query, phrases };
+  return { text: query.replace(QUOTED, ' $1 ').replace(/\s+/g, ' ').trim(), phrases };
+}

@@ -1,10 +1,13 @@
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomicSync } from '../fs-atomic.ts';
 import type { NotesIndex } from '../index/index.ts';
 import type { ChunkRecord, Filter } from '../index/index.ts';
 import { isEmptyFilter } from '../index/index.ts';
 import { noteUri } from '../notes/index.ts';
-import { BAG_OF_WORDS_FUSION, DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
-import { ftsMatchOf, queryTerms, searchTerms } from './query.ts';
+import { buildLexicalIndex, compoundTokens, type LexicalDoc, LexicalIndex, lexicalTokens } from '../index/lexical.ts';
+import { DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
+import { ftsMatchOf, parseQuery, queryTerms, searchTerms } from './query.ts';
 import { makeSnippet, termPattern } from './snippet.ts';
 
 export type SearchMode = 'hybrid' | 'bm25' | 'vector';
@@ -49,6 +52,9 @@ export interface SearchResult {
 }
 
 const MAX_K = 100;
+// Candidates taken from each method before fusion: 200 against 100 moved paraphrased
+// questions' tuning half from 0.621 to 0.655 hit@10 (bench/eval/README.md).
+const CANDIDATES = 200;
 
 function isStale(c: ChunkRecord): boolean {
   try {
@@ -76,40 +82,155 @@ async function embedQuery(index: NotesIndex, text: string): Promise<Float32Array
   return v;
 }
 
-/** Ranked chunk ids for a query, before pagination and hydration. */
-export async function rankChunks(index: NotesIndex, query: string, opts: SearchOptions = {}): Promise<Ranked[]> {
-  const mode = opts.mode ?? 'hybrid';
-  const want = Math.min(MAX_K, Math.max(1, opts.k ?? 10)) + (opts.offset ?? 0);
-  const n = Math.max(opts.candidates ?? 100, want * (opts.onePerNote ? 4 : 2));
-  const filter: Filter = opts;
-  const filtered = !isEmptyFilter(filter);
+// A read-only index (the CLI next to a daemon) has no in-memory BM25 index of its own. It
+// loads the snapshot the writer saved (saveLexicalSnapshot) when that snapshot is of the
+// store's current generation, and otherwise builds one from the stored chunks, once: either
+// way the CLI ranks exactly like the daemon (one BM25 engine).
+const builtLexical = new WeakMap<NotesIndex, LexicalIndex>();
 
-  const allow = filtered ? index.chunkIdsMatching(filter) : undefined;
+/** The file in the index folder holding the writer's BM25 snapshot. */
+export const LEXICAL_SNAPSHOT = 'lexical.bin';
+
+/** The in-memory BM25 index for `index`: the daemon's own, a fresh snapshot, or one built. */
+export function lexicalOf(index: NotesIndex): LexicalIndex | undefined {
+  const own = index.lexical;
+  if (own) return own;
+  if (!index.readOnly) return undefined;
+  let ix = builtLexical.get(index);
+  if (!ix) {
+    ix = loadSnapshot(index) ?? buildLexicalIndex(lexicalDocs(index));
+    builtLexical.set(index, ix);
+  }
+  return ix;
+}
+
+function loadSnapshot(index: NotesIndex): LexicalIndex | undefined {
+  try {
+    const bytes = readFileSync(join(index.config.indexDir, LEXICAL_SNAPSHOT));
+    return LexicalIndex.load(bytes, index.status().generation);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Save the writer's in-memory BM25 index for read-only openers (atomically, tagged with the
+ * store generation it reflects). Call it where no index mutation is half applied: from the
+ * index's mutation queue or when it is idle, e.g. next to the vector graph's save. Returns
+ * false when there is nothing to save yet (read-only, or the index is still being built).
+ */
+export function saveLexicalSnapshot(index: NotesIndex): boolean {
+  const ix = index.lexical;
+  if (!ix || index.readOnly) return false;
+  writeFileAtomicSync(join(index.config.indexDir, LEXICAL_SNAPSHOT), ix.serialize(index.status().generation), 0o600);
+  return true;
+}
+
+function* lexicalDocs(index: NotesIndex): Generator<LexicalDoc> {
+  const ids = [...index.chunkIdsMatching({})].sort((a, b) => a - b);
+  for (let i = 0; i < ids.length; i += 2000) {
+    for (const c of index.chunks(ids.slice(i, i + 2000)).values()) {
+      yield { id: c.id, text: c.text, title: c.title, headings: c.headings };
+    }
+  }
+}
+
+/**
+ * Chunks (among `allow`, when given) holding every phrase with its words in order. Candidates
+ * are the chunks with all the phrases' terms (postings intersection), checked against their
+ * tokens; FTS5's phrase search stands in while there is no in-memory index.
+ */
+function phraseMatches(
+  index: NotesIndex,
+  phrases: readonly string[],
+  allow: ReadonlySet<number> | undefined,
+): Set<number> {
+  const seqs = phrases.map((p) => lexicalTokens(p)).filter((t) => t.length > 0);
+  if (seqs.length === 0) return new Set(allow ?? []);
+  const lexical = lexicalOf(index);
+  if (!lexical) {
+    const match = seqs.map((t) => `"${t.join(' ')}"`).join(' AND ');
+    const ids = new Set(index.fts(match, 1_000_000).map((r) => r.id));
+    return allow ? new Set([...ids].filter((id) => allow.has(id))) : ids;
+  }
+  const candidates = [...lexical.idsWithAll(seqs.flat(), allow)].sort((a, b) => a - b);
+  const out = new Set<number>();
+  for (let i = 0; i < candidates.length; i += 1000) {
+    for (const c of index.chunks(candidates.slice(i, i + 1000)).values()) {
+      const tokens = lexicalTokens(`${c.title}\n${c.headings.join('\n')}\n${c.text}`);
+      if (seqs.every((seq) => containsSeq(tokens, seq))) out.add(c.id);
+    }
+  }
+  return out;
+}
+
+function containsSeq(tokens: readonly string[], seq: readonly string[]): boolean {
+  outer: for (let i = 0; i + seq.length <= tokens.length; i++) {
+    for (let j = 0; j < seq.length; j++) if (tokens[i + j] !== seq[j]) continue outer;
+    return true;
+  }
+  return false;
+}
+
+/** Ranked chunk ids for a query, before pagination and hydration. */
+export async function rankChunks(index: NotesIndex, rawQuery: string, opts: SearchOptions = {}): Promise<Ranked[]> {
+  const mode = opts.mode ?? 'hybrid';
+  const fusion: FusionOptions = { ...DEFAULT_FUSION, ...opts.fusion };
+  const want = Math.min(MAX_K, Math.max(1, opts.k ?? 10)) + (opts.offset ?? 0);
+  const n = Math.max(opts.candidates ?? CANDIDATES, want * (opts.onePerNote ? 4 : 2));
+  const filter: Filter = opts;
+  const parsed = parseQuery(rawQuery);
+  const query = parsed.text;
+  let allow = isEmptyFilter(filter) ? undefined : index.chunkIdsMatching(filter);
+  if (parsed.phrases.length > 0) {
+    allow = phraseMatches(index, parsed.phrases, allow);
+    if (allow.size === 0) return [];
+  }
   // The query vector first, then the HNSW search runs in its worker thread while BM25 scores
   // on this one: the two overlap instead of adding up.
   let vecSearch: Promise<Ranked[]> = Promise.resolve([]);
+  let qvec: Float32Array | undefined;
   if (mode !== 'bm25' && query.trim() !== '') {
     const text = index.embedder.bagOfWords ? queryTerms(query).join(' ') || query : query;
-    const q = await embedQuery(index, text);
-    vecSearch = index.vectors.search(q, n, allow);
+    qvec = await embedQuery(index, text);
+    vecSearch = index.vectors.search(qvec, n, allow);
   }
   let bm25: Ranked[] = [];
   if (mode !== 'vector') {
     // Every term counts: dropping common terms (df > 5-20% of chunks) to save BM25 time cost
     // 2-5 points of paraphrased hit@10 on bench/quality.ts, so it is not done.
     const terms = searchTerms(query);
-    const lexical = opts.bm25Engine === 'fts5' ? undefined : index.lexical;
-    if (lexical) bm25 = lexical.search(terms.join(' '), n, allow);
+    const lexical = opts.bm25Engine === 'fts5' ? undefined : lexicalOf(index);
+    // Symbol-bearing runs ("--since", "c++") go in whole: queryTerms keeps only words.
+    if (lexical) bm25 = lexical.search([...terms, ...compoundTokens(query)].join(' '), n, allow);
     else {
       const match = ftsMatchOf(terms);
-      if (match) bm25 = index.fts(match, n, filtered ? filter : undefined);
+      if (match) bm25 = index.fts(match, n, isEmptyFilter(filter) ? undefined : filter);
+      if (parsed.phrases.length > 0 && allow) bm25 = bm25.filter((r) => allow.has(r.id));
     }
   }
   const vec = await vecSearch;
   if (mode === 'bm25') return bm25;
   if (mode === 'vector') return vec;
-  const base = index.embedder.bagOfWords ? BAG_OF_WORDS_FUSION : DEFAULT_FUSION;
-  return fuse(bm25, vec, { ...base, ...opts.fusion });
+  let extraCosines: Map<number, number> | undefined;
+  if (fusion.method === 'relative' && qvec && bm25.length > 0) {
+    const inVec = new Set(vec.map((v) => v.id));
+    const missing = new Set(bm25.filter((b) => !inVec.has(b.id)).map((b) => b.id));
+    if (missing.size > 0) {
+      extraCosines = new Map(index.vectors.exact(qvec, missing.size, missing).map((h) => [h.id, h.score]));
+    }
+  }
+  return fuse({ bm25, vector: vec, ...(extraCosines ? { extraCosines } : {}) }, fusion);
+}
+
+/**
+ * The heading trail without a leading heading that repeats the title (a note whose title is
+ * its H1 would otherwise show as "unp › unp").
+ */
+export function trailBelowTitle(title: string, headings: readonly string[]): string[] {
+  const first = headings[0];
+  if (first !== undefined && first.trim().toLowerCase() === title.trim().toLowerCase()) return headings.slice(1);
+  return [...headings];
 }
 
 export async function search(index: NotesIndex, query: string, opts: SearchOptions = {}): Promise<SearchResult> {
@@ -142,7 +263,7 @@ export async function search(index: NotesIndex, query: string, opts: SearchOptio
     path: c.path,
     uri: noteUri(c.path),
     title: c.title,
-    headings: c.headings,
+    headings: trailBelowTitle(c.title, c.headings),
     startLine: c.startLine,
     endLine: c.endLine,
     snippet: makeSnippet(c.text, pattern),

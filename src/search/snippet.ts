@@ -1,42 +1,69 @@
+import { stemmer } from 'stemmer';
+
 // A short excerpt of a passage around the query's words, with the matches in **bold**.
-// Matches are found by searching for each query stem (no alternation or look-behind regexes:
-// in Unicode mode those cost a third of a millisecond per passage).
+// A word is a match when BM25 would count it: the same Porter stem as a query term
+// ("studies" bolds "study", "running" bolds "runs"). Candidates are found by searching for
+// each stem's prefix (no alternation or look-behind regexes: in Unicode mode those cost a
+// third of a millisecond per passage), then checked by stemming the word found.
 
 const MAX = 240;
 const WORD = /[\p{L}\p{N}]+/gu;
-
-function stem(term: string): string {
-  // Crude suffix stripping so "archives" finds "archive" and "archiving": enough for display.
-  return term.length > 5 ? term.replace(/(ing|ed|es|s|ly)$/u, '') : term;
-}
+const LETTERS = /^[a-z]+$/;
 
 /** What makeSnippet looks for, prepared once per query. */
-export function termPattern(terms: readonly string[]): string[] | null {
-  const stems = [...new Set(terms.map((t) => stem(t.toLowerCase())).filter((s) => s.length >= 2))];
-  return stems.length > 0 ? stems : null;
+export interface SnippetPattern {
+  /** Searched for in the lower-cased text: each stem, minus a final 'i' (study -> studi). */
+  prefixes: string[];
+  /** Porter stems of the ASCII-letter terms; other terms match any word they begin. */
+  stems: ReadonlySet<string>;
+}
+
+function porter(word: string): string {
+  return LETTERS.test(word) ? stemmer(word) : word;
+}
+
+/** The pattern for these query terms, or null when none is long enough to show. */
+export function termPattern(terms: readonly string[]): SnippetPattern | null {
+  const stems = new Set<string>();
+  const prefixes = new Set<string>();
+  for (const t of terms) {
+    const w = t.toLowerCase();
+    if (w.length < 2) continue;
+    const st = porter(w);
+    stems.add(st);
+    prefixes.add(LETTERS.test(w) && st.endsWith('i') && st.length > 2 ? st.slice(0, -1) : st);
+  }
+  return prefixes.size > 0 ? { prefixes: [...prefixes], stems } : null;
+}
+
+/** Does this word (lower-cased) match the pattern? */
+function matches(word: string, pattern: SnippetPattern): boolean {
+  if (LETTERS.test(word)) return pattern.stems.has(porter(word));
+  return pattern.prefixes.some((p) => !LETTERS.test(p) && word.startsWith(p));
 }
 
 const WORD_CHAR = /[\p{L}\p{N}]/u;
 const ALL_WORD = /^[\p{L}\p{N}]+$/u;
 
 /**
- * [start, end) of every word in `flat` that begins with one of `stems`, in order. Searches the
- * lower-cased text for each stem instead of matching every word: no match object per word,
- * which made snippets the largest source of garbage per search. Falls back to the word
- * regex when lower-casing changes the text's length (then indexes would not line up) or a
- * stem is not all letters and digits.
+ * [start, end) of every word in `flat` that matches the pattern, in order. Searches the
+ * lower-cased text for each prefix instead of matching every word: no match object per word,
+ * which made snippets the largest source of garbage per search. Falls back to the word regex
+ * when lower-casing changes the text's length (then indexes would not line up) or a prefix
+ * is not all letters and digits.
  */
-export function matchedWords(flat: string, stems: readonly string[]): Array<[number, number]> {
+export function matchedWords(flat: string, pattern: SnippetPattern): Array<[number, number]> {
   const lower = flat.toLowerCase();
-  if (lower.length !== flat.length || !stems.every((st) => ALL_WORD.test(st))) return wordHits(flat, stems);
+  if (lower.length !== flat.length || !pattern.prefixes.every((st) => ALL_WORD.test(st)))
+    return wordHits(flat, pattern);
   const starts = new Map<number, number>();
-  for (const st of stems) {
+  for (const st of pattern.prefixes) {
     for (let at = lower.indexOf(st); at >= 0; at = lower.indexOf(st, at + 1)) {
       if (at > 0 && isWordChar(lower, at - 1)) continue;
       if (starts.has(at)) continue;
       let end = at + st.length;
       while (end < lower.length && isWordChar(lower, end)) end++;
-      starts.set(at, end);
+      if (matches(lower.slice(at, end), pattern)) starts.set(at, end);
     }
   }
   const hits: Array<[number, number]> = [];
@@ -47,11 +74,12 @@ export function matchedWords(flat: string, stems: readonly string[]): Array<[num
 }
 
 /** The same as matchedWords, one regex match per word: the fallback, and the tests' reference. */
-export function wordHits(flat: string, stems: readonly string[]): Array<[number, number]> {
+export function wordHits(flat: string, pattern: SnippetPattern): Array<[number, number]> {
   const hits: Array<[number, number]> = [];
   for (const m of flat.matchAll(WORD)) {
     const w = m[0].toLowerCase();
-    if (stems.some((st) => w.startsWith(st))) hits.push([m.index, m.index + m[0].length]);
+    if (pattern.prefixes.some((st) => w.startsWith(st)) && matches(w, pattern))
+      hits.push([m.index, m.index + m[0].length]);
   }
   return hits;
 }
@@ -72,10 +100,15 @@ export function flatten(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
 }
 
-export function makeSnippet(text: string, terms: readonly string[] | null, max = MAX): string {
+/** A snippet for query terms, or for a pattern prepared once per query with termPattern. */
+export function makeSnippet(text: string, terms: SnippetPattern | readonly string[] | null, max = MAX): string {
   const flat = flatten(text);
-  const stems = terms === null ? null : terms.every((t) => t === t.toLowerCase()) ? terms : termPattern(terms);
-  return snippetFromHits(flat, stems ? matchedWords(flat, stems) : [], max);
+  const pattern = terms === null ? null : isPattern(terms) ? terms : termPattern(terms);
+  return snippetFromHits(flat, pattern ? matchedWords(flat, pattern) : [], max);
+}
+
+function isPattern(x: SnippetPattern | readonly string[]): x is SnippetPattern {
+  return !Array.isArray(x);
 }
 
 /** The window of `flat` holding the most matched words, cut at spaces, matches in bold. */

@@ -232,3 +232,15 @@ test('CRLF, CR and BOM keep line numbers of the original source', () => {
   assert.equal(fm.title, 'X');
   assert.equal(fm.chunks[0]!.startLine, 4);
 });
+
+test('hex colours are not tags, in code or in prose; words made of hex letters stay tags', () => {
+  const src = [
+    '# Palette',
+    '',
+    'Brand red `#ff0000` and in prose #00ff00, #ff000080, #f00 and #0af8 too.',
+    'Issue #123 is not a tag; #fab, #bead and #deadline are, as is #release-2.',
+    '',
+  ].join('\n');
+  const p = chunkNote(src, 'palette.md', OPTS);
+  assert.deepEqual(p.tags, ['bead', 'deadline', 'fab', 'release-2']);
+});

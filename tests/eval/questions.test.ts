@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { z } from 'zod';
-import { CORPORA, REPO_ROOT } from '../helpers/tmp.ts';
+import { halfOf, QuestionSet as GeneratedSet } from '../../bench/eval/corpus.ts';
+import { CORPORA, REPO_ROOT, tempDir } from '../helpers/tmp.ts';
 
 const QUESTIONS = join(REPO_ROOT, 'bench', 'eval', 'tldr-en-questions.json');
 
@@ -58,4 +59,46 @@ test('every answer is a page in the tldr-en archive', () => {
   assert.ok(inArchive.has('pages/common/tar.md'), 'archive listing does not look like tldr-en');
   const missing = set.flatMap((e) => e.answers.filter((a) => !inArchive.has(a)).map((a) => `${e.id}: ${a}`));
   assert.deepEqual(missing, []);
+});
+
+const GENERATED = join(REPO_ROOT, 'bench', 'eval', 'tldr-en-generated.json');
+
+test('the generated set has every class in both halves, in the documented sizes, with real answers', () => {
+  const set = GeneratedSet.parse(JSON.parse(readFileSync(GENERATED, 'utf8')));
+  const ids = set.map((q) => q.id);
+  assert.equal(new Set(ids).size, ids.length, 'duplicate id');
+  const count = (kind: string, half?: string) =>
+    set.filter((q) => q.kind === kind && (half === undefined || halfOf(q.from ?? q.id) === half)).length;
+  const minimum: Record<string, number> = {
+    'rare-bare': 200,
+    'rare-sentence': 200,
+    identifier: 150,
+    phrase: 100,
+    'filter-folder': 150,
+    'filter-tag': 150,
+    'filter-date': 150,
+  };
+  for (const [kind, n] of Object.entries(minimum)) {
+    assert.ok(count(kind) >= n, `${kind}: ${count(kind)}`);
+    for (const half of ['tuning', 'held-out']) assert.ok(count(kind, half) >= n / 4, `${kind} ${half}`);
+  }
+  // A rare word and its sentence form stay in the same half.
+  for (const q of set.filter((x) => x.kind.startsWith('rare-'))) assert.ok(q.from && q.q.includes(q.note ?? '\u0000'));
+  for (const named of ['--since', '$PATH', '~/.ssh/config', 'c++', '%', '[[']) {
+    assert.ok(
+      set.some((q) => q.kind === 'identifier' && q.q === named),
+      named,
+    );
+  }
+  const inArchive = archivePaths();
+  const missing = set.flatMap((q) => q.answers.filter((a) => !inArchive.has(a)).map((a) => `${q.id}: ${a}`));
+  assert.deepEqual(missing, []);
+});
+
+test('the generated set is what the committed script makes from the corpus', (t) => {
+  const out = join(tempDir(t), 'generated.json');
+  execFileSync(process.execPath, [join(REPO_ROOT, 'dist', 'bench', 'eval', 'generate.js'), out], {
+    env: { ...process.env, NOTES_MCP_CORPORA: CORPORA },
+  });
+  assert.equal(readFileSync(out, 'utf8'), readFileSync(GENERATED, 'utf8'));
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LexicalIndex, lexicalTokens } from '../../src/index/lexical.ts';
+import { compoundTokens, LexicalIndex, lexicalTokens, queryTokens } from '../../src/index/lexical.ts';
 
 test('tokens are lower-cased, accent-free, stemmed, with mnemonic brackets joined', () => {
   assert.deepEqual(lexicalTokens('Archiving FILES, E[x]tract café'), ['archiv', 'file', 'extract', 'cafe']);
@@ -108,4 +108,65 @@ test('the best n equal the head of the full ranking, ties by lower id, for every
   for (const n of [1, 2, 3, 7, 50, 99, 100, 101, 299]) {
     assert.deepEqual(ix.search('red green blue', n), full.slice(0, n), `n = ${n}`);
   }
+});
+
+test('symbol-bearing runs are indexed whole; plain words are not repeated', () => {
+  assert.deepEqual(compoundTokens('git log --since="2 weeks ago"'), ['--since']);
+  assert.deepEqual(compoundTokens('echo $PATH: see `~/.ssh/config`, (c++) and [[ or %'), [
+    '$path',
+    '~/.ssh/config',
+    'c++',
+    '[[',
+    '%',
+  ]);
+  assert.deepEqual(compoundTokens('run pg_dump and mkfs.fat {{path/to_file}}.'), ['pg_dump', 'mkfs.fat']);
+  assert.deepEqual(compoundTokens('plain words only'), []);
+  assert.deepEqual(queryTokens('--since'), ['sinc', '--since']);
+});
+
+test('a flag is found by its whole spelling, not by the common word inside it', () => {
+  const ix = new LexicalIndex();
+  const doc = (id: number, text: string) => ({ id, text, title: `t${id}`, headings: [] });
+  ix.add(doc(1, '`git log --since {{date}}`'));
+  for (let i = 2; i < 40; i++) ix.add(doc(i, `ever since ${i} since then, since always`));
+  assert.equal(ix.search('--since', 3)[0]?.id, 1);
+  assert.equal(ix.search('c++', 3).length, 0);
+  ix.add(doc(50, '# c++\n\nCompile C++ sources'));
+  assert.equal(ix.search('c++', 3)[0]?.id, 50);
+});
+
+test('rarity: 1 for a term in one chunk, 0 for a term in many; idsWithAll intersects postings', () => {
+  const ix = new LexicalIndex();
+  const doc = (id: number, text: string) => ({ id, text, title: '', headings: [] });
+  for (let i = 1; i <= 300; i++) ix.add(doc(i, `common words here ${i % 2 ? 'odd' : 'even'}`));
+  ix.add(doc(301, 'common zorblax'));
+  const hits = ix.search('common zorblax', 400);
+  assert.equal(hits[0]?.id, 301);
+  assert.equal(hits[0]?.rarity, 1);
+  assert.ok(hits.slice(1).every((h) => h.rarity === 0));
+  assert.equal(ix.idsWithAll(['common', 'odd']).size, 150);
+  assert.deepEqual([...ix.idsWithAll(['common', 'zorblax'])], [301]);
+  assert.equal(ix.idsWithAll(['common', 'nowhere']).size, 0);
+  assert.deepEqual([...ix.idsWithAll(['common', 'odd'], new Set([1, 2, 3]))].sort(), [1, 3]);
+});
+
+test('a serialized index loads back scoring the same, and only for its own generation', () => {
+  const ix = new LexicalIndex();
+  const doc = (id: number, text: string) => ({ id, text, title: `t${id}`, headings: ['h'] });
+  for (let i = 1; i <= 200; i++) ix.add(doc(i, `alpha ${'beta '.repeat(i % 5)}gamma ${i} --flag-${i % 3} café 日本`));
+  ix.remove([3, 4, 5]);
+  const bytes = ix.serialize(42);
+  assert.equal(LexicalIndex.load(bytes, 41), undefined, 'another generation');
+  assert.equal(LexicalIndex.load(bytes.subarray(0, bytes.length - 4), 42), undefined, 'truncated');
+  const back = LexicalIndex.load(bytes, 42);
+  assert.ok(back);
+  assert.equal(back.size, ix.size);
+  for (const q of ['alpha beta', 'gamma 17', '--flag-1', 'cafe', '日本', 'nothing']) {
+    assert.deepEqual(back.search(q, 50), ix.search(q, 50), q);
+  }
+  // Still a working index: adds and removes after loading.
+  back.add(doc(500, 'zorblax'));
+  back.remove([7]);
+  assert.equal(back.search('zorblax', 5)[0]?.id, 500);
+  assert.ok(!back.search('alpha', 300).some((h) => h.id === 7));
 });

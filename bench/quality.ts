@@ -6,7 +6,6 @@
 // made by bench/eval/generate.ts). The corpus copy gets deterministic tags and modification
 // times (bench/eval/corpus.ts) for the filtered questions.
 // Run: npm run bench:quality [-- --model bundled|auto|<id>] [-- --variants] [-- --failures KIND]
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -18,6 +17,7 @@ import { openEmbedder } from '../src/embed/index.ts';
 import { NotesIndex } from '../src/index/index.ts';
 import { silentLogger } from '../src/log.ts';
 import { type FusionOptions, rankChunks, type SearchMode } from '../src/search/index.ts';
+import { unpackCorpus } from './lib/corpus.ts';
 import { dressCorpus, type Half, halfOf, KINDS, type Kind, type Question, QuestionSet } from './eval/corpus.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -116,12 +116,7 @@ async function main(): Promise<void> {
   const questions = [...hand, ...generated];
   const work = mkdtempSync(join(tmpdir(), 'notes-mcp-quality-'));
   try {
-    execFileSync('tar', [
-      '-xzf',
-      join(process.env.NOTES_MCP_CORPORA ?? join(ROOT, '..', 'shared', 'corpora'), 'tldr-en.tar.gz'),
-      '-C',
-      work,
-    ]);
+    unpackCorpus('tldr-en', work);
     dressCorpus(work);
     const config = loadConfig({
       env: { HOME: work },

@@ -7,13 +7,13 @@
 //   filter-folder/tag/date     the hand-written questions again, with a filter
 // Run: npx tsc -p tsconfig.json && node dist/bench/eval/generate.js [out.json]
 // (NOTES_MCP_CORPORA overrides the folder holding tldr-en.tar.gz.)
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { lexicalTokens } from '../../src/index/lexical.ts';
+import { unpackCorpus } from '../lib/corpus.ts';
 import { queryTerms } from '../../src/search/query.ts';
 import {
   type CorpusNote,
@@ -31,8 +31,6 @@ import {
 const HERE = dirname(fileURLToPath(import.meta.url));
 // Source tree location whether run from bench/eval (ts loader) or dist/bench/eval.
 const EVAL_DIR = HERE.includes(`${join('dist', 'bench')}`) ? resolve(HERE, '..', '..', '..', 'bench', 'eval') : HERE;
-const ROOT = resolve(EVAL_DIR, '..', '..');
-const CORPORA = process.env.NOTES_MCP_CORPORA ?? join(ROOT, '..', 'shared', 'corpora');
 
 const HandWritten = z.array(
   z.object({ id: z.string(), q: z.string(), answers: z.array(z.string()), kind: z.string() }),
@@ -304,7 +302,7 @@ function toJson(value: unknown, indent: string, lead = indent.length): string {
 function main(): void {
   const work = mkdtempSync(join(tmpdir(), 'notes-mcp-eval-'));
   try {
-    execFileSync('tar', ['-xzf', join(CORPORA, 'tldr-en.tar.gz'), '-C', work]);
+    unpackCorpus('tldr-en', work);
     const notes = readCorpus(work);
     const hand = HandWritten.parse(JSON.parse(readFileSync(join(EVAL_DIR, 'tldr-en-questions.json'), 'utf8')));
     const set = QuestionSet.parse([

@@ -4,25 +4,22 @@
 // Prints, per corpus, both next to the baseline they replace (the same query answered by
 // SQLite FTS5) and to opening the index.
 // Run: npx tsc -p tsconfig.json && node dist/bench/eval/lexical-build.js [tldr-en tldr-all]
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { loadConfig } from '../../src/config/index.ts';
 import { openEmbedder } from '../../src/embed/index.ts';
-import { NotesIndex } from '../../src/index/index.ts';
+import { indexFiles, NotesIndex } from '../../src/index/index.ts';
 import { silentLogger } from '../../src/log.ts';
-import { LEXICAL_SNAPSHOT, rankChunks, saveLexicalSnapshot } from '../../src/search/index.ts';
+import { type CorpusName, unpackCorpus } from '../lib/corpus.ts';
+import { rankChunks } from '../../src/search/index.ts';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
-const CORPORA = process.env.NOTES_MCP_CORPORA ?? join(ROOT, '..', 'shared', 'corpora');
 const QUERY = 'list the files in a directory sorted by size';
 
-async function measure(corpus: string): Promise<string[]> {
+async function measure(corpus: CorpusName): Promise<string[]> {
   const work = mkdtempSync(join(tmpdir(), 'notes-mcp-lexbuild-'));
   try {
-    execFileSync('tar', ['-xzf', join(CORPORA, `${corpus}.tar.gz`), '-C', work]);
+    unpackCorpus(corpus, work);
     const config = loadConfig({
       env: { HOME: work },
       flags: { notes: work, state: join(work, '.state'), model: 'bundled' },
@@ -33,10 +30,10 @@ async function measure(corpus: string): Promise<string[]> {
     const s = await writer.sync();
     for (let i = 0; i < 2400 && !writer.lexical; i++) await new Promise((r) => setTimeout(r, 50));
     let t = performance.now();
-    saveLexicalSnapshot(writer);
+    writer.saveLexicalSnapshot();
     const saveMs = performance.now() - t;
     await writer.close();
-    const snapshot = join(config.indexDir, LEXICAL_SNAPSHOT);
+    const snapshot = indexFiles(config.indexDir).lexical;
     const bytes = statSync(snapshot).size;
     // Without the snapshot: the CLI builds the index from the stored chunks.
     renameSync(snapshot, `${snapshot}.away`);
@@ -81,7 +78,8 @@ async function measure(corpus: string): Promise<string[]> {
   }
 }
 
-const corpora = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['tldr-en', 'tldr-all'];
+const asked = process.argv.slice(2).filter((a): a is CorpusName => a === 'tldr-en' || a === 'tldr-all');
+const corpora: CorpusName[] = asked.length > 0 ? asked : ['tldr-en', 'tldr-all'];
 const rows: string[][] = [];
 for (const c of corpora) rows.push(await measure(c));
 const head = [

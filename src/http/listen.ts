@@ -204,11 +204,13 @@ export class ListenStreams {
     const mine = tokenId === undefined ? 0 : (this.#perToken.get(tokenId) ?? 0);
     if (this.#streams.size >= this.#o.maxStreams) {
       res.setHeader('Retry-After', '30');
-      return refuse(res, this.#o.errors, 'NOTES_E_TOO_MANY_STREAMS', this.#o.maxStreams);
+      refuse(res, this.#o.errors, 'NOTES_E_TOO_MANY_STREAMS', this.#o.maxStreams);
+      return;
     }
     if (tokenId !== undefined && mine >= this.#o.maxStreamsPerToken) {
       res.setHeader('Retry-After', '30');
-      return refuse(res, this.#o.errors, 'NOTES_E_TOKEN_STREAMS', this.#o.maxStreamsPerToken);
+      refuse(res, this.#o.errors, 'NOTES_E_TOKEN_STREAMS', this.#o.maxStreamsPerToken);
+      return;
     }
     const { id, params } = parsed.data;
     const f = params.notifications;

@@ -4,3 +4,4 @@ export type { ChunkRecord, Filter, NoteRecord } from './store/index.ts';
 export { isEmptyFilter } from './store/index.ts';
 export { readLockOwner } from './lock.ts';
 export { VectorIndex } from './vectors.ts';
+export { compoundTokens, type LexicalDoc, LexicalIndex, lexicalTokens } from './lexical.ts';

@@ -1,33 +1,34 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DEFAULT_CHUNK_OPTIONS } from '../chunk/index.ts';
 import type { ChunkOptions } from '../chunk/types.ts';
 import type { Config } from '../config/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import { describeError, NotesError } from '../errors.ts';
-import { fsyncPath } from '../fs-atomic.ts';
+import { fsyncPath, writeFileAtomicSync } from '../fs-atomic.ts';
 import type { Logger } from '../log.ts';
 import type { ChangeBatch } from '../notes/types.ts';
 import { openDb } from './db.ts';
 import { Indexer, type NoteEvent, type SyncProgress, type SyncSummary } from './indexer.ts';
-import { LexicalIndex } from './lexical.ts';
+import { buildLexicalIndex, LexicalIndex } from './lexical.ts';
 import { acquireLock, type Lock } from './lock.ts';
 import { type ChunkRecord, type Filter, type NoteRecord, Store } from './store/index.ts';
 import { VectorIndex } from './vectors.ts';
 
 /** The files of one index folder (README "State folder layout" uses the same names). */
-export function indexFiles(indexDir: string): { database: string; graph: string; lock: string } {
+export function indexFiles(indexDir: string): { database: string; graph: string; lexical: string; lock: string } {
   return {
     database: join(indexDir, 'index.db'),
     graph: join(indexDir, 'vectors.hnsw'),
+    lexical: join(indexDir, 'lexical.bin'),
     lock: join(indexDir, 'lock'),
   };
 }
 
 // Bumped when chunking changes in a way that should re-chunk existing indexes.
-const CHUNKER_VERSION = 1;
+const CHUNKER_VERSION = 2;
 
 export interface IndexStatus {
   notesDir: string;
@@ -84,6 +85,10 @@ export class NotesIndex extends EventEmitter<Events> {
   #vectors: VectorIndex;
   #lexical = new LexicalIndex();
   #lexicalReady = false;
+  #lexicalWaiters = new Set<() => void>();
+  #readOnlyLexical: LexicalIndex | undefined;
+  /** Store generation of the BM25 snapshot on disk (saved or loaded), to save only on change. */
+  #snapshotGeneration: number | undefined;
   #vectorInfo: IndexStatus['vectorIndex'];
   #indexer: Indexer;
   #lock: Lock | undefined;
@@ -165,7 +170,7 @@ export class NotesIndex extends EventEmitter<Events> {
         if (readOnly || !isCorruption(err)) throw err;
         // Everything in index.db can be rebuilt from the notes: keep the broken file for a
         // post-mortem, start an empty index, and let the initial sync fill it while serving.
-        const aside = moveAside(dbFile);
+        const aside = moveAside(dbFile, [files.graph, `${files.graph}.manifest.json`, files.lexical]);
         log.error(
           { err: describeError(err), kept_as: aside },
           'the index database is unreadable: moved it aside and rebuilding it from the notes',
@@ -216,19 +221,78 @@ export class NotesIndex extends EventEmitter<Events> {
   #buildLexical(): Promise<void> {
     return this.#enqueue(async () => {
       const t0 = performance.now();
-      let n = 0;
-      for (const doc of this.#store.iterateLexicalDocs()) {
-        this.#lexical.add(doc);
-        if (++n % 2000 === 0) await new Promise((r) => setImmediate(r));
+      // The snapshot saved at the last flush, when it is of this very generation, loads about
+      // five times faster than building (0.6 s against 3.3 s on 38k notes).
+      const loaded = this.#loadLexicalSnapshot();
+      if (loaded) {
+        this.#lexical = loaded;
+        this.#snapshotGeneration = this.#store.generation();
+      } else {
+        let n = 0;
+        for (const doc of this.#store.iterateLexicalDocs()) {
+          this.#lexical.add(doc);
+          if (++n % 2000 === 0) await new Promise((r) => setImmediate(r));
+        }
       }
       this.#lexicalReady = true;
-      this.#log.info({ chunks: n, ms: Math.round(performance.now() - t0) }, 'in-memory BM25 index ready');
+      for (const w of this.#lexicalWaiters) w();
+      this.#lexicalWaiters.clear();
+      this.#log.info(
+        { ms: Math.round(performance.now() - t0), from: loaded ? 'snapshot' : 'database' },
+        'in-memory BM25 index ready',
+      );
     });
   }
 
-  /** The in-memory BM25 index once built (writers only); until then search uses FTS5. */
+  #loadLexicalSnapshot(): LexicalIndex | undefined {
+    try {
+      return LexicalIndex.load(readFileSync(indexFiles(this.config.indexDir).lexical), this.#store.generation());
+    } catch {
+      // Missing, of another generation or unreadable: build from the database instead.
+      return undefined;
+    }
+  }
+
+  /** The writer's in-memory BM25 index once built; undefined before that and for read-only opens. */
   get lexical(): LexicalIndex | undefined {
     return this.#lexicalReady ? this.#lexical : undefined;
+  }
+
+  /**
+   * The BM25 index a search should use, so that the CLI ranks exactly like the daemon: the
+   * writer's own (waiting up to waitMs while it is built at start), or for a read-only open the
+   * writer's snapshot when it is current, else one built from the stored chunks, once.
+   * undefined only when the writer's is not ready within waitMs (search then uses FTS5).
+   */
+  async lexicalForSearch(waitMs = 5_000): Promise<LexicalIndex | undefined> {
+    if (this.readOnly) {
+      this.#readOnlyLexical ??= this.#loadLexicalSnapshot() ?? buildLexicalIndex(this.#store.iterateLexicalDocs());
+      return this.#readOnlyLexical;
+    }
+    if (!this.#lexicalReady && waitMs > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, waitMs);
+        timer.unref();
+        function done(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.#lexicalWaiters.add(done);
+      });
+    }
+    return this.lexical;
+  }
+
+  /**
+   * Save the in-memory BM25 index for read-only openers and the next start (atomically, tagged
+   * with the store generation it reflects). false: nothing to save (read-only, not built yet).
+   */
+  saveLexicalSnapshot(): boolean {
+    if (this.readOnly || !this.#lexicalReady) return false;
+    const generation = this.#store.generation();
+    writeFileAtomicSync(indexFiles(this.config.indexDir).lexical, this.#lexical.serialize(generation), 0o600);
+    this.#snapshotGeneration = generation;
+    return true;
   }
 
   /** True while indexing work is queued or running (cheap: no database query). */
@@ -279,7 +343,12 @@ export class NotesIndex extends EventEmitter<Events> {
       this.#queuedSyncs.delete(job);
       this.#runningSync = job;
       try {
-        const s = await this.#indexer.sync({ full, onProgress: (p) => job.listeners.forEach((l) => l(p)) });
+        const s = await this.#indexer.sync({
+          full,
+          onProgress: (p) => {
+            for (const l of job.listeners) l(p);
+          },
+        });
         // Done means searchable by every method: wait for the graph worker to catch up.
         await this.#vectors.settled();
         this.#noteSkipped(s.skipped, 'all');
@@ -341,8 +410,16 @@ export class NotesIndex extends EventEmitter<Events> {
 
   /** Persist the vector graph now if it changed. */
   async flush(): Promise<void> {
-    if (this.readOnly || !this.#vectors.dirty) return;
-    await this.#vectors.save(this.#store.generation());
+    if (this.readOnly) return;
+    if (this.#vectors.dirty) await this.#vectors.save(this.#store.generation());
+    if (this.#lexicalReady && this.#snapshotGeneration !== this.#store.generation()) {
+      // Only a speed-up for the next start and the CLI: failing to save it is not a failure.
+      try {
+        this.saveLexicalSnapshot();
+      } catch (err) {
+        this.#log.warn({ err: describeError(err) }, 'could not save the BM25 snapshot');
+      }
+    }
   }
 
   // What callers outside src/index/ may ask of the index. The database behind it is private:
@@ -504,8 +581,12 @@ function isCorruption(err: unknown): boolean {
   return false;
 }
 
-/** Rename the database and its WAL and shared-memory files out of the way; returns the new name. */
-function moveAside(file: string): string {
+/**
+ * Rename the database and its WAL and shared-memory files out of the way, and delete what was
+ * derived from it (a fresh database counts generations from 0 again, so an old graph or BM25
+ * snapshot could pass for current). Returns the new name.
+ */
+function moveAside(file: string, derived: readonly string[]): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const aside = `${file}.corrupt-${stamp}`;
   for (const suffix of ['', '-wal', '-shm']) {
@@ -516,6 +597,7 @@ function moveAside(file: string): string {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
+  for (const d of derived) rmSync(d, { force: true });
   fsyncPath(dirname(file));
   return aside;
 }

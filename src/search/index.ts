@@ -1,9 +1,6 @@
 export {
   search,
   rankChunks,
-  lexicalOf,
-  LEXICAL_SNAPSHOT,
-  saveLexicalSnapshot,
   type SearchHit,
   type SearchMode,
   type SearchOptions,

@@ -1,11 +1,15 @@
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomicSync } from '../fs-atomic.ts';
-import type { NotesIndex } from '../index/index.ts';
-import type { ChunkRecord, Filter } from '../index/index.ts';
-import { isEmptyFilter } from '../index/index.ts';
+import { statSync } from 'node:fs';
+import {
+  type ChunkRecord,
+  compoundTokens,
+  type Filter,
+  isEmptyFilter,
+  type LexicalIndex,
+  lexicalTokens,
+  type NotesIndex,
+} from '../index/index.ts';
 import { noteUri } from '../notes/index.ts';
-import { buildLexicalIndex, compoundTokens, type LexicalDoc, LexicalIndex, lexicalTokens } from '../index/lexical.ts';
+
 import { DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
 import { ftsMatchOf, parseQuery, queryTerms, searchTerms } from './query.ts';
 import { makeSnippet, termPattern } from './snippet.ts';
@@ -82,59 +86,6 @@ async function embedQuery(index: NotesIndex, text: string): Promise<Float32Array
   return v;
 }
 
-// A read-only index (the CLI next to a daemon) has no in-memory BM25 index of its own. It
-// loads the snapshot the writer saved (saveLexicalSnapshot) when that snapshot is of the
-// store's current generation, and otherwise builds one from the stored chunks, once: either
-// way the CLI ranks exactly like the daemon (one BM25 engine).
-const builtLexical = new WeakMap<NotesIndex, LexicalIndex>();
-
-/** The file in the index folder holding the writer's BM25 snapshot. */
-export const LEXICAL_SNAPSHOT = 'lexical.bin';
-
-/** The in-memory BM25 index for `index`: the daemon's own, a fresh snapshot, or one built. */
-export function lexicalOf(index: NotesIndex): LexicalIndex | undefined {
-  const own = index.lexical;
-  if (own) return own;
-  if (!index.readOnly) return undefined;
-  let ix = builtLexical.get(index);
-  if (!ix) {
-    ix = loadSnapshot(index) ?? buildLexicalIndex(lexicalDocs(index));
-    builtLexical.set(index, ix);
-  }
-  return ix;
-}
-
-function loadSnapshot(index: NotesIndex): LexicalIndex | undefined {
-  try {
-    const bytes = readFileSync(join(index.config.indexDir, LEXICAL_SNAPSHOT));
-    return LexicalIndex.load(bytes, index.status().generation);
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Save the writer's in-memory BM25 index for read-only openers (atomically, tagged with the
- * store generation it reflects). Call it where no index mutation is half applied: from the
- * index's mutation queue or when it is idle, e.g. next to the vector graph's save. Returns
- * false when there is nothing to save yet (read-only, or the index is still being built).
- */
-export function saveLexicalSnapshot(index: NotesIndex): boolean {
-  const ix = index.lexical;
-  if (!ix || index.readOnly) return false;
-  writeFileAtomicSync(join(index.config.indexDir, LEXICAL_SNAPSHOT), ix.serialize(index.status().generation), 0o600);
-  return true;
-}
-
-function* lexicalDocs(index: NotesIndex): Generator<LexicalDoc> {
-  const ids = [...index.chunkIdsMatching({})].sort((a, b) => a - b);
-  for (let i = 0; i < ids.length; i += 2000) {
-    for (const c of index.chunks(ids.slice(i, i + 2000)).values()) {
-      yield { id: c.id, text: c.text, title: c.title, headings: c.headings };
-    }
-  }
-}
-
 /**
  * Chunks (among `allow`, when given) holding every phrase with its words in order. Candidates
  * are the chunks with all the phrases' terms (postings intersection), checked against their
@@ -142,12 +93,12 @@ function* lexicalDocs(index: NotesIndex): Generator<LexicalDoc> {
  */
 function phraseMatches(
   index: NotesIndex,
+  lexical: LexicalIndex | undefined,
   phrases: readonly string[],
   allow: ReadonlySet<number> | undefined,
 ): Set<number> {
   const seqs = phrases.map((p) => lexicalTokens(p)).filter((t) => t.length > 0);
   if (seqs.length === 0) return new Set(allow ?? []);
-  const lexical = lexicalOf(index);
   if (!lexical) {
     const match = seqs.map((t) => `"${t.join(' ')}"`).join(' AND ');
     const ids = new Set(index.fts(match, 1_000_000).map((r) => r.id));
@@ -182,8 +133,11 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
   const parsed = parseQuery(rawQuery);
   const query = parsed.text;
   let allow = isEmptyFilter(filter) ? undefined : index.chunkIdsMatching(filter);
+  // One BM25 engine for the daemon and the CLI (see NotesIndex.lexicalForSearch); FTS5 only
+  // when asked for (benchmarks) or while the daemon's is still being built past the wait.
+  const lexical = opts.bm25Engine === 'fts5' || mode === 'vector' ? undefined : await index.lexicalForSearch();
   if (parsed.phrases.length > 0) {
-    allow = phraseMatches(index, parsed.phrases, allow);
+    allow = phraseMatches(index, lexical ?? (await index.lexicalForSearch()), parsed.phrases, allow);
     if (allow.size === 0) return [];
   }
   // The query vector first, then the HNSW search runs in its worker thread while BM25 scores
@@ -200,7 +154,6 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
     // Every term counts: dropping common terms (df > 5-20% of chunks) to save BM25 time cost
     // 2-5 points of paraphrased hit@10 on bench/quality.ts, so it is not done.
     const terms = searchTerms(query);
-    const lexical = opts.bm25Engine === 'fts5' ? undefined : lexicalOf(index);
     // Symbol-bearing runs ("--since", "c++") go in whole: queryTerms keeps only words.
     if (lexical) bm25 = lexical.search([...terms, ...compoundTokens(query)].join(' '), n, allow);
     else {

@@ -8,7 +8,7 @@ import { indexText } from '../../src/chunk/index.ts';
 import { lexicalTokens } from '../../src/index/lexical.ts';
 import { NotesIndex } from '../../src/index/index.ts';
 import { silentLogger } from '../../src/log.ts';
-import { ftsMatch, makeSnippet, queryTerms, rankChunks, saveLexicalSnapshot, search } from '../../src/search/index.ts';
+import { ftsMatch, makeSnippet, queryTerms, rankChunks, search } from '../../src/search/index.ts';
 import { flatten, snippetFromHits, termPattern, wordHits } from '../../src/search/snippet.ts';
 import { CORPORA, REPO_ROOT, tempDir } from '../helpers/tmp.ts';
 import { openTestIndex, sharedEmbedder, testConfig, tldrVault, writeNotes } from '../helpers/vault.ts';
@@ -289,7 +289,7 @@ test('the CLI path (read-only index) and the daemon path rank the labelled quest
   t.after(() => cli.close());
   assert.equal(cli.lexical, undefined, 'a read-only index builds no BM25 index of its own');
   // A second CLI opens after the daemon saved its BM25 snapshot: it loads instead of building.
-  assert.ok(saveLexicalSnapshot(daemon));
+  assert.ok(daemon.saveLexicalSnapshot());
   const loaded = await NotesIndex.open({
     config: testConfig(notes, state),
     embedder: await sharedEmbedder(),

@@ -16,3 +16,11 @@ export { type NotesWatcher, type WatchOptions, watchNotes } from './watch.ts';
 export { isTempFileName, TEMP_PREFIX } from './temp.ts';
 export { MAX_NOTE_BYTES, type WriteOptions, writeNote } from './write.ts';
 export { type LinePage, type LinePageResult, pageLines, splitLines } from './lines.ts';
+export {
+  applyEdits,
+  type DiffOptions,
+  type EditChange,
+  type EditOp,
+  type EditOutcome,
+  unifiedDiff,
+} from './edit.ts';

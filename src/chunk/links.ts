@@ -128,6 +128,9 @@ const WIKI = /(!?)\[\[([^[\]\n\r]+?)\]\]/g;
 // [text](href "title") or [text](<href>): text without brackets, href without spaces unless in <>.
 const MARKDOWN = /(!?)\[([^[\]\n\r]*)\]\(\s*(<[^<>\n\r]*>|[^\s()<>]+)(?:\s+(?:"[^"\n\r]*"|'[^'\n\r]*'))?\s*\)/g;
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+// Files Obsidian embeds or links that are not notes ([[Node.js]] is still a note name).
+const ATTACHMENT =
+  /\.(png|jpe?g|gif|svg|webp|avif|bmp|tiff?|pdf|mp3|m4a|wav|ogg|flac|mp4|webm|mov|mkv|canvas|base|csv|zip|excalidraw)$/i;
 
 function decodeHref(raw: string): string {
   try {
@@ -155,8 +158,9 @@ export function extractLinks(source: string): NoteLink[] {
     const hash = ref.indexOf('#');
     const target = (hash < 0 ? ref : ref.slice(0, hash)).trim();
     const heading = hash < 0 ? undefined : ref.slice(hash + 1).trim();
-    // [[#Heading]] points into the note itself: not a link between notes.
-    if (target === '') continue;
+    // [[#Heading]] points into the note itself, ![[photo.png]] at an attachment: neither is a
+    // link between notes.
+    if (target === '' || ATTACHMENT.test(target)) continue;
     const targetStart = start + m[1]!.length + 2 + (ref.length - ref.trimStart().length);
     const link: NoteLink = {
       kind: 'wiki',

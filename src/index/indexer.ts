@@ -3,7 +3,7 @@ import { readdir, stat } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import { basename, join } from 'node:path';
 import type { ChunkOptions, ParsedNote } from '../chunk/types.ts';
-import { chunkNote } from '../chunk/index.ts';
+import { chunkNote, extractLinks, type NoteLink } from '../chunk/index.ts';
 import { EMBED_BATCH } from '../embed/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import type { Logger } from '../log.ts';
@@ -84,6 +84,7 @@ interface Pending {
   parsed: ParsedNote;
   embedHashes: string[];
   existed: boolean;
+  links: NoteLink[];
 }
 
 function embedHashOf(text: string): string {
@@ -299,13 +300,15 @@ export class Indexer {
         touched.push(file);
         return;
       }
-      const parsed = chunkNote(buf.toString('utf8'), basename(file.path), this.#d.chunkOptions);
+      const text = buf.toString('utf8');
+      const parsed = chunkNote(text, basename(file.path), this.#d.chunkOptions);
       pending.push({
         file,
         hash,
         parsed,
         embedHashes: parsed.chunks.map((c) => embedHashOf(c.embedText)),
         existed: prev !== undefined,
+        links: extractLinks(text),
       });
     });
     timings.parseMs += now() - ts;
@@ -369,7 +372,7 @@ export class Indexer {
           aliases: x.parsed.aliases,
           frontMatter: x.parsed.frontMatter,
         };
-        return { x, r: store.replaceNote(note, chunks, mine) };
+        return { x, r: store.replaceNote(note, chunks, mine, x.links) };
       });
     });
     timings.dbMs += now() - ts;

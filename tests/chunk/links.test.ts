@@ -19,7 +19,7 @@ test('wikilinks: plain, alias, heading, block, embed, escaped pipe in a table', 
     'Jump to [[Garden#Soil pH]] or [[Garden#^block1]].',
     '![[Diagram]]',
     '| a | [[Table Note\\|shown]] |',
-    '[[#Local heading]] is not a link between notes.',
+    '[[#Local heading]] is not a link between notes, nor ![[photo.PNG]] or [[scan.pdf|scan]]; [[Node.js]] is.',
   ].join('\n');
   assert.deepEqual(pick(src), [
     { kind: 'wiki', target: 'Garden', heading: undefined, alias: undefined, line: 2, embed: false },
@@ -28,6 +28,7 @@ test('wikilinks: plain, alias, heading, block, embed, escaped pipe in a table', 
     { kind: 'wiki', target: 'Garden', heading: '^block1', alias: undefined, line: 3, embed: false },
     { kind: 'wiki', target: 'Diagram', heading: undefined, alias: undefined, line: 4, embed: true },
     { kind: 'wiki', target: 'Table Note', heading: undefined, alias: 'shown', line: 5, embed: false },
+    { kind: 'wiki', target: 'Node.js', heading: undefined, alias: undefined, line: 6, embed: false },
   ]);
 });
 

@@ -92,6 +92,26 @@ export const ERRORS = {
     413,
     'Split the content into several notes.',
   ),
+  NOTES_E_TARGET_EXISTS: spec(
+    'a note already exists at %s: %s never overwrites one',
+    409,
+    'Choose another path, or move or delete the note that is there first.',
+  ),
+  NOTES_E_EDIT_MISMATCH: spec(
+    'edit of %s not applied, nothing changed: operation %s (%s) %s',
+    409,
+    'Read the note again and make the operation match its text (the message says what was found, and where).',
+  ),
+  NOTES_E_NAME_AMBIGUOUS: spec(
+    '%s names more than one note: %s',
+    409,
+    'Pass the path of the note you mean (one of the candidates listed).',
+  ),
+  NOTES_E_VERSION_NOT_FOUND: spec(
+    'no kept version %s of %s: %s',
+    404,
+    'List the versions notes-mcp kept with note_history (or `notes-mcp history PATH`) and pick one.',
+  ),
   NOTES_E_AUTH_MISSING: spec(
     'missing bearer token',
     401,

@@ -248,8 +248,9 @@ export class History {
    * this returns). Call it right before replacing the note; if the change then fails, abort().
    */
   async record(c: ChangeInput): Promise<HistoryEntry> {
+    // The lock file lives in the folder: it has to exist first.
+    await this.#ensureDir(this.dir);
     const entry = await withFileLock(this.#lockFile(), async () => {
-      await this.#ensureDir(this.dir);
       const before = c.before === null ? null : await this.#putBlob(c.before);
       const after = c.after === null ? null : await this.#putBlob(c.after);
       const e: HistoryEntry = {
@@ -272,6 +273,7 @@ export class History {
 
   /** The change recorded as `id` did not happen (it failed after record()). */
   async abort(id: string): Promise<void> {
+    await this.#ensureDir(this.dir);
     await withFileLock(this.#lockFile(), () => this.#append(`${JSON.stringify({ v: 1, abort: id })}\n`));
   }
 
@@ -351,6 +353,7 @@ export class History {
    * trash) take more than the size bound; remove blobs and trash files nothing refers to.
    */
   async prune(): Promise<PruneSummary> {
+    await this.#ensureDir(this.dir);
     return withFileLock(this.#lockFile(), async () => {
       this.#cache = undefined;
       const all = await this.entries();

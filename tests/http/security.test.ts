@@ -101,12 +101,17 @@ test('auth, scope, Host and Origin negatives', async (t) => {
   const reader = store.create('reader', 'read');
   const c = await connectV1(t, d.url, reader.token);
   const listed = (await c.listTools()).tools.map((x) => x.name).sort();
-  assert.deepEqual(listed, ['list_notes', 'read_note', 'search_notes']);
+  const READ_TOOLS = ['list_notes', 'note_history', 'read_note', 'related_notes', 'search_notes'];
+  assert.deepEqual(listed, READ_TOOLS);
   const s = await c.callTool({ name: 'search_notes', arguments: { query: 'alpha' } });
   assert.ok(!s.isError);
   for (const [name, args] of [
     ['write_note', { path: 'x.md', content: 'x' }],
     ['reindex', {}],
+    ['edit_note', { path: 'a.md', operations: [{ op: 'append', text: 'x' }] }],
+    ['move_note', { from: 'a.md', to: 'x.md' }],
+    ['delete_note', { path: 'a.md' }],
+    ['restore_note', { path: 'a.md' }],
   ] as const) {
     const w = await c.callTool({ name, arguments: args });
     assert.equal(w.isError, true, name);
@@ -119,14 +124,14 @@ test('auth, scope, Host and Origin negatives', async (t) => {
   // The 2026 lane enforces the same scope, the same way.
   const reader2 = store.create('reader2', 'read');
   const c2 = await connectV2(t, d.url, reader2.token);
-  assert.deepEqual((await c2.listTools()).tools.map((x) => x.name).sort(), ['list_notes', 'read_note', 'search_notes']);
+  assert.deepEqual((await c2.listTools()).tools.map((x) => x.name).sort(), READ_TOOLS);
   const w2 = await c2.callTool({ name: 'write_note', arguments: { path: 'y.md', content: 'y' } });
   assert.equal(w2.isError, true);
   assert.match(JSON.stringify(w2.content), /scope \\"write\\"/);
   assert.equal(existsSync(join(d.index.config.notesDir, 'y.md')), false);
   // A write token still sees and calls everything.
   const writer = await connectV2(t, d.url);
-  assert.equal((await writer.listTools()).tools.length, 5);
+  assert.equal((await writer.listTools()).tools.length, 11);
 });
 
 test('body limit, batches and rate limit', async (t) => {

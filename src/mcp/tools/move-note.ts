@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { extractLinks, type NoteLink, relativeHref } from '../../chunk/index.ts';
+import { extractLinks, nameKeyOfPath, type NoteLink, relativeHref } from '../../chunk/index.ts';
 import { NotesError } from '../../errors.ts';
 import type { NotesIndex } from '../../index/index.ts';
 import { moveNote, noteUri, readNote, writeNote } from '../../notes/index.ts';
@@ -81,6 +81,8 @@ function planLinks(index: NotesIndex, source: string, text: string, from: string
     const written = text.slice(l.targetStart, l.targetEnd);
     const bracketed = text[l.targetStart - 1] === '<';
     let next: string | undefined;
+    // A wikilink by title or alias still finds the note after the move: left as written.
+    if (r.path === from && l.kind === 'wiki' && nameKeyOfPath(l.target) !== nameKeyOfPath(from)) continue;
     if (r.path === from)
       next = l.kind === 'wiki' ? wikiTarget(index, from, to, written) : hrefFor(newSource, to, bracketed);
     else if (moved && l.kind === 'markdown') next = hrefFor(newSource, r.path, bracketed);

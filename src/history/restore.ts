@@ -30,7 +30,8 @@ export interface RestoreResult {
 
 /** The hash notes-mcp last left the note at (null: it removed or moved the note away). */
 function lastLeft(path: string, newest: HistoryEntry): string | null {
-  if (newest.tool === 'move_note') return newest.to === path ? newest.after : null;
+  // A move has a destination; links rewritten after one are plain edits.
+  if (newest.to !== undefined) return newest.to === path ? newest.after : null;
   return newest.after;
 }
 
@@ -88,7 +89,7 @@ export async function restoreNote(
     return writeBack(req.version);
   }
 
-  if (newest.tool === 'move_note') {
+  if (newest.to !== undefined) {
     const [from, to] = [newest.path, newest.to ?? newest.path];
     if (cur !== null && path === from) throw new NotesError('NOTES_E_TARGET_EXISTS', [path, 'restore_note']);
     const m = await rec.run(() =>

@@ -208,6 +208,80 @@ test('path escapes are rejected by write_note, read_note and note:// URIs; nothi
   assert.equal(existsSync('/tmp/x.md'), false);
 });
 
+test('path escapes are rejected by every tool that edits, moves, deletes, restores or lists history', async (t) => {
+  const base = tempDir(t, 'notes-mcp-escape-');
+  const notes = join(base, 'notes');
+  const outside = join(base, 'outside');
+  mkdirSync(outside);
+  writeNotes(notes, { 'a.md': '# A\n\nSee [secret](../outside/secret.md) and [[secret]].\n' });
+  writeFileSync(join(outside, 'secret.md'), 'secret\n');
+  symlinkSync(outside, join(notes, 'link-out'));
+  symlinkSync(join(outside, 'secret.md'), join(notes, 'secret-link.md'));
+  symlinkSync(join(notes, 'a.md'), join(notes, 'inner-link.md'));
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV1(t, d.url);
+  const attempts = [
+    '../x.md',
+    'a/../../x.md',
+    '/etc/x.md',
+    '/tmp/x.md',
+    'a\\..\\..\\x.md',
+    'C:\\x.md',
+    'x\u0000.md',
+    'link-out/x.md',
+    'link-out/secret.md',
+    'secret-link.md',
+    '.git/config.md',
+    'note://../x.md',
+    'note://%2e%2e/x.md',
+    'note://a%2F..%2F..%2Fx.md',
+  ];
+  const calls = (p: string): Array<[string, Record<string, unknown>]> => [
+    ['edit_note', { path: p, operations: [{ op: 'append', text: 'pwned' }] }],
+    ['move_note', { from: p, to: 'moved.md' }],
+    ['move_note', { from: 'a.md', to: p }],
+    ['delete_note', { path: p }],
+    ['restore_note', { path: p }],
+    ['note_history', { path: p }],
+    ['related_notes', p.startsWith('note:') ? { uri: p } : { path: p }],
+  ];
+  for (const p of attempts) {
+    for (const [name, args] of calls(p)) {
+      const r = await c.callTool({ name, arguments: args });
+      assert.equal(r.isError, true, `${name} ${JSON.stringify(args)} must fail`);
+      assert.doesNotMatch(JSON.stringify(r.content), /at .*\.js:\d+|secret\\n/, 'no stack traces, no outside text');
+    }
+  }
+  // A symbolic link inside the root is refused by move and delete (it would move the link, not the note).
+  for (const [name, args] of [
+    ['move_note', { from: 'inner-link.md', to: 'moved.md' }],
+    ['delete_note', { path: 'inner-link.md' }],
+  ] as const) {
+    const r = await c.callTool({ name, arguments: args });
+    assert.equal(r.isError, true, name);
+    assert.match(JSON.stringify(r.content), /symbolic link/);
+  }
+  // A link leading out of the notes folder resolves to nothing, and a move never follows it.
+  const read = await c.callTool({ name: 'read_note', arguments: { path: 'a.md' } });
+  const links = (read.structuredContent as { links: Array<{ status: string }> }).links;
+  assert.deepEqual(
+    links.map((l) => l.status),
+    ['unresolved', 'unresolved'],
+  );
+  const moved = await c.callTool({ name: 'move_note', arguments: { from: 'a.md', to: 'deep/er/a.md' } });
+  assert.notEqual(moved.isError, true, JSON.stringify(moved.content));
+  assert.deepEqual(readdirSync(outside), ['secret.md'], 'nothing written outside the notes folder');
+  assert.deepEqual(readdirSync(base).sort(), ['notes', 'outside']);
+  assert.equal(existsSync('/tmp/x.md'), false);
+  assert.equal(existsSync(join(notes, 'moved.md')), false);
+  const h = await c.callTool({ name: 'note_history', arguments: {} });
+  assert.deepEqual(
+    (h.structuredContent as { changes: Array<{ tool: string; path: string }> }).changes.map((x) => [x.tool, x.path]),
+    [['move_note', 'a.md']],
+    'only the one real change is in the history',
+  );
+});
+
 test('every HTTP refusal has one body shape: a JSON-RPC error naming a declared code, with its declared status', async (t) => {
   const { ERRORS } = await import('../../src/errors.ts');
   const d = await startTestDaemon(t, vault(t), { maxBodyBytes: 4096 });

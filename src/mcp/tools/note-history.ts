@@ -101,8 +101,7 @@ export const noteHistoryTool = defineTool({
       if (!(err instanceof NotesError && err.code === 'NOTES_E_NOTE_NOT_FOUND')) throw err;
     }
     const newest = versions[0];
-    const left =
-      newest === undefined ? undefined : newest.tool === 'move_note' && newest.to !== rel ? null : newest.after;
+    const left = newest === undefined ? undefined : newest.to !== undefined && newest.to !== rel ? null : newest.after;
     return okResult({
       path: rel,
       uri: noteUri(rel),

@@ -112,6 +112,11 @@ export const ERRORS = {
     404,
     'List the versions notes-mcp kept with note_history (or `notes-mcp history PATH`) and pick one.',
   ),
+  NOTES_E_HISTORY_BUSY: spec(
+    'the note history is busy (held by pid %s): nothing was changed; retry in a moment',
+    503,
+    'Retry; if it persists, another notes-mcp process is stuck holding <state>/history/…/lock: stop it.',
+  ),
   NOTES_E_AUTH_MISSING: spec(
     'missing bearer token',
     401,

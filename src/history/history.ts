@@ -410,6 +410,13 @@ export class History {
         await unlink(f).catch(() => undefined);
         trash++;
       }
+      // Temp files of lock holders killed before they could remove them.
+      for (const name of await readdir(this.dir).catch(() => [] as string[])) {
+        if (!name.startsWith('lock.')) continue;
+        const f = join(this.dir, name);
+        const st = await stat(f).catch(() => undefined);
+        if (st && this.#now() - st.mtimeMs > 60_000) await unlink(f).catch(() => undefined);
+      }
       if (dropped + blobs + trash > 0)
         this.#o.log?.info({ entries: dropped, blobs, trash, kept_bytes: bytes }, 'note history pruned');
       return { entries: dropped, blobs, trash, keptBytes: bytes };

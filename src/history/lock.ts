@@ -1,5 +1,5 @@
-import { constants } from 'node:fs';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { NotesError } from '../errors.ts';
 
 // The journal has two writers at times: the daemon, and `notes-mcp restore` run next to it.
@@ -26,7 +26,7 @@ async function stale(file: string): Promise<boolean> {
     if (Date.now() - st.mtimeMs > STALE_MS) return true;
     return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid);
   } catch {
-    // Gone already, or half-written by a holder that just created it: not stale.
+    // Gone already: not stale, just free.
     return false;
   }
 }
@@ -52,29 +52,37 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>): Promi
   }
 }
 
+/**
+ * Take the lock: the pid goes into a temp file first, which is then hard-linked to the lock's
+ * name (atomic, and refused when the name exists), so a lock file never exists without the
+ * pid that judges it stale: a holder killed at any moment leaves either nothing or its pid.
+ */
+async function take(file: string): Promise<boolean> {
+  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, String(process.pid), { mode: 0o600 });
+  try {
+    await link(tmp, file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    await unlink(tmp).catch(() => undefined);
+  }
+}
+
 async function holding<T>(file: string, fn: () => Promise<T>): Promise<T> {
   const deadline = Date.now() + WAIT_MS;
-  for (;;) {
-    try {
-      const fh = await open(file, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        await fh.writeFile(String(process.pid));
-      } finally {
-        await fh.close();
-      }
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      if (await stale(file)) {
-        await unlink(file).catch(() => undefined);
-        continue;
-      }
-      if (Date.now() > deadline) {
-        const owner = await readFile(file, 'utf8').catch(() => 'unknown');
-        throw new NotesError('NOTES_E_STATE_LOCKED', [file, owner.trim() || 'unknown']);
-      }
-      await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+  while (!(await take(file))) {
+    if (await stale(file)) {
+      await unlink(file).catch(() => undefined);
+      continue;
     }
+    if (Date.now() > deadline) {
+      const owner = await readFile(file, 'utf8').catch(() => '');
+      throw new NotesError('NOTES_E_HISTORY_BUSY', [owner.trim() || 'unknown']);
+    }
+    await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
   }
   try {
     return await fn();

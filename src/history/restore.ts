@@ -104,9 +104,12 @@ export async function restoreNote(
     return { path: m.to, hash: m.hash, bytes: m.bytes, how: 'move', undid: newest.id, movedFrom: m.from };
   }
 
-  if (newest.tool === 'delete_note' && cur === null) {
-    const trash = newest.trash === undefined ? undefined : history.trashFile(newest.trash);
-    if (trash !== undefined && existsSync(trash)) {
+  if (cur === null) {
+    // The note is gone: the trash holds it when delete_note took it (the newest such delete
+    // whose file is still there), else the last text notes-mcp recorded for it is written back.
+    const deleted = versions.find((e) => e.tool === 'delete_note' && e.trash && existsSync(history.trashFile(e.trash)));
+    if (deleted?.trash) {
+      const trash = history.trashFile(deleted.trash);
       const w = await rec.run(() =>
         untrashNote(root, path, trash, {
           beforeRestore: async (c) => {
@@ -114,8 +117,10 @@ export async function restoreNote(
           },
         }),
       );
-      return { path: w.path, hash: w.hash, bytes: w.bytes, how: 'trash', undid: newest.id };
+      return { path: w.path, hash: w.hash, bytes: w.bytes, how: 'trash', undid: deleted.id };
     }
+    const last = versions.map((e) => e.after ?? e.before).find((h) => h !== null);
+    if (last) return writeBack(last, newest.id);
   }
 
   if (newest.before === null) {

@@ -10,7 +10,7 @@ import { ensureDir, withNoteLock } from './write.ts';
 
 // Moving a note never replaces another: the new name is a hard link (which fails when the name
 // is taken) and only then is the old name removed. Killed in between, both names show the same
-// text: nothing is lost, and the next move or delete of the old name finishes the job.
+// text: nothing is lost, and moving the old name to the new one again finishes the job.
 
 export interface MoveOptions {
   /** sha256 the note must have now, else NOTES_E_NOTE_CONFLICT and nothing moves. */
@@ -30,7 +30,7 @@ export interface MoveResult {
 export async function readPlainNote(
   abs: string,
   rel: string,
-): Promise<{ bytes: Buffer; mode: number; dev: number; ino: number }> {
+): Promise<{ bytes: Buffer; mode: number; dev: number; ino: number; nlink: number }> {
   let st: Awaited<ReturnType<typeof lstat>>;
   try {
     st = await lstat(abs);
@@ -47,7 +47,7 @@ export async function readPlainNote(
   const fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const s = await fh.stat();
-    return { bytes: await fh.readFile(), mode: s.mode & 0o7777, dev: s.dev, ino: s.ino };
+    return { bytes: await fh.readFile(), mode: s.mode & 0o7777, dev: s.dev, ino: s.ino, nlink: s.nlink };
   } finally {
     await fh.close();
   }
@@ -111,7 +111,10 @@ export async function moveNote(root: string, from: string, to: string, opts: Mov
       if (there !== null && !sameFile) throw new NotesError('NOTES_E_TARGET_EXISTS', [dst.rel, 'move_note']);
       await opts.beforeMove?.({ from: src.rel, to: dst.rel, bytes: cur.bytes });
       await ensureDir(root, dirname(dst.abs), to);
-      if (sameFile) await rename(src.abs, dst.abs);
+      // Two links to one file: a move killed before its unlink; finish it. One link under two
+      // spellings: a case-only rename on a case-insensitive disk.
+      if (sameFile && cur.nlink > 1) await unlink(src.abs);
+      else if (sameFile) await rename(src.abs, dst.abs);
       else {
         try {
           await placeExclusive(src.abs, dst.abs, cur.bytes, cur.mode);

@@ -108,7 +108,7 @@ export const ERRORS = {
     'Pass the path of the note you mean (one of the candidates listed).',
   ),
   NOTES_E_VERSION_NOT_FOUND: spec(
-    'no kept version %s of %s: %s',
+    'cannot restore %s: %s',
     404,
     'List the versions notes-mcp kept with note_history (or `notes-mcp history PATH`) and pick one.',
   ),

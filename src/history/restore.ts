@@ -44,8 +44,8 @@ async function currentHash(root: string, path: string): Promise<string | null> {
   }
 }
 
-function versionGone(hash: string, path: string, why: string): NotesError {
-  return new NotesError('NOTES_E_VERSION_NOT_FOUND', [hash, path, why]);
+function versionGone(path: string, why: string): NotesError {
+  return new NotesError('NOTES_E_VERSION_NOT_FOUND', [path, why]);
 }
 
 export async function restoreNote(
@@ -59,7 +59,7 @@ export async function restoreNote(
   const path = check.rel;
   const versions = await history.versions(path);
   const newest = versions[0];
-  if (!newest) throw versionGone(req.version ?? 'any', path, 'notes-mcp has recorded no change to it');
+  if (!newest) throw versionGone(path, 'notes-mcp has recorded no change to it');
   const cur = await currentHash(root, path);
   // Without expected_hash, what notes-mcp last left there is all a restore may replace.
   const expected = req.expectedHash ?? lastLeft(path, newest);
@@ -67,7 +67,7 @@ export async function restoreNote(
   const writeBack = async (hash: string, undid?: string): Promise<RestoreResult> => {
     if (cur === hash) return { path, hash, bytes: 0, how: 'unchanged', undid };
     const bytes = await history.blob(hash);
-    if (!bytes) throw versionGone(hash, path, 'its text is no longer kept (history retention)');
+    if (!bytes) throw versionGone(path, `version ${hash} is no longer kept (history retention)`);
     if (cur !== null && cur !== expected) {
       throw new NotesError('NOTES_E_NOTE_CONFLICT', [path, expected ?? 'none', cur]);
     }
@@ -85,7 +85,7 @@ export async function restoreNote(
 
   if (req.version !== undefined) {
     const known = versions.some((e) => e.before === req.version || e.after === req.version);
-    if (!known) throw versionGone(req.version, path, 'it is not one of the versions note_history lists');
+    if (!known) throw versionGone(path, `${req.version} is not one of the versions note_history lists for it`);
     return writeBack(req.version);
   }
 
@@ -125,7 +125,6 @@ export async function restoreNote(
 
   if (newest.before === null) {
     throw versionGone(
-      'before',
       path,
       `its last recorded change (${newest.tool}, ${newest.at}) created it: delete_note removes it`,
     );

@@ -250,8 +250,18 @@ test('restore_note undoes an edit or puts back a named version, and never silent
     const after = await ok(c, 'note_history', { path: 'Projects/Ideas.md', limit: 1 });
     const last = (after.changes as Array<{ before: string }>)[0]!;
     assert.equal(last.before, contentHash('# Ideas\n\nmine, from the editor\n'));
-    await fails(c, 'restore_note', { path: 'Projects/Ideas.md', version: 'a'.repeat(64) }, /no kept version/);
-    await fails(c, 'restore_note', { path: 'Home.md' }, /no kept version .*recorded no change/);
+    await fails(
+      c,
+      'restore_note',
+      { path: 'Projects/Ideas.md', version: 'a'.repeat(64) },
+      /cannot restore Projects\/Ideas\.md: a+ is not one of the versions/,
+    );
+    await fails(
+      c,
+      'restore_note',
+      { path: 'Home.md' },
+      /cannot restore Home\.md: notes-mcp has recorded no change to it/,
+    );
     const paged = await ok(c, 'note_history', { path: 'Projects/Ideas.md', limit: 2 });
     assert.equal((paged.changes as unknown[]).length, 2);
     const rest = await ok(c, 'note_history', { path: 'Projects/Ideas.md', limit: 10, before: paged.next_cursor });

@@ -147,3 +147,36 @@ test('two processes recording while a third prunes: every change is kept (the jo
   assert.equal(entries.length, 120);
   assert.equal(blobFiles(dir).length, 120);
 });
+
+test('history retention is configured by age and size; the defaults keep at least 30 days', async (t) => {
+  const { loadConfig, HISTORY_DEFAULTS } = await import('../../src/config/index.ts');
+  const dir = tempDir(t);
+  const base = { env: {}, flags: { notes: join(dir, 'n'), state: join(dir, 's') } };
+  const d = loadConfig(base);
+  assert.ok(d.historyMaxAgeDays >= 30);
+  assert.equal(d.historyMaxAgeDays, HISTORY_DEFAULTS.maxAgeDays);
+  assert.equal(d.historyMaxBytes, HISTORY_DEFAULTS.maxBytes);
+  assert.equal(d.historyDir, join(dir, 's', 'history', d.indexDir.slice(d.indexDir.lastIndexOf('/') + 1)));
+  const env = loadConfig({ ...base, env: { NOTES_MCP_HISTORY_DAYS: '45', NOTES_MCP_HISTORY_MAX_BYTES: '10485760' } });
+  assert.equal(env.historyMaxAgeDays, 45);
+  assert.equal(env.historyMaxBytes, 10_485_760);
+  const file = join(dir, 'c.json');
+  writeFileSync(file, JSON.stringify({ historyMaxAgeDays: 7 }));
+  assert.equal(loadConfig({ ...base, configFile: file }).historyMaxAgeDays, 7);
+  assert.throws(() => loadConfig({ ...base, env: { NOTES_MCP_HISTORY_DAYS: '0' } }), /historyMaxAgeDays/);
+  assert.throws(() => loadConfig({ ...base, env: { NOTES_MCP_HISTORY_MAX_BYTES: '12' } }), /historyMaxBytes/);
+});
+
+test('the tools that change notes declare it, and the destructive ones say so', async () => {
+  const { TOOLS } = await import('../../src/mcp/index.ts');
+  const hints = Object.fromEntries(TOOLS.map((t) => [t.name, t.annotations]));
+  for (const name of ['edit_note', 'move_note', 'delete_note', 'restore_note', 'write_note']) {
+    assert.equal(hints[name]?.readOnlyHint, false, name);
+    assert.equal(hints[name]?.idempotentHint, false, name);
+  }
+  for (const name of ['delete_note', 'restore_note', 'write_note', 'edit_note']) assert.equal(hints[name]?.destructiveHint, true);
+  assert.equal(hints['move_note']?.destructiveHint, false, 'a move never overwrites');
+  for (const name of ['note_history', 'related_notes', 'read_note']) {
+    assert.deepEqual(hints[name], { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false });
+  }
+});

@@ -174,9 +174,15 @@ test('the tools that change notes declare it, and the destructive ones say so', 
     assert.equal(hints[name]?.readOnlyHint, false, name);
     assert.equal(hints[name]?.idempotentHint, false, name);
   }
-  for (const name of ['delete_note', 'restore_note', 'write_note', 'edit_note']) assert.equal(hints[name]?.destructiveHint, true);
+  for (const name of ['delete_note', 'restore_note', 'write_note', 'edit_note'])
+    assert.equal(hints[name]?.destructiveHint, true);
   assert.equal(hints['move_note']?.destructiveHint, false, 'a move never overwrites');
   for (const name of ['note_history', 'related_notes', 'read_note']) {
-    assert.deepEqual(hints[name], { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false });
+    assert.deepEqual(hints[name], {
+      readOnlyHint: true,
+      destructiveHint: false,
+      idempotentHint: true,
+      openWorldHint: false,
+    });
   }
 });

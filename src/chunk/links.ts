@@ -70,7 +70,9 @@ function lineOf(starts: readonly number[], offset: number): number {
 /** The source with every code block and code span blanked out (UTF-16 units, so offsets match). */
 function maskCode(source: string, starts: readonly number[]): string {
   const units = source.split('');
-  for (const t of blockParser().parse(source, {})) {
+  // Code blocks need a fence or an indented line: without either, the block parse is skipped.
+  const blocks = /```|~~~|^(?: {4}|\t)/m.test(source) ? blockParser().parse(source, {}) : [];
+  for (const t of blocks) {
     if ((t.type === 'fence' || t.type === 'code_block') && t.map) {
       blank(units, starts[t.map[0]] ?? source.length, starts[t.map[1]] ?? source.length);
     }

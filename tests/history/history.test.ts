@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
@@ -185,4 +185,24 @@ test('the tools that change notes declare it, and the destructive ones say so', 
       openWorldHint: false,
     });
   }
+});
+
+test('a journal lock left by a killed process is taken over at once; a live holder makes others wait', async (t) => {
+  const dir = tempDir(t);
+  const dead = spawn(process.execPath, ['-e', '0']);
+  await once(dead, 'exit');
+  writeFileSync(join(dir, 'lock'), String(dead.pid));
+  const h = new History({ dir, maxAgeDays: 30, maxBytes: 1 << 30, autoPrune: false });
+  const t0 = Date.now();
+  await h.record({ tool: 'write_note', path: 'a.md', before: null, after: b('x'), who });
+  assert.ok(Date.now() - t0 < 2000, 'no wait for a dead holder');
+  assert.equal(existsSync(join(dir, 'lock')), false, 'released');
+  // A live holder (this process's parent shell stands in for another daemon) is waited for.
+  writeFileSync(join(dir, 'lock'), String(process.ppid));
+  const waiting = h.record({ tool: 'edit_note', path: 'a.md', before: b('x'), after: b('y'), who });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal((await h.versions('a.md')).length, 1, 'not recorded while the lock is held');
+  rmSync(join(dir, 'lock'));
+  await waiting;
+  assert.equal((await h.versions('a.md')).length, 2);
 });

@@ -107,6 +107,31 @@ export const ERRORS = {
     507,
     'Fix what the message names (a read-only or full disk, file permissions), then retry.',
   ),
+  NOTES_E_TARGET_EXISTS: spec(
+    'a note already exists at %s: %s never overwrites one',
+    409,
+    'Choose another path, or move or delete the note that is there first.',
+  ),
+  NOTES_E_EDIT_MISMATCH: spec(
+    'edit of %s not applied, nothing changed: operation %s (%s) %s',
+    409,
+    'Read the note again and make the operation match its text (the message says what was found, and where).',
+  ),
+  NOTES_E_NAME_AMBIGUOUS: spec(
+    '%s names more than one note: %s',
+    409,
+    'Pass the path of the note you mean (one of the candidates listed).',
+  ),
+  NOTES_E_VERSION_NOT_FOUND: spec(
+    'cannot restore %s: %s',
+    404,
+    'List the versions notes-mcp kept with note_history (or `notes-mcp history PATH`) and pick one.',
+  ),
+  NOTES_E_HISTORY_BUSY: spec(
+    'the note history is busy (held by pid %s): nothing was changed; retry in a moment',
+    503,
+    'Retry; if it persists, another notes-mcp process is stuck holding <state>/history/…/lock: stop it.',
+  ),
   NOTES_E_AUTH_MISSING: spec(
     'missing bearer token',
     401,

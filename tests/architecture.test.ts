@@ -13,14 +13,15 @@ const MAY_IMPORT: Record<string, readonly string[]> = {
   notes: [],
   chunk: [],
   embed: [],
+  history: ['config', 'notes'],
   index: ['config', 'notes', 'chunk', 'embed'],
   search: ['config', 'notes', 'chunk', 'embed', 'index'],
   auth: ['config'],
-  mcp: ['config', 'notes', 'chunk', 'embed', 'index', 'search'],
+  mcp: ['config', 'notes', 'chunk', 'embed', 'index', 'search', 'history'],
   http: ['config', 'notes', 'index', 'search', 'auth', 'mcp'],
-  daemon: ['config', 'notes', 'chunk', 'embed', 'index', 'search', 'auth', 'mcp', 'http'],
+  daemon: ['config', 'notes', 'chunk', 'embed', 'index', 'search', 'auth', 'mcp', 'http', 'history'],
   ops: ['config'],
-  cli: ['config', 'notes', 'chunk', 'embed', 'index', 'search', 'auth', 'mcp', 'http', 'daemon', 'ops'],
+  cli: ['config', 'notes', 'chunk', 'embed', 'index', 'search', 'auth', 'mcp', 'http', 'daemon', 'ops', 'history'],
 };
 const ROOT_MODULES = new Set(['errors.ts', 'log.ts', 'log-levels.ts', 'fs-atomic.ts', 'version.ts']);
 

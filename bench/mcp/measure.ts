@@ -1,5 +1,6 @@
 // The protocol measurement: for each era, 16 clients on each server, then every operation in
 // every load mode, notes-mcp and the baseline in alternating blocks.
+import { TOOLS } from '../../src/mcp/index.ts';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import type { Child } from '../lib/children.ts';
@@ -153,7 +154,7 @@ export async function benchProtocols(notesServer: Child, baseServer: Child, plan
     };
     const requests: Record<'notes' | 'base', Record<Op, Call>> = {
       notes: {
-        'tools/list': async (c) => (await c.listTools()) === 5,
+        'tools/list': async (c) => (await c.listTools()) === TOOLS.length,
         search_notes: (c) => c.call('search_notes', { query: nextQuery(), k: 8 }),
       },
       base: {

@@ -3,3 +3,12 @@ export { type NoteMeta, parseFrontMatter } from './front-matter.ts';
 export { estimateTokens } from './tokens.ts';
 export type { Chunk, ChunkOptions, ParsedNote } from './types.ts';
 export { indexText } from './normalize.ts';
+export {
+  extractLinks,
+  linkKey,
+  MAX_LINKS_PER_NOTE,
+  nameKeyOfPath,
+  type NoteLink,
+  relativeHref,
+  resolveRelativeTarget,
+} from './links.ts';

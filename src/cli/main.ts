@@ -1,6 +1,7 @@
 import { Command, Option } from 'commander';
 import { reportFailure } from './context.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerHistory } from './commands/history.ts';
 import { registerIndex } from './commands/index-cmd.ts';
 import { registerLaunchd } from './commands/launchd.ts';
 import { registerModel } from './commands/model.ts';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerStatus(program);
   registerDoctor(program);
   registerToken(program);
+  registerHistory(program);
   registerModel(program);
   registerLaunchd(program);
   registerNginx(program);

@@ -59,6 +59,11 @@ export const ConfigInput = z
     requestTimeoutMs: z.coerce.number().int().min(1000).max(600_000),
     drainMs: z.coerce.number().int().min(0).max(60_000),
     watch: boolish,
+    historyMaxAgeDays: z.coerce.number().int().min(1).max(36_500),
+    historyMaxBytes: z.coerce
+      .number()
+      .int()
+      .min(1024 * 1024),
   })
   .partial()
   .strict();
@@ -95,6 +100,12 @@ export interface Config {
   readonly requestTimeoutMs: number;
   readonly drainMs: number;
   readonly watch: boolean;
+  /** Versions of notes changed through notes-mcp, and its trash, for this notes folder. */
+  readonly historyDir: string;
+  /** History older than this is dropped (default 90 days). */
+  readonly historyMaxAgeDays: number;
+  /** Past this many bytes of kept versions, the oldest are dropped first (default 1 GiB). */
+  readonly historyMaxBytes: number;
   readonly configFile: string | undefined;
 }
 
@@ -118,6 +129,8 @@ const ENV_KEYS: Record<string, keyof ConfigInput> = {
   NOTES_MCP_MAX_SESSIONS: 'maxSessions',
   NOTES_MCP_MAX_SESSIONS_PER_TOKEN: 'maxSessionsPerToken',
   NOTES_MCP_WATCH: 'watch',
+  NOTES_MCP_HISTORY_DAYS: 'historyMaxAgeDays',
+  NOTES_MCP_HISTORY_MAX_BYTES: 'historyMaxBytes',
 };
 
 /** The environment variables notes-mcp reads, for docs and `doctor`. */
@@ -180,15 +193,23 @@ function canonical(dir: string): string {
   }
 }
 
-export function indexDirFor(stateDir: string, notesDir: string): string {
+/** The per-notes-folder name under <state>/index/ and <state>/history/: `<slug>-<hash>`. */
+function vaultName(notesDir: string): string {
   const real = canonical(notesDir);
   const id = createHash('sha256').update(real).digest('hex').slice(0, 12);
   const slug =
     basename(real)
       .replace(/[^A-Za-z0-9._-]+/g, '_')
       .slice(0, 40) || 'notes';
-  return join(stateDir, 'index', `${slug}-${id}`);
+  return `${slug}-${id}`;
 }
+
+export function indexDirFor(stateDir: string, notesDir: string): string {
+  return join(stateDir, 'index', vaultName(notesDir));
+}
+
+/** Defaults keep at least 30 days of history unless agents change over 1 GiB of text in that time. */
+export const HISTORY_DEFAULTS = { maxAgeDays: 90, maxBytes: 1024 * 1024 * 1024 } as const;
 
 export interface LoadConfigOptions {
   flags?: Record<string, unknown>;
@@ -255,6 +276,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
     requestTimeoutMs: merged.requestTimeoutMs ?? 30_000,
     drainMs: merged.drainMs ?? 4_000,
     watch: merged.watch ?? true,
+    historyDir: join(stateDir, 'history', vaultName(notesDir)),
+    historyMaxAgeDays: merged.historyMaxAgeDays ?? HISTORY_DEFAULTS.maxAgeDays,
+    historyMaxBytes: merged.historyMaxBytes ?? HISTORY_DEFAULTS.maxBytes,
     configFile: configFile ? resolve(cwd, configFile) : undefined,
   };
   return deepFreeze(config);

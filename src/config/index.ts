@@ -6,6 +6,7 @@ export {
   STATE_FILES,
   defaultStateDir,
   ENV_VARS,
+  HISTORY_DEFAULTS,
   indexDirFor,
   isLoopbackHost,
   LOOPBACK_NAMES,

@@ -123,6 +123,7 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
     (ctx) => {
       const ictx: McpInstanceContext = {
         era: ctx.era,
+        transport: 'stdio',
         onSubscribe: (uri) => subs.add(uri),
         onUnsubscribe: (uri) => subs.delete(uri),
       };

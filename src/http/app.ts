@@ -158,7 +158,11 @@ export function buildApp(d: AppDeps): express.Express {
       );
       return fail(res, metrics, code);
     }
-    (res.locals as Locals).caller = { tokenId: id.id, scopes: id.scope === 'write' ? ['read', 'write'] : ['read'] };
+    (res.locals as Locals).caller = {
+      tokenId: id.id,
+      tokenName: id.name,
+      scopes: id.scope === 'write' ? ['read', 'write'] : ['read'],
+    };
     next();
   });
 

@@ -31,6 +31,8 @@ import { refuse } from './refuse.ts';
 
 export interface Caller {
   tokenId: string | undefined;
+  /** The token's name, for the history of changes it makes. */
+  tokenName?: string | undefined;
   scopes: readonly string[] | undefined;
 }
 
@@ -70,7 +72,13 @@ function authInfoFor(caller: Caller): AuthInfo | undefined {
     clientId: caller.tokenId,
     scopes: [...(caller.scopes ?? [])],
     expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    ...(caller.tokenName === undefined ? {} : { extra: { tokenName: caller.tokenName } }),
   };
+}
+
+function tokenNameOf(auth: AuthInfo | undefined): string | undefined {
+  const name = auth?.extra?.['tokenName'];
+  return typeof name === 'string' ? name : undefined;
 }
 
 function scopesOf(auth: AuthInfo | undefined): readonly string[] | undefined {
@@ -98,6 +106,8 @@ export class McpEndpoint {
         method: ctx.era === 'modern' ? (ctx.requestInfo?.headers.get('mcp-method') ?? undefined) : undefined,
         scopes: scopesOf(ctx.authInfo),
         tokenId: ctx.authInfo?.clientId,
+        tokenName: tokenNameOf(ctx.authInfo),
+        transport: 'http',
       });
     this.#modern = createMcpHandler(factory, {
       legacy: 'reject',
@@ -244,6 +254,8 @@ export class McpEndpoint {
       era: 'legacy',
       scopes: caller.scopes,
       tokenId: caller.tokenId,
+      tokenName: caller.tokenName,
+      transport: 'http',
       onSubscribe: (uri) => subs.add(uri),
       onUnsubscribe: (uri) => subs.delete(uri),
     };

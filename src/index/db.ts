@@ -48,6 +48,32 @@ const MIGRATIONS: readonly string[] = [
     tokenize = 'porter unicode61 remove_diacritics 2'
   );
   `,
+  // v2: links between notes, and the names a link or a title lookup can use for a note. Links
+  // are stored as written and resolved when asked, since which note [[Name]] means depends on
+  // every other note. Notes indexed before v2 get their links from a one-time backfill.
+  `
+  CREATE TABLE links (
+    note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    embed INTEGER NOT NULL,
+    target TEXT NOT NULL,
+    target_key TEXT NOT NULL,
+    heading TEXT,
+    alias TEXT,
+    line INTEGER NOT NULL,
+    PRIMARY KEY (note_id, seq)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX links_target ON links(target_key);
+  CREATE TABLE note_names (
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    note_id INTEGER NOT NULL REFERENCES notes(id) ON DELETE CASCADE,
+    PRIMARY KEY (key, kind, note_id)
+  ) STRICT, WITHOUT ROWID;
+  CREATE INDEX note_names_note ON note_names(note_id);
+  INSERT INTO meta(key, value) VALUES ('links_backfill', '1') ON CONFLICT(key) DO UPDATE SET value = '1';
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -1,6 +1,14 @@
-export { type IndexStatus, indexFiles, NotesIndex, type OpenIndexOptions } from './notes-index.ts';
+export {
+  type Backlink,
+  type IndexStatus,
+  indexFiles,
+  type LinkResolution,
+  NotesIndex,
+  type OpenIndexOptions,
+  type ResolvedLink,
+} from './notes-index.ts';
 export type { NoteEvent, NoteEventType, SyncProgress, SyncSummary, SyncTimings } from './indexer.ts';
-export type { ChunkRecord, Filter, NoteRecord } from './store/index.ts';
+export type { ChunkRecord, Filter, NoteRecord, StoredLink } from './store/index.ts';
 export { isEmptyFilter } from './store/index.ts';
 export { readLockOwner } from './lock.ts';
 export { VectorIndex } from './vectors.ts';

@@ -3,7 +3,7 @@ import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ChunkOptions, ParsedNote } from '../chunk/types.ts';
-import { chunkNote } from '../chunk/index.ts';
+import { chunkNote, extractLinks, type NoteLink } from '../chunk/index.ts';
 import { EMBED_BATCH } from '../embed/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import type { Logger } from '../log.ts';
@@ -96,6 +96,7 @@ interface Pending {
   parsed: ParsedNote;
   embedHashes: string[];
   existed: boolean;
+  links: NoteLink[];
 }
 
 function embedHashOf(text: string): string {
@@ -329,13 +330,15 @@ export class Indexer {
         touched.push(file);
         continue;
       }
-      const parsed = chunkNote(buf.toString('utf8'), basename(file.path), this.#d.chunkOptions);
+      const text = buf.toString('utf8');
+      const parsed = chunkNote(text, basename(file.path), this.#d.chunkOptions);
       pending.push({
         file,
         hash,
         parsed,
         embedHashes: parsed.chunks.map((c) => embedHashOf(c.embedText)),
         existed: prev !== undefined,
+        links: extractLinks(text),
       });
       if (now() - slice > SLICE_MS) {
         timings.parseMs += now() - ts;
@@ -392,7 +395,7 @@ export class Indexer {
         const start = now();
         while (i < p.pending.length && (out.length === 0 || now() - start < SLICE_MS)) {
           const x = p.pending[i++]!;
-          out.push({ x, r: store.replaceNote(noteInput(x), chunkInputs(x), vectorsOf(x, vectors)) });
+          out.push({ x, r: store.replaceNote(noteInput(x), chunkInputs(x), vectorsOf(x, vectors), x.links) });
         }
         return out;
       });

@@ -2,7 +2,14 @@ import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { DEFAULT_CHUNK_OPTIONS } from '../chunk/index.ts';
+import {
+  DEFAULT_CHUNK_OPTIONS,
+  extractLinks,
+  linkKey,
+  type NoteLink,
+  nameKeyOfPath,
+  resolveRelativeTarget,
+} from '../chunk/index.ts';
 import type { ChunkOptions } from '../chunk/types.ts';
 import type { Config } from '../config/index.ts';
 import type { Embedder } from '../embed/types.ts';
@@ -14,7 +21,7 @@ import { openDb } from './db.ts';
 import { Indexer, type NoteEvent, type SyncProgress, type SyncSummary } from './indexer.ts';
 import { buildLexicalIndex, LexicalIndex } from './lexical.ts';
 import { acquireLock, type Lock } from './lock.ts';
-import { type ChunkRecord, type Filter, type NoteRecord, Store } from './store/index.ts';
+import { type ChunkRecord, type Filter, type NoteRecord, Store, type StoredLink } from './store/index.ts';
 import { VectorIndex } from './vectors.ts';
 
 /** The files of one index folder (README "State folder layout" uses the same names). */
@@ -70,6 +77,29 @@ interface SyncJob {
 
 const MAX_SKIPPED_KEPT = 200;
 const SkippedList = z.array(z.tuple([z.string(), z.string()]));
+
+/** Which note a link or a name means: one, several (candidates), or none. */
+export type LinkResolution =
+  | { status: 'resolved'; path: string }
+  | { status: 'ambiguous'; candidates: string[] }
+  | { status: 'unresolved' };
+
+/** A link from a note, with the note it resolves to. */
+export interface ResolvedLink extends StoredLink {
+  resolution: LinkResolution;
+}
+
+/** A mention of a note in another note. */
+export interface Backlink extends StoredLink {
+  /** The note the mention is in. */
+  path: string;
+}
+
+const MAX_CANDIDATES = 20;
+
+function folderOf(path: string): string {
+  return path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
+}
 
 interface Events {
   note: [NoteEvent];
@@ -201,6 +231,20 @@ export class NotesIndex extends EventEmitter<Events> {
         lock,
       );
       if (opened.rebuilt && !readOnly) await idx.#vectors.save(store.generation());
+      const backfilling = store;
+      if (!readOnly && backfilling.getMeta('links_backfill') === '1')
+        void idx
+          .#enqueue(async () => {
+            const n = backfilling.backfillLinks((file) => {
+              try {
+                return readFileSync(file, 'utf8');
+              } catch {
+                return undefined;
+              }
+            }, extractLinks);
+            log.info({ notes: n }, 'links of already indexed notes stored');
+          })
+          .catch((err: unknown) => log.error({ err }, 'storing links of indexed notes failed'));
       if (!readOnly)
         void idx
           .#buildLexical()
@@ -472,6 +516,97 @@ export class NotesIndex extends EventEmitter<Events> {
 
   tagCounts(limit: number): Array<{ tag: string; notes: number }> {
     return this.#store.tagCounts(limit);
+  }
+
+  /**
+   * Which note a wikilink target or a typed name means, the way Obsidian resolves links: the
+   * file name (or a path suffix, "folder/Note"), case-insensitive; among several, an exact
+   * path, else the one in the linking note's folder; failing a file name, a unique title or
+   * alias. Several left over are ambiguous (candidates sorted, shortest path first).
+   */
+  resolveName(name: string, from?: string): LinkResolution {
+    const key = linkKey(name.replace(/#.*$/, ''));
+    if (key === '') return { status: 'unresolved' };
+    const last = key.slice(key.lastIndexOf('/') + 1);
+    const named = this.#store.notesNamed(last);
+    let files = named.filter((n) => n.kind === 'file').map((n) => n.path);
+    if (key.includes('/')) files = files.filter((p) => linkKey(p) === key || linkKey(p).endsWith(`/${key}`));
+    const pick = (paths: string[]): LinkResolution | undefined => {
+      const unique = [...new Set(paths)];
+      if (unique.length === 1) return { status: 'resolved', path: unique[0]! };
+      if (unique.length === 0) return undefined;
+      const exact = unique.filter((p) => linkKey(p) === key);
+      if (exact.length === 1) return { status: 'resolved', path: exact[0]! };
+      if (from !== undefined) {
+        const near = unique.filter((p) => folderOf(p) === folderOf(from));
+        if (near.length === 1) return { status: 'resolved', path: near[0]! };
+      }
+      const sorted = unique.sort((a, b) => a.length - b.length || (a < b ? -1 : 1));
+      return { status: 'ambiguous', candidates: sorted.slice(0, MAX_CANDIDATES) };
+    };
+    const byFile = pick(files);
+    if (byFile) return byFile;
+    const byTitle = pick(
+      (key === last ? named : this.#store.notesNamed(key)).filter((n) => n.kind !== 'file').map((n) => n.path),
+    );
+    return byTitle ?? { status: 'unresolved' };
+  }
+
+  /** The note a link from `from` points at: wikilinks by name, Markdown links by path. */
+  resolveLink(from: string, link: Pick<StoredLink, 'kind' | 'target'>): LinkResolution {
+    if (link.kind === 'wiki') return this.resolveName(link.target, from);
+    // Relative to the linking note; Obsidian also writes paths from the vault's top.
+    for (const p of [resolveRelativeTarget(from, link.target), resolveRelativeTarget('', link.target)]) {
+      if (p !== null && this.#store.hasNote(p)) return { status: 'resolved', path: p };
+    }
+    return { status: 'unresolved' };
+  }
+
+  /** A note's links, resolved: from the text given (just read from disk), else as indexed. */
+  outgoingLinks(path: string, links?: readonly NoteLink[]): ResolvedLink[] {
+    const source: StoredLink[] =
+      links?.map((l) => ({
+        kind: l.kind,
+        embed: l.embed,
+        target: l.target,
+        heading: l.heading,
+        alias: l.alias,
+        line: l.line,
+      })) ?? this.#store.linksFrom(path);
+    return source.map((l) => ({ ...l, resolution: this.resolveLink(path, l) }));
+  }
+
+  /** Every mention of a note in the indexed notes, by path and line. */
+  backlinks(path: string): Backlink[] {
+    const keys = new Set([nameKeyOfPath(path), ...this.#store.namesOf(path).map((n) => n.key)]);
+    const out: Backlink[] = [];
+    for (const { source, ...l } of this.#store.linksToKeys([...keys])) {
+      const r = this.resolveLink(source, l);
+      if (r.status === 'resolved' && r.path === path) out.push({ path: source, ...l });
+    }
+    return out;
+  }
+
+  /**
+   * The notes nearest in meaning to a note: its chunks' mean vector against the graph, one
+   * score per note (its best chunk), the note itself left out.
+   */
+  async nearestNotes(path: string, k: number): Promise<Array<{ path: string; title: string; score: number }>> {
+    const vecs = this.#store.noteVectors(path);
+    if (vecs.length === 0) return [];
+    const mean = new Float32Array(vecs[0]!.length);
+    for (const v of vecs) for (let i = 0; i < mean.length; i++) mean[i]! += v[i]!;
+    const norm = Math.hypot(...mean) || 1;
+    for (let i = 0; i < mean.length; i++) mean[i]! /= norm;
+    const hits = await this.#vectors.search(mean, Math.max(50, k * 8));
+    const records = this.#store.chunks(hits.map((h) => h.id));
+    const best = new Map<string, { path: string; title: string; score: number }>();
+    for (const h of hits) {
+      const c = records.get(h.id);
+      if (!c || c.path === path || best.has(c.path)) continue;
+      best.set(c.path, { path: c.path, title: c.title, score: Number(h.score.toFixed(6)) });
+    }
+    return [...best.values()].slice(0, k);
   }
 
   status(): IndexStatus {

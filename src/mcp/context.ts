@@ -22,6 +22,10 @@ export interface McpInstanceContext {
   /** Scopes of the caller's token; undefined for stdio and --no-auth (everything allowed). */
   scopes?: readonly string[] | undefined;
   tokenId?: string | undefined;
+  /** The token's name (history records who changed a note by token id and name). */
+  tokenName?: string | undefined;
+  /** Which transport the instance serves (history records it; stdio has no token). */
+  transport?: 'http' | 'stdio' | undefined;
   sessionId?: string | undefined;
   onSubscribe?: (uri: string) => void;
   onUnsubscribe?: (uri: string) => void;

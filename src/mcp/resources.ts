@@ -9,7 +9,7 @@ import { NotesError } from '../errors.ts';
 import { noteUri, readNote } from '../notes/index.ts';
 import type { McpDeps, McpInstanceContext } from './context.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
-import { resolveInput } from './paths.ts';
+import { resolveInput, resolveNoteRef } from './paths.ts';
 
 export const NOTE_URI_TEMPLATE = 'note://{+path}';
 const PAGE_SIZE = 500;
@@ -49,7 +49,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
       mimeType: MIME,
     },
     async (uri) => {
-      const rel = await resolveInput(root, uri.href, false);
+      const rel = await resolveNoteRef(root, index, uri.href);
       const note = await readNote(root, rel);
       return { contents: [{ uri: noteUri(note.path), mimeType: MIME, text: note.content }] };
     },
@@ -78,7 +78,8 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
   // so odd names (`%`, `[`, non-ASCII) behave exactly like read_note.
   low.setRequestHandler('resources/read', async (request) => {
     if (!/^note:/i.test(request.params.uri)) throw new ResourceNotFoundError(request.params.uri);
-    const rel = await resolveInput(root, request.params.uri, false).catch((err: unknown) => {
+    // A path, or else a note title or alias (note://Garden), as read_note accepts.
+    const rel = await resolveNoteRef(root, index, request.params.uri).catch((err: unknown) => {
       if (err instanceof NotesError) throw toProtocolError(err, request.params.uri);
       throw err;
     });

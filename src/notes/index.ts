@@ -18,3 +18,14 @@ export { type NotesWatcher, type WatchOptions, watchNotes } from './watch.ts';
 export { isTempFileName, TEMP_PREFIX } from './temp.ts';
 export { type WriteOptions, writeNote } from './write.ts';
 export { type LinePage, type LinePageResult, pageLines, splitLines } from './lines.ts';
+export {
+  applyEdits,
+  type DiffOptions,
+  type EditChange,
+  type EditOp,
+  type EditOutcome,
+  unifiedDiff,
+} from './edit.ts';
+export { type MoveOptions, type MoveResult, moveNote } from './move.ts';
+export { type TrashOptions, trashNote, type UntrashOptions, untrashNote } from './trash.ts';
+export type { NoteChange } from './write.ts';

@@ -16,13 +16,25 @@ export interface WriteOptions {
   maxBytes?: number;
   /**
    * Called under the note's lock after every check passed, right before the file is replaced:
-   * the last moment to refuse (it throws) with nothing changed.
+   * the last moment to refuse (it throws) with nothing changed, and to keep the old version.
    */
-  beforeWrite?: () => void;
+  beforeWrite?: (change: NoteChange) => void | Promise<void>;
+}
+
+/** A note about to be replaced: its path, and its bytes before (null: new note) and after. */
+export interface NoteChange {
+  path: string;
+  before: Buffer | null;
+  after: Buffer;
 }
 
 // One writer per note at a time within this process; writes to different notes run freely.
 const locks = new Map<string, Promise<unknown>>();
+
+/** Run fn as the one writer of a note within this process (moves and the trash use it too). */
+export function withNoteLock<T>(root: string, rel: string, fn: () => Promise<T>): Promise<T> {
+  return withLock(`${resolve(root)}\0${rel}`, fn);
+}
 
 async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
   const prev = locks.get(key) ?? Promise.resolve();
@@ -65,7 +77,7 @@ function nextContent(mode: WriteMode, cur: Current | null, add: Buffer): Buffer 
 }
 
 /** Create the note's folder (inside the root) and fsync what was created. */
-async function ensureDir(root: string, dir: string, rel: string): Promise<void> {
+export async function ensureDir(root: string, dir: string, rel: string): Promise<void> {
   const first = await mkdir(dir, { recursive: true });
   const [rootReal, dirReal] = await Promise.all([realpath(root), realpath(dir)]);
   if (dirReal !== rootReal && !isInside(rootReal, dirReal)) {
@@ -92,7 +104,7 @@ async function ensureDir(root: string, dir: string, rel: string): Promise<void> 
 export async function writeNote(root: string, rel: string, content: string, opts: WriteOptions): Promise<WriteResult> {
   const syntax = await resolveNotePath(root, rel, { forWrite: true });
   if (!syntax.ok) throwPathError(syntax, rel);
-  return withLock(`${resolve(root)}\0${syntax.rel}`, async () => {
+  return withNoteLock(root, syntax.rel, async () => {
     // Checked again under the lock: the disk may have changed while waiting for it.
     const check = await resolveNotePath(root, rel, { forWrite: true });
     if (!check.ok) throwPathError(check, rel);
@@ -110,7 +122,7 @@ export async function writeNote(root: string, rel: string, content: string, opts
     const limit = opts.maxBytes ?? MAX_NOTE_BYTES;
     if (data.length > limit) throw new NotesError('NOTES_E_NOTE_TOO_LARGE', [check.rel, data.length, limit]);
     const target = cur?.target ?? check.abs;
-    opts.beforeWrite?.();
+    await opts.beforeWrite?.({ path: check.rel, before: cur?.bytes ?? null, after: data });
     try {
       if (cur === null) await ensureDir(root, dirname(target), rel);
       await writeFileAtomic(target, data, {

@@ -210,7 +210,7 @@ test('serve --stdio answers both protocol generations and exits when stdin close
   const v2 = new ClientV2({ name: 'stdio-v2', version: '2' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
   await v2.connect(new StdioV2({ command: process.execPath, args, env, stderr: 'ignore' }));
   const tools = await v2.listTools();
-  assert.equal(tools.tools.length, 5);
+  assert.equal(tools.tools.length, 11);
   const r = await v2.callTool({ name: 'read_note', arguments: { path: 'projects/garden.md' } });
   assert.match(JSON.stringify(r.structuredContent), /Plant tomatoes/);
   await v2.close();

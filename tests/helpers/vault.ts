@@ -5,7 +5,7 @@ import { openEmbedder } from '../../src/embed/index.ts';
 import type { Embedder } from '../../src/embed/types.ts';
 import { NotesIndex } from '../../src/index/index.ts';
 import { silentLogger } from '../../src/log.ts';
-import { tempDir, unpackCorpus } from './tmp.ts';
+import { REPO_ROOT, tempDir, unpackCorpus } from './tmp.ts';
 
 type T = { after: (fn: () => unknown) => void };
 
@@ -63,4 +63,11 @@ export async function openTestIndex(t: T, notes: string, state?: string): Promis
   });
   t.after(() => index.close());
   return index;
+}
+
+/** A copy of tests/fixtures/obsidian-vault (wikilinks, aliases, nested folders, one title twice). */
+export function obsidianVault(t: T): string {
+  const dest = tempDir(t, 'notes-mcp-obsidian-');
+  cpSync(join(REPO_ROOT, 'tests', 'fixtures', 'obsidian-vault'), dest, { recursive: true });
+  return dest;
 }

@@ -29,7 +29,23 @@ test('every tool works over both protocol revisions', async (t) => {
     const tag = `[${c.era}]`;
     const tools = await (c.raw as ClientV1).listTools();
     const names = tools.tools.map((x) => x.name).sort();
-    assert.deepEqual(names, ['list_notes', 'read_note', 'reindex', 'search_notes', 'write_note'], tag);
+    assert.deepEqual(
+      names,
+      [
+        'delete_note',
+        'edit_note',
+        'list_notes',
+        'move_note',
+        'note_history',
+        'read_note',
+        'reindex',
+        'related_notes',
+        'restore_note',
+        'search_notes',
+        'write_note',
+      ],
+      tag,
+    );
     for (const tool of tools.tools) {
       assert.ok(tool.outputSchema, `${tag} ${tool.name} has an output schema`);
       assert.equal(typeof tool.annotations?.readOnlyHint, 'boolean', `${tag} ${tool.name} annotations`);

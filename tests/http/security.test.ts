@@ -101,12 +101,17 @@ test('auth, scope, Host and Origin negatives', async (t) => {
   const reader = store.create('reader', 'read');
   const c = await connectV1(t, d.url, reader.token);
   const listed = (await c.listTools()).tools.map((x) => x.name).sort();
-  assert.deepEqual(listed, ['list_notes', 'read_note', 'search_notes']);
+  const READ_TOOLS = ['list_notes', 'note_history', 'read_note', 'related_notes', 'search_notes'];
+  assert.deepEqual(listed, READ_TOOLS);
   const s = await c.callTool({ name: 'search_notes', arguments: { query: 'alpha' } });
   assert.ok(!s.isError);
   for (const [name, args] of [
     ['write_note', { path: 'x.md', content: 'x' }],
     ['reindex', {}],
+    ['edit_note', { path: 'a.md', operations: [{ op: 'append', text: 'x' }] }],
+    ['move_note', { from: 'a.md', to: 'x.md' }],
+    ['delete_note', { path: 'a.md' }],
+    ['restore_note', { path: 'a.md' }],
   ] as const) {
     const w = await c.callTool({ name, arguments: args });
     assert.equal(w.isError, true, name);
@@ -119,14 +124,14 @@ test('auth, scope, Host and Origin negatives', async (t) => {
   // The 2026 lane enforces the same scope, the same way.
   const reader2 = store.create('reader2', 'read');
   const c2 = await connectV2(t, d.url, reader2.token);
-  assert.deepEqual((await c2.listTools()).tools.map((x) => x.name).sort(), ['list_notes', 'read_note', 'search_notes']);
+  assert.deepEqual((await c2.listTools()).tools.map((x) => x.name).sort(), READ_TOOLS);
   const w2 = await c2.callTool({ name: 'write_note', arguments: { path: 'y.md', content: 'y' } });
   assert.equal(w2.isError, true);
   assert.match(JSON.stringify(w2.content), /scope \\"write\\"/);
   assert.equal(existsSync(join(d.index.config.notesDir, 'y.md')), false);
   // A write token still sees and calls everything.
   const writer = await connectV2(t, d.url);
-  assert.equal((await writer.listTools()).tools.length, 5);
+  assert.equal((await writer.listTools()).tools.length, 11);
 });
 
 test('body limit, batches and rate limit', async (t) => {
@@ -201,6 +206,80 @@ test('path escapes are rejected by write_note, read_note and note:// URIs; nothi
   assert.deepEqual(readdirSync(outside), ['secret.md'], 'nothing written outside the notes folder');
   assert.deepEqual(readdirSync(base).sort(), ['notes', 'outside']);
   assert.equal(existsSync('/tmp/x.md'), false);
+});
+
+test('path escapes are rejected by every tool that edits, moves, deletes, restores or lists history', async (t) => {
+  const base = tempDir(t, 'notes-mcp-escape-');
+  const notes = join(base, 'notes');
+  const outside = join(base, 'outside');
+  mkdirSync(outside);
+  writeNotes(notes, { 'a.md': '# A\n\nSee [secret](../outside/secret.md) and [[secret]].\n' });
+  writeFileSync(join(outside, 'secret.md'), 'secret\n');
+  symlinkSync(outside, join(notes, 'link-out'));
+  symlinkSync(join(outside, 'secret.md'), join(notes, 'secret-link.md'));
+  symlinkSync(join(notes, 'a.md'), join(notes, 'inner-link.md'));
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV1(t, d.url);
+  const attempts = [
+    '../x.md',
+    'a/../../x.md',
+    '/etc/x.md',
+    '/tmp/x.md',
+    'a\\..\\..\\x.md',
+    'C:\\x.md',
+    'x\u0000.md',
+    'link-out/x.md',
+    'link-out/secret.md',
+    'secret-link.md',
+    '.git/config.md',
+    'note://../x.md',
+    'note://%2e%2e/x.md',
+    'note://a%2F..%2F..%2Fx.md',
+  ];
+  const calls = (p: string): Array<[string, Record<string, unknown>]> => [
+    ['edit_note', { path: p, operations: [{ op: 'append', text: 'pwned' }] }],
+    ['move_note', { from: p, to: 'moved.md' }],
+    ['move_note', { from: 'a.md', to: p }],
+    ['delete_note', { path: p }],
+    ['restore_note', { path: p }],
+    ['note_history', { path: p }],
+    ['related_notes', p.startsWith('note:') ? { uri: p } : { path: p }],
+  ];
+  for (const p of attempts) {
+    for (const [name, args] of calls(p)) {
+      const r = await c.callTool({ name, arguments: args });
+      assert.equal(r.isError, true, `${name} ${JSON.stringify(args)} must fail`);
+      assert.doesNotMatch(JSON.stringify(r.content), /at .*\.js:\d+|secret\\n/, 'no stack traces, no outside text');
+    }
+  }
+  // A symbolic link inside the root is refused by move and delete (it would move the link, not the note).
+  for (const [name, args] of [
+    ['move_note', { from: 'inner-link.md', to: 'moved.md' }],
+    ['delete_note', { path: 'inner-link.md' }],
+  ] as const) {
+    const r = await c.callTool({ name, arguments: args });
+    assert.equal(r.isError, true, name);
+    assert.match(JSON.stringify(r.content), /symbolic link/);
+  }
+  // A link leading out of the notes folder resolves to nothing, and a move never follows it.
+  const read = await c.callTool({ name: 'read_note', arguments: { path: 'a.md' } });
+  const links = (read.structuredContent as { links: Array<{ status: string }> }).links;
+  assert.deepEqual(
+    links.map((l) => l.status),
+    ['unresolved', 'unresolved'],
+  );
+  const moved = await c.callTool({ name: 'move_note', arguments: { from: 'a.md', to: 'deep/er/a.md' } });
+  assert.notEqual(moved.isError, true, JSON.stringify(moved.content));
+  assert.deepEqual(readdirSync(outside), ['secret.md'], 'nothing written outside the notes folder');
+  assert.deepEqual(readdirSync(base).sort(), ['notes', 'outside']);
+  assert.equal(existsSync('/tmp/x.md'), false);
+  assert.equal(existsSync(join(notes, 'moved.md')), false);
+  const h = await c.callTool({ name: 'note_history', arguments: {} });
+  assert.deepEqual(
+    (h.structuredContent as { changes: Array<{ tool: string; path: string }> }).changes.map((x) => [x.tool, x.path]),
+    [['move_note', 'a.md']],
+    'only the one real change is in the history',
+  );
 });
 
 test('every HTTP refusal has one body shape: a JSON-RPC error naming a declared code, with its declared status', async (t) => {

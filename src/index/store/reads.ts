@@ -16,6 +16,40 @@ import { ShapedStatements, type Statements } from './statements.ts';
 // Everything the index asks of its database without changing it: notes, chunks, vectors,
 // filters and BM25 over FTS5. Store (store.ts) adds the writes.
 
+/** A link as stored: what a note's text says, not yet resolved to a note. */
+export interface StoredLink {
+  kind: 'wiki' | 'markdown';
+  embed: boolean;
+  target: string;
+  heading: string | undefined;
+  alias: string | undefined;
+  line: number;
+}
+
+interface LinkRow {
+  source: string;
+  kind: string;
+  embed: number;
+  target: string;
+  heading: string | null;
+  alias: string | null;
+  line: number;
+}
+
+const LINK_COLUMNS = 'n.path AS source, l.kind, l.embed, l.target, l.heading, l.alias, l.line';
+
+function toLink(r: LinkRow): StoredLink & { source: string } {
+  return {
+    source: r.source,
+    kind: r.kind === 'markdown' ? 'markdown' : 'wiki',
+    embed: r.embed === 1,
+    target: r.target,
+    heading: r.heading ?? undefined,
+    alias: r.alias ?? undefined,
+    line: r.line,
+  };
+}
+
 export class StoreReads {
   protected readonly db: Db;
   protected readonly stmts: Statements;
@@ -161,5 +195,60 @@ export class StoreReads {
 
   tagCounts(limit: number): Array<{ tag: string; notes: number }> {
     return this.stmts.tagCounts.all(limit);
+  }
+
+  hasNote(path: string): boolean {
+    return this.stmts.noteIdByPath.get(path) !== undefined;
+  }
+
+  /** The links a note's indexed text makes, in order. */
+  linksFrom(path: string): Array<StoredLink & { source: string }> {
+    return this.shaped
+      .get<[string], LinkRow>(
+        `SELECT ${LINK_COLUMNS} FROM links l JOIN notes n ON n.id = l.note_id WHERE n.path = ? ORDER BY l.seq`,
+      )
+      .all(path)
+      .map(toLink);
+  }
+
+  /** Links whose target's last segment has one of these keys (candidates for backlinks). */
+  linksToKeys(keys: readonly string[]): Array<StoredLink & { source: string }> {
+    if (keys.length === 0) return [];
+    return this.shaped
+      .get<[string], LinkRow>(
+        `SELECT ${LINK_COLUMNS} FROM links l JOIN notes n ON n.id = l.note_id
+         WHERE l.target_key IN (SELECT value FROM json_each(?)) ORDER BY n.path, l.seq`,
+      )
+      .all(JSON.stringify(keys))
+      .map(toLink);
+  }
+
+  /** Notes answering to a name key, by file name, title or alias. */
+  notesNamed(key: string): Array<{ path: string; kind: 'file' | 'title' | 'alias' }> {
+    return this.shaped
+      .get<[string], { path: string; kind: 'file' | 'title' | 'alias' }>(
+        'SELECT n.path, nn.kind FROM note_names nn JOIN notes n ON n.id = nn.note_id WHERE nn.key = ? ORDER BY n.path',
+      )
+      .all(key);
+  }
+
+  /** The name keys a note answers to. */
+  namesOf(path: string): Array<{ key: string; kind: 'file' | 'title' | 'alias' }> {
+    return this.shaped
+      .get<[string], { key: string; kind: 'file' | 'title' | 'alias' }>(
+        'SELECT nn.key, nn.kind FROM note_names nn JOIN notes n ON n.id = nn.note_id WHERE n.path = ?',
+      )
+      .all(path);
+  }
+
+  /** The stored vectors of a note's chunks. */
+  noteVectors(path: string): Float32Array[] {
+    return this.shaped
+      .get<[string], { vec: Buffer }>(
+        `SELECT v.vec FROM chunks c JOIN notes n ON n.id = c.note_id JOIN vectors v ON v.embed_hash = c.embed_hash
+         WHERE n.path = ? ORDER BY c.seq`,
+      )
+      .all(path)
+      .map((r) => blobToVec(r.vec));
   }
 }

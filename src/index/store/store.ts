@@ -1,7 +1,7 @@
-import { indexText } from '../../chunk/index.ts';
+import { indexText, linkKey, nameKeyOfPath, type NoteLink } from '../../chunk/index.ts';
 import type { Db } from '../db.ts';
 import { StoreReads } from './reads.ts';
-import { type ChunkInput, type NoteInput, type ReplaceResult, vecToBlob } from './rows.ts';
+import { type ChunkInput, type NoteInput, parseStringList, type ReplaceResult, vecToBlob } from './rows.ts';
 import { prepareStatements } from './statements.ts';
 
 // The index's SQLite database: StoreReads' queries plus the writes, each of which keeps notes,
@@ -38,11 +38,13 @@ export class Store extends StoreReads {
   /**
    * Replace a note's metadata, chunks and FTS rows in one transaction; vectors for new embed
    * hashes are inserted alongside (content-addressed, so unchanged text keeps its vector).
+   * Its links and names are replaced in the same transaction.
    */
   replaceNote(
     note: NoteInput,
     chunks: readonly ChunkInput[],
     vectors: ReadonlyMap<string, Float32Array>,
+    links: readonly NoteLink[] = [],
   ): ReplaceResult {
     const s = this.stmts;
     return this.transaction((): ReplaceResult => {
@@ -87,9 +89,68 @@ export class Store extends StoreReads {
         s.insertFts.run(id, indexText(c.text), note.title, c.headings.join(' '));
         added.push({ id, embedHash: c.embedHash });
       }
+      this.#writeLinks(noteId, note, links);
       this.#bump();
       return { noteId, added, removed, created: !existing };
     });
+  }
+
+  /**
+   * A note's links (as written) and the names it answers to: its file name, title and
+   * aliases, as keys compared the Obsidian way (see linkKey).
+   */
+  #writeLinks(noteId: number, note: Pick<NoteInput, 'path' | 'title' | 'aliases'>, links: readonly NoteLink[]): void {
+    this.shaped.get<[number], unknown>('DELETE FROM links WHERE note_id = ?').run(noteId);
+    this.shaped.get<[number], unknown>('DELETE FROM note_names WHERE note_id = ?').run(noteId);
+    const insertLink = this.shaped.get<unknown[], unknown>(
+      `INSERT INTO links(note_id, seq, kind, embed, target, target_key, heading, alias, line)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    links.forEach((l, seq) => {
+      insertLink.run(
+        noteId,
+        seq,
+        l.kind,
+        l.embed ? 1 : 0,
+        l.target,
+        nameKeyOfPath(l.target),
+        l.heading ?? null,
+        l.alias ?? null,
+        l.line,
+      );
+    });
+    const insertName = this.shaped.get<[string, string, number], unknown>(
+      'INSERT OR IGNORE INTO note_names(key, kind, note_id) VALUES (?, ?, ?)',
+    );
+    insertName.run(nameKeyOfPath(note.path), 'file', noteId);
+    if (note.title) insertName.run(linkKey(note.title), 'title', noteId);
+    for (const a of note.aliases) if (linkKey(a) !== '') insertName.run(linkKey(a), 'alias', noteId);
+  }
+
+  /**
+   * Fill links and names for notes indexed before they were stored (schema v2), a slice at a
+   * time: `read` gives a note's text, or undefined when it cannot be read (the next sync
+   * re-indexes it anyway).
+   */
+  backfillLinks(read: (diskPath: string) => string | undefined, extract: (text: string) => NoteLink[]): number {
+    const rows = this.shaped
+      .get<[], { id: number; path: string; disk_path: string; title: string; aliases: string }>(
+        'SELECT id, path, disk_path, title, aliases FROM notes ORDER BY id',
+      )
+      .all();
+    for (let i = 0; i < rows.length; i += 500) {
+      const slice = rows.slice(i, i + 500).map((r) => {
+        const text = read(r.disk_path);
+        return { r, links: text === undefined ? [] : extract(text) };
+      });
+      this.transaction(() => {
+        for (const { r, links } of slice) {
+          this.#writeLinks(r.id, { path: r.path, title: r.title, aliases: parseStringList(r.aliases) }, links);
+        }
+      });
+    }
+    this.setMeta('links_backfill', '0');
+    return rows.length;
   }
 
   /** The file was touched but its content hash is unchanged: record the new stat only. */

@@ -7,12 +7,30 @@ import { readNoteTool } from './read-note.ts';
 import { reindex } from './reindex.ts';
 import { searchNotes } from './search-notes.ts';
 import { writeNoteTool } from './write-note.ts';
+import { editNoteTool } from './edit-note.ts';
+import { moveNoteTool } from './move-note.ts';
+import { deleteNoteTool } from './delete-note.ts';
+import { restoreNoteTool } from './restore-note.ts';
+import { noteHistoryTool } from './note-history.ts';
+import { relatedNotesTool } from './related-notes.ts';
 
 // Tool names, fields and semantics are a versioned contract (README "Changelog"): adding an
 // optional field is safe; removing or renaming one is a breaking change.
 
 /** Every tool, in the order tools/list shows them. A new tool is a file plus a line here. */
-export const TOOLS: readonly ToolDef[] = [searchNotes, readNoteTool, writeNoteTool, listNotes, reindex];
+export const TOOLS: readonly ToolDef[] = [
+  searchNotes,
+  readNoteTool,
+  writeNoteTool,
+  listNotes,
+  reindex,
+  editNoteTool,
+  moveNoteTool,
+  deleteNoteTool,
+  restoreNoteTool,
+  noteHistoryTool,
+  relatedNotesTool,
+];
 
 /** Whether a tool changes notes or the index, from its own declaration. */
 export function needsWrite(def: Pick<ToolDef, 'annotations'>): boolean {

@@ -1,17 +1,22 @@
 import { z } from 'zod';
-import { parseFrontMatter } from '../../chunk/index.ts';
+import { extractLinks, parseFrontMatter } from '../../chunk/index.ts';
 import { noteUri, pageLines, readNote } from '../../notes/index.ts';
 import { errorResult, okResult } from '../context.ts';
-import { resolveInput } from '../paths.ts';
+import { resolveNoteRef } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
 import { DATA_NOT_INSTRUCTIONS, defineTool } from './define.ts';
+import { BacklinkOut, backlinksOut, LinkOut, linksOut } from './link-fields.ts';
 
 /** Largest slice of a note read_note returns in one call; longer notes are paged by line. */
 export const READ_LIMIT_CHARS = 100_000;
 
 const ReadInput = withCachedJsonSchema(
   z.object({
-    path: z.string().max(4096).optional().describe('Note path relative to the notes folder, e.g. "ideas/garden.md".'),
+    path: z
+      .string()
+      .max(4096)
+      .optional()
+      .describe('Note path relative to the notes folder, e.g. "ideas/garden.md", or a note title or alias.'),
     uri: z.string().max(8192).optional().describe('A note:// URI as returned by search_notes or list_notes.'),
     start_line: z.number().int().min(1).optional().describe('First line to return (1-based).'),
     end_line: z.number().int().min(1).optional().describe('Last line to return (inclusive).'),
@@ -34,6 +39,9 @@ const ReadOutput = withCachedJsonSchema(
     hash: z.string(),
     size: z.number(),
     modified_at: z.string(),
+    links: z.array(LinkOut).optional().describe("The note's links, resolved to notes (or unresolved, ambiguous)."),
+    backlinks: z.array(BacklinkOut).optional().describe('Notes that link here, with the line of each mention.'),
+    backlinks_total: z.number().optional(),
   }),
   { id: 'read_note.output' },
 );
@@ -42,8 +50,8 @@ export const readNoteTool = defineTool({
   name: 'read_note',
   title: 'Read a note',
   description:
-    'Read one Markdown note (or a line range of it) by path or note:// URI, with its front matter, tags and ' +
-    'content hash (pass the hash to write_note as expected_hash to avoid overwriting newer edits). Long notes ' +
+    'Read one Markdown note (or a line range of it) by path, note:// URI, title or alias, with its front matter, ' +
+    'tags, links, backlinks and content hash (pass the hash to write_note as expected_hash to avoid overwriting newer edits). Long notes ' +
     `come back in pages: when "truncated" is true, call again with start_line = next_start_line. ${DATA_NOT_INSTRUCTIONS}`,
   input: ReadInput,
   output: ReadOutput,
@@ -52,7 +60,7 @@ export const readNoteTool = defineTool({
     const root = deps.config.notesDir;
     const input = args.uri ?? args.path;
     if (input === undefined) return errorResult('Pass either "path" or "uri" of the note to read.');
-    const rel = await resolveInput(root, input, false);
+    const rel = await resolveNoteRef(root, deps.index, input);
     const note = await readNote(root, rel);
     const paged = pageLines(note.content, {
       startLine: args.start_line,
@@ -79,6 +87,11 @@ export const readNoteTool = defineTool({
       modified_at: new Date(note.mtimeMs).toISOString(),
     };
     if (page.nextStartLine !== undefined) out.next_start_line = page.nextStartLine;
+    // Links of the whole note as it is on disk now; backlinks as indexed.
+    out.links = linksOut(deps.index.outgoingLinks(note.path, extractLinks(note.content)));
+    const backlinks = deps.index.backlinks(note.path).filter((b) => b.path !== note.path);
+    out.backlinks = backlinksOut(backlinks);
+    out.backlinks_total = backlinks.length;
     return okResult(out);
   },
 });

@@ -1,10 +1,10 @@
 import { z } from 'zod';
 import { noteUri, writeNote } from '../../notes/index.ts';
-import { NotesError } from '../../errors.ts';
-import { type McpDeps, okResult } from '../context.ts';
+import { okResult } from '../context.ts';
 import { resolveInput } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
-import { defineTool, withDeadline } from './define.ts';
+import { indexNow, recorderFor } from './changes.ts';
+import { defineTool } from './define.ts';
 
 const WriteInput = withCachedJsonSchema(
   z.object({
@@ -55,17 +55,23 @@ export const writeNoteTool = defineTool({
   input: WriteInput,
   output: WriteOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
-  async run(args, { deps, beginChange }) {
+  async run(args, { deps, ctx, beginChange }) {
     const root = deps.config.notesDir;
     const rel = await resolveInput(root, args.path, true);
-    const w = await writeNote(root, rel, args.content, {
-      mode: args.mode,
-      ...(args.expected_hash === undefined ? {} : { expectedHash: args.expected_hash }),
-      beforeWrite: beginChange,
-    });
+    // The version replaced is kept (history) right before the file is.
+    const rec = recorderFor(deps, ctx, 'write_note', beginChange);
+    const w = await rec.run(() =>
+      writeNote(root, rel, args.content, {
+        mode: args.mode,
+        ...(args.expected_hash === undefined ? {} : { expectedHash: args.expected_hash }),
+        beforeWrite: async (c) => {
+          await rec.before(c);
+        },
+      }),
+    );
     // The note is written: from here on the call succeeds. Indexing it now makes it searchable
     // at once (the watcher would too); bounded so a long initial index cannot hold the call.
-    const indexing = await indexNow(deps, w.path);
+    const indexing = await indexNow(deps, [w.path]);
     const out: z.infer<typeof WriteOutput> = {
       uri: noteUri(w.path),
       path: w.path,
@@ -78,37 +84,3 @@ export const writeNoteTool = defineTool({
     return okResult(out);
   },
 });
-
-const INDEX_WAIT_MS = 3_000;
-const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
-
-/**
- * Index a note the daemon just wrote. A failure is never the write's failure: it is reported
- * as `indexed: false` with the reason, and indexing is retried in the background.
- */
-async function indexNow(deps: McpDeps, path: string): Promise<{ ok: true } | { ok: false; note: string }> {
-  const job = deps.index.refresh([path]);
-  try {
-    const done = await withDeadline(job, INDEX_WAIT_MS);
-    if (done !== undefined) return { ok: true };
-    job.catch(() => retryIndex(deps, path, 0));
-    return { ok: false, note: 'indexing is busy; the note will be searchable within seconds' };
-  } catch (err) {
-    deps.log.warn({ err, note_path: path }, 'indexing a written note failed; retrying');
-    retryIndex(deps, path, 0);
-    const code = err instanceof NotesError ? err.code : 'NOTES_E_INTERNAL';
-    return { ok: false, note: `indexing failed (${code}); it is retried in the background` };
-  }
-}
-
-function retryIndex(deps: McpDeps, path: string, attempt: number): void {
-  const delay = RETRY_DELAYS_MS[attempt];
-  if (delay === undefined) return;
-  setTimeout(() => {
-    deps.index.refresh([path]).catch((err: unknown) => {
-      if (err instanceof NotesError && err.code === 'NOTES_E_SHUTTING_DOWN') return;
-      deps.log.warn({ err, note_path: path, attempt: attempt + 1 }, 'indexing a written note failed again');
-      retryIndex(deps, path, attempt + 1);
-    });
-  }, delay).unref();
-}

@@ -1,0 +1,11 @@
+export {
+  type ChangeInput,
+  ChangeRecorder,
+  History,
+  type HistoryEntry,
+  type HistoryOptions,
+  type HistoryTool,
+  type PruneSummary,
+  type Who,
+} from './history.ts';
+export { type RestoreRequest, type RestoreResult, restoreNote } from './restore.ts';

@@ -1,0 +1,506 @@
+import { isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+
+// Exact edits of a note's text (pure): nothing here reads or writes a file. edit_note applies
+// a list of these to the text it read, all or none, and writes the result through writeNote
+// with the hash of what it read, so an edit never lands on text it was not computed from.
+
+export type EditOp =
+  | { op: 'replace'; old: string; new: string; expectedCount: number }
+  | { op: 'prepend'; text: string }
+  | { op: 'append'; text: string }
+  | { op: 'replace_section'; heading: string | readonly string[]; content: string }
+  | { op: 'set_front_matter'; values: Readonly<Record<string, unknown>> }
+  | { op: 'remove_front_matter'; keys: readonly string[] }
+  | { op: 'add_tags'; tags: readonly string[] }
+  | { op: 'remove_tags'; tags: readonly string[] };
+
+/** What one operation did, for the caller's report. */
+export interface EditChange {
+  op: EditOp['op'];
+  /** 1-based lines (in the text as this operation saw it) where it changed something. */
+  lines: number[];
+  /** Replacements made, keys set or removed, tags added or removed. */
+  count: number;
+}
+
+export type EditOutcome =
+  | { ok: true; text: string; changes: EditChange[] }
+  | { ok: false; index: number; op: EditOp['op']; reason: string };
+
+/** At most this many match lines are listed when a replace finds the wrong number. */
+const MAX_LISTED = 20;
+
+class EditRefused extends Error {}
+
+function refuse(reason: string): never {
+  throw new EditRefused(reason);
+}
+
+/** Apply every operation in order to `text`; the first that cannot apply stops all of them. */
+export function applyEdits(text: string, ops: readonly EditOp[]): EditOutcome {
+  let cur = text;
+  const changes: EditChange[] = [];
+  for (const [i, op] of ops.entries()) {
+    try {
+      const r = applyOne(cur, op);
+      cur = r.text;
+      changes.push({ op: op.op, lines: r.lines, count: r.count });
+    } catch (err) {
+      if (err instanceof EditRefused) return { ok: false, index: i, op: op.op, reason: err.message };
+      throw err;
+    }
+  }
+  return { ok: true, text: cur, changes };
+}
+
+interface Applied {
+  text: string;
+  lines: number[];
+  count: number;
+}
+
+function applyOne(text: string, op: EditOp): Applied {
+  switch (op.op) {
+    case 'replace':
+      return replaceText(text, op.old, op.new, op.expectedCount);
+    case 'prepend':
+      return prepend(text, op.text);
+    case 'append':
+      return append(text, op.text);
+    case 'replace_section':
+      return replaceSection(text, op.heading, op.content);
+    case 'set_front_matter':
+      return editFrontMatter(text, (doc) => {
+        for (const [k, v] of Object.entries(op.values)) doc.set(k, v);
+        return Object.keys(op.values).length;
+      });
+    case 'remove_front_matter':
+      return editFrontMatter(text, (doc) => op.keys.filter((k) => doc.delete(k)).length);
+    case 'add_tags':
+      return editFrontMatter(text, (doc) => addTags(doc, op.tags));
+    case 'remove_tags':
+      return editFrontMatter(text, (doc) => removeTags(doc, op.tags));
+  }
+}
+
+// ---- text ------------------------------------------------------------------------------
+
+function eolOf(text: string): string {
+  return text.includes('\r\n') ? '\r\n' : '\n';
+}
+
+/** Agents write "\n"; a note saved with CRLF should still match and stay CRLF. */
+function withEol(s: string, eol: string): string {
+  return eol === '\n' ? s : s.replace(/\r?\n/g, eol);
+}
+
+function lineAt(text: string, offset: number): number {
+  let n = 1;
+  for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) n++;
+  return n;
+}
+
+function linesAt(text: string, offsets: readonly number[]): number[] {
+  // Offsets ascend: one pass over the text.
+  const out: number[] = [];
+  let line = 1;
+  let pos = 0;
+  for (const o of offsets) {
+    for (let i = text.indexOf('\n', pos); i >= 0 && i < o; i = text.indexOf('\n', i + 1)) {
+      line++;
+      pos = i + 1;
+    }
+    out.push(line);
+  }
+  return out;
+}
+
+function occurrences(text: string, needle: string): number[] {
+  const at: number[] = [];
+  for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) at.push(i);
+  return at;
+}
+
+function replaceText(text: string, old: string, replacement: string, expected: number): Applied {
+  if (old === '') refuse('"old" is empty: give the exact text to replace');
+  let needle = old;
+  let at = occurrences(text, needle);
+  const eol = eolOf(text);
+  if (at.length === 0 && eol === '\r\n' && old.includes('\n')) {
+    needle = withEol(old, eol);
+    at = occurrences(text, needle);
+  }
+  if (at.length !== expected) {
+    const lines = linesAt(text, at.slice(0, MAX_LISTED));
+    const where =
+      at.length === 0
+        ? 'found no match (the text must match exactly, spaces and line breaks included)'
+        : `found ${at.length} matches, at line${at.length === 1 ? '' : 's'} ${lines.join(', ')}${at.length > MAX_LISTED ? ', …' : ''}`;
+    refuse(
+      `expected ${expected} match${expected === 1 ? '' : 'es'} of "old" and ${where}` +
+        (at.length > expected ? '; add surrounding text to "old" or set expected_count' : ''),
+    );
+  }
+  const rep = needle === old ? replacement : withEol(replacement, eol);
+  const lines = linesAt(text, at);
+  return { text: text.split(needle).join(rep), lines, count: at.length };
+}
+
+/** Where the body starts: after the front matter block when there is one. */
+function bodyStart(text: string): number {
+  const fm = frontMatterSpan(text);
+  return fm ? fm.end : text.charCodeAt(0) === 0xfeff ? 1 : 0;
+}
+
+function prepend(text: string, add: string): Applied {
+  const at = bodyStart(text);
+  const eol = eolOf(text);
+  const piece = withEol(add, eol);
+  const sep = piece.endsWith('\n') || at === text.length ? '' : eol;
+  return { text: text.slice(0, at) + piece + sep + text.slice(at), lines: [lineAt(text, at)], count: 1 };
+}
+
+function append(text: string, add: string): Applied {
+  const eol = eolOf(text);
+  const sep = text.length === 0 || text.endsWith('\n') ? '' : eol;
+  const lines = [lineAt(text, text.length) + (sep ? 1 : 0)];
+  return { text: text + sep + withEol(add, eol), lines, count: 1 };
+}
+
+// ---- headings and sections ------------------------------------------------------------
+
+interface Heading {
+  level: number;
+  text: string;
+  /** 0-based line index. */
+  line: number;
+  trail: string[];
+}
+
+const ATX = /^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$/;
+const FENCE = /^ {0,3}(`{3,}|~{3,})/;
+
+function splitKeep(text: string): string[] {
+  // Lines with their endings, so joining them gives the text back exactly.
+  return text.match(/[^\n]*\n|[^\n]+$/g) ?? [];
+}
+
+function normHeading(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+/** ATX headings outside fenced code and front matter, with their trails. */
+function headingsOf(lines: readonly string[], firstBodyLine: number): Heading[] {
+  const out: Heading[] = [];
+  const stack: Heading[] = [];
+  let fence: string | null = null;
+  for (let i = firstBodyLine; i < lines.length; i++) {
+    const line = lines[i]!.replace(/\r?\n$/, '');
+    const f = FENCE.exec(line);
+    if (fence !== null) {
+      if (f && f[1]![0] === fence[0] && f[1]!.length >= fence.length && line.trim() === f[1]) fence = null;
+      continue;
+    }
+    if (f) {
+      fence = f[1]!;
+      continue;
+    }
+    const m = ATX.exec(line);
+    if (!m) continue;
+    const level = m[1]!.length;
+    const text = normHeading(m[2] ?? '');
+    while (stack.length > 0 && stack[stack.length - 1]!.level >= level) stack.pop();
+    const h: Heading = { level, text, line: i, trail: [...stack.map((s) => s.text), text] };
+    stack.push(h);
+    out.push(h);
+  }
+  return out;
+}
+
+function trailMatches(h: Heading, want: readonly string[], fold: boolean): boolean {
+  if (want.length > h.trail.length) return false;
+  const tail = h.trail.slice(h.trail.length - want.length);
+  return tail.every((t, i) => (fold ? t.toLowerCase() === want[i]!.toLowerCase() : t === want[i]));
+}
+
+function findSection(hs: readonly Heading[], heading: string | readonly string[]): Heading {
+  const trails: string[][] =
+    typeof heading === 'string'
+      ? [[normHeading(heading.replace(/^#+\s*/, ''))], heading.split(/\s+>\s+/).map(normHeading)]
+      : [heading.map(normHeading)];
+  for (const want of trails) {
+    if (want.some((w) => w === '')) continue;
+    for (const fold of [false, true]) {
+      const hits = hs.filter((h) => trailMatches(h, want, fold));
+      if (hits.length === 1) return hits[0]!;
+      if (hits.length > 1) {
+        refuse(
+          `${hits.length} headings match ${JSON.stringify(want.join(' > '))}, at lines ` +
+            `${hits
+              .slice(0, MAX_LISTED)
+              .map((h) => h.line + 1)
+              .join(', ')}: give the heading trail (e.g. ["Parent", "Heading"]) to pick one`,
+        );
+      }
+    }
+  }
+  const known = hs
+    .slice(0, MAX_LISTED)
+    .map((h) => JSON.stringify(h.trail.join(' > ')))
+    .join(', ');
+  return refuse(
+    `no heading ${JSON.stringify(typeof heading === 'string' ? heading : heading.join(' > '))}` +
+      (hs.length > 0
+        ? `; the note's headings are ${known}${hs.length > MAX_LISTED ? ', …' : ''}`
+        : '; the note has no headings'),
+  );
+}
+
+function replaceSection(text: string, heading: string | readonly string[], content: string): Applied {
+  const lines = splitKeep(text);
+  const firstBody = lineAt(text, bodyStart(text)) - 1;
+  const hs = headingsOf(lines, firstBody);
+  const h = findSection(hs, heading);
+  const next = hs.find((x) => x.line > h.line && x.level <= h.level);
+  const from = h.line + 1;
+  const to = next ? next.line : lines.length;
+  // Blank lines that end the old section stay, so the next heading keeps its spacing.
+  let keep = to;
+  while (keep > from && lines[keep - 1]!.trim() === '') keep--;
+  const eol = eolOf(text);
+  const headingLine = lines[h.line]!;
+  const lead = headingLine.endsWith('\n') ? '' : eol;
+  let body = withEol(content, eol);
+  if (body !== '' && !body.endsWith('\n')) body += eol;
+  const out = lines.slice(0, from).join('') + lead + body + lines.slice(keep).join('');
+  return { text: out, lines: [h.line + 1], count: 1 };
+}
+
+// ---- front matter ---------------------------------------------------------------------
+
+interface Span {
+  /** Offset of the YAML text (after the opening line) and of its closing line. */
+  yamlStart: number;
+  yamlEnd: number;
+  /** Offset just past the closing line. */
+  end: number;
+}
+
+/** The leading `---` … `---` (or `...`) block, as offsets; null when there is none. */
+function frontMatterSpan(text: string): Span | null {
+  const bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const first = /^---[ \t]*\r?\n/.exec(text.slice(bom));
+  if (!first) return null;
+  const yamlStart = bom + first[0].length;
+  const close = /^(?:---|\.\.\.)[ \t]*(?:\r?\n|$)/gm;
+  close.lastIndex = yamlStart;
+  for (let m = close.exec(text); m; m = close.exec(text)) {
+    if (m.index >= yamlStart) return { yamlStart, yamlEnd: m.index, end: m.index + m[0].length };
+  }
+  return null;
+}
+
+function editFrontMatter(text: string, change: (doc: Document) => number): Applied {
+  const span = frontMatterSpan(text);
+  const eol = eolOf(text);
+  const yamlText = span ? text.slice(span.yamlStart, span.yamlEnd) : '';
+  const doc = parseDocument(yamlText, { uniqueKeys: false });
+  if (doc.errors.length > 0) {
+    refuse(`the front matter is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}): fix it with replace first`);
+  }
+  if (doc.contents !== null && !isMap(doc.contents)) refuse('the front matter is not a mapping of keys to values');
+  const count = change(doc);
+  if (count === 0) return { text, lines: [], count: 0 };
+  const empty = doc.contents === null || (isMap(doc.contents) && doc.contents.items.length === 0);
+  const yamlOut = empty && !doc.commentBefore && !doc.comment ? '' : withEol(doc.toString({ lineWidth: 0 }), eol);
+  const bom = text.charCodeAt(0) === 0xfeff ? '\ufeff' : '';
+  const rest = span ? text.slice(span.end) : text.slice(bom.length);
+  const block = yamlOut === '' ? '' : `---${eol}${yamlOut}---${eol}`;
+  // A note that had no front matter gets one on top, then its text unchanged.
+  return { text: bom + block + rest, lines: [1], count };
+}
+
+function tagName(t: string): string {
+  return t.trim().replace(/^#+/, '');
+}
+
+/** The note's front matter tags as plain strings, from a list or a "a, b" / "#a #b" string. */
+function currentTags(doc: Document, key: string): string[] {
+  const node = doc.get(key, true);
+  if (node === undefined || node === null) return [];
+  if (isSeq(node)) return node.items.map((i) => String(isScalar(i) ? i.value : i)).filter((s) => s !== '');
+  if (isScalar(node) && node.value !== null) {
+    return String(node.value)
+      .split(/[,\s]+/)
+      .map(tagName)
+      .filter((s) => s !== '');
+  }
+  refuse(`front matter "${key}" is neither a list nor a string`);
+}
+
+function addTags(doc: Document, tags: readonly string[]): number {
+  const have = currentTags(doc, 'tags');
+  const lower = new Set([...have, ...currentTags(doc, 'tag')].map((t) => tagName(t).toLowerCase()));
+  const add: string[] = [];
+  for (const t of tags.map(tagName)) {
+    if (t === '' || /\s/.test(t)) refuse(`${JSON.stringify(t)} is not a tag (no spaces, not empty)`);
+    if (lower.has(t.toLowerCase())) continue;
+    lower.add(t.toLowerCase());
+    add.push(t);
+  }
+  if (add.length === 0) return 0;
+  const node = doc.get('tags', true);
+  if (isSeq(node)) for (const t of add) node.add(doc.createNode(t));
+  else doc.set('tags', doc.createNode([...have, ...add]));
+  return add.length;
+}
+
+function removeTags(doc: Document, tags: readonly string[]): number {
+  const drop = new Set(tags.map((t) => tagName(t).toLowerCase()));
+  let removed = 0;
+  for (const key of ['tags', 'tag']) {
+    const have = currentTags(doc, key);
+    const keep = have.filter((t) => !drop.has(tagName(t).toLowerCase()));
+    if (keep.length === have.length) continue;
+    removed += have.length - keep.length;
+    const node = doc.get(key, true);
+    if (keep.length === 0) doc.delete(key);
+    else if (isSeq(node)) {
+      node.items = node.items.filter((i) => !drop.has(tagName(String(isScalar(i) ? i.value : i)).toLowerCase()));
+    } else doc.set(key, doc.createNode(keep));
+  }
+  return removed;
+}
+
+// ---- diff -----------------------------------------------------------------------------
+
+export interface DiffOptions {
+  /** Label of both sides (the note path). */
+  path: string;
+  /** Lines of context around each change (default 3). */
+  context?: number;
+  /** Largest diff returned, in characters; longer ones end with a line saying what was cut. */
+  maxChars?: number;
+}
+
+/** Largest edit distance the line diff searches before it shows the middle as replaced. */
+const MAX_DIFF_EDITS = 1_000;
+
+type DiffLine = { t: ' ' | '-' | '+'; s: string };
+
+/**
+ * Myers' shortest edit script over lines, after trimming the common head and tail (edits are
+ * local, so what is left is small); past MAX_DIFF_EDITS the rest is one replaced block.
+ */
+function diffLines(a: readonly string[], b: readonly string[]): DiffLine[] {
+  let head = 0;
+  while (head < a.length && head < b.length && a[head] === b[head]) head++;
+  let tail = 0;
+  while (tail < a.length - head && tail < b.length - head && a[a.length - 1 - tail] === b[b.length - 1 - tail]) tail++;
+  const A = a.slice(head, a.length - tail);
+  const B = b.slice(head, b.length - tail);
+  const mid = myers(A, B) ?? [...A.map((s) => ({ t: '-' as const, s })), ...B.map((s) => ({ t: '+' as const, s }))];
+  return [
+    ...a.slice(0, head).map((s) => ({ t: ' ' as const, s })),
+    ...mid,
+    ...a.slice(a.length - tail).map((s) => ({ t: ' ' as const, s })),
+  ];
+}
+
+function myers(a: readonly string[], b: readonly string[]): DiffLine[] | null {
+  const n = a.length;
+  const m = b.length;
+  const max = Math.min(n + m, MAX_DIFF_EDITS);
+  const off = max + 1;
+  // v[off + k]: the furthest x on diagonal k; updated in place, since round d reads only the
+  // diagonals of the other parity. trace[d] is v as round d found it.
+  const v = new Int32Array(2 * max + 3);
+  const trace: Int32Array[] = [];
+  for (let d = 0; d <= max; d++) {
+    trace.push(v.slice());
+    for (let k = -d; k <= d; k += 2) {
+      const down = k === -d || (k !== d && v[off + k - 1]! < v[off + k + 1]!);
+      let x = down ? v[off + k + 1]! : v[off + k - 1]! + 1;
+      let y = x - k;
+      while (x < n && y < m && a[x] === b[y]) {
+        x++;
+        y++;
+      }
+      v[off + k] = x;
+      if (x >= n && y >= m) return backtrack(trace, a, b, off);
+    }
+  }
+  return null;
+}
+
+function backtrack(trace: readonly Int32Array[], a: readonly string[], b: readonly string[], off: number): DiffLine[] {
+  const out: DiffLine[] = [];
+  let x = a.length;
+  let y = b.length;
+  for (let d = trace.length - 1; d > 0; d--) {
+    const v = trace[d]!;
+    const k = x - y;
+    const down = k === -d || (k !== d && v[off + k - 1]! < v[off + k + 1]!);
+    const prevK = down ? k + 1 : k - 1;
+    const px = v[off + prevK]!;
+    const py = px - prevK;
+    while (x > px && y > py) {
+      x--;
+      y--;
+      out.push({ t: ' ', s: a[x]! });
+    }
+    if (down) {
+      y--;
+      out.push({ t: '+', s: b[y]! });
+    } else {
+      x--;
+      out.push({ t: '-', s: a[x]! });
+    }
+  }
+  while (x > 0 && y > 0) {
+    x--;
+    y--;
+    out.push({ t: ' ', s: a[x]! });
+  }
+  return out.reverse();
+}
+
+/**
+ * A unified diff of two versions of a note (`--- a/path`, `+++ b/path`, `@@` hunks), '' when
+ * they are equal; longer than maxChars, it is cut at a line and says how much was left out.
+ */
+export function unifiedDiff(before: string, after: string, opts: DiffOptions): string {
+  if (before === after) return '';
+  const ctx = opts.context ?? 3;
+  const max = opts.maxChars ?? 20_000;
+  const split = (s: string): string[] => (s === '' ? [] : s.replace(/\r?\n$/, '').split(/\r?\n/));
+  const lines = diffLines(split(before), split(after));
+  const changed = lines.map((l, i) => (l.t === ' ' ? -1 : i)).filter((i) => i >= 0);
+  const out: string[] = [`--- a/${opts.path}`, `+++ b/${opts.path}`];
+  let i = 0;
+  while (i < changed.length) {
+    const first = changed[i]!;
+    let last = first;
+    while (i + 1 < changed.length && changed[i + 1]! - last <= 2 * ctx + 1) last = changed[++i]!;
+    i++;
+    const from = Math.max(0, first - ctx);
+    const to = Math.min(lines.length - 1, last + ctx);
+    let aStart = 1;
+    let bStart = 1;
+    for (let j = 0; j < from; j++) {
+      if (lines[j]!.t !== '+') aStart++;
+      if (lines[j]!.t !== '-') bStart++;
+    }
+    const hunk = lines.slice(from, to + 1);
+    const aLen = hunk.filter((l) => l.t !== '+').length;
+    const bLen = hunk.filter((l) => l.t !== '-').length;
+    out.push(`@@ -${aLen === 0 ? aStart - 1 : aStart},${aLen} +${bLen === 0 ? bStart - 1 : bStart},${bLen} @@`);
+    for (const l of hunk) out.push(l.t + l.s);
+  }
+  const text = `${out.join('\n')}\n`;
+  if (text.length <= max) return text;
+  const cut = text.lastIndexOf('\n', max);
+  const kept = text.slice(0, cut + 1);
+  const left = text.slice(cut + 1).split('\n').length - 1;
+  return `${kept}… diff cut at ${max} characters: ${left} more lines; read_note shows the whole note\n`;
+}

@@ -1,0 +1,327 @@
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { contentHash } from '../../src/notes/index.ts';
+import { type AnyClient, connectBoth, startTestDaemon } from '../helpers/daemon.ts';
+import { obsidianVault } from '../helpers/vault.ts';
+
+// The editing, link and history tools through the real SDK clients over HTTP, both protocol
+// revisions, each on its own daemon and vault.
+
+type Out = Record<string, unknown>;
+
+async function ok(c: AnyClient, name: string, args: Record<string, unknown>): Promise<Out> {
+  const r = await c.callTool(name, args);
+  assert.notEqual(r.isError, true, `[${c.era}] ${name}: ${JSON.stringify(r.content)}`);
+  return r.structuredContent as Out;
+}
+
+async function fails(c: AnyClient, name: string, args: Record<string, unknown>, pattern: RegExp): Promise<string> {
+  const r = await c.callTool(name, args);
+  assert.equal(r.isError, true, `[${c.era}] ${name} must fail: ${JSON.stringify(r.structuredContent)}`);
+  const text = JSON.stringify(r.content);
+  assert.match(text, pattern, `[${c.era}] ${name}`);
+  assert.doesNotMatch(text, /at .*\.js:\d+|\/tmp\//, 'no stack traces or absolute paths');
+  return text;
+}
+
+async function eachEra(t: test.TestContext, body: (c: AnyClient, notes: string) => Promise<void>): Promise<void> {
+  for (const era of ['2025', '2026'] as const) {
+    const notes = obsidianVault(t);
+    const d = await startTestDaemon(t, notes);
+    const c = (await connectBoth(t, d.url)).find((x) => x.era === era)!;
+    await body(c, notes);
+  }
+}
+
+const read = (notes: string, p: string) => readFileSync(join(notes, p), 'utf8');
+
+test('edit_note: exact replace, section, front matter, tags; diff and hash back; searchable at once', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    const before = await ok(c, 'read_note', { path: 'Recipes/Bread.md' });
+    const e = await ok(c, 'edit_note', {
+      path: 'Recipes/Bread.md',
+      expected_hash: before.hash,
+      operations: [
+        { op: 'replace', old: 'Flour, water, salt.', new: 'Flour, water, salt, and patience with quillwort.' },
+        { op: 'replace_section', heading: 'Starter', content: 'Feed the [[Sourdough]] twice a day.' },
+        { op: 'set_front_matter', values: { status: 'tested' } },
+        { op: 'add_tags', tags: ['baking'] },
+        { op: 'append', text: 'Bake at 250 °C.\n' },
+      ],
+    });
+    assert.equal(e.changed, true);
+    assert.equal(e.previous_hash, before.hash);
+    const text = read(notes, 'Recipes/Bread.md');
+    assert.equal(e.hash, contentHash(text));
+    assert.equal(
+      text,
+      [
+        '---',
+        'status: tested',
+        'tags:',
+        '  - baking',
+        '---',
+        '# Bread',
+        '',
+        '## Starter',
+        'Feed the [[Sourdough]] twice a day.',
+        '',
+        '## Loaf',
+        '',
+        'Flour, water, salt, and patience with quillwort.',
+        'Bake at 250 °C.',
+        '',
+      ].join('\n'),
+    );
+    assert.match(String(e.diff), /^--- a\/Recipes\/Bread\.md\n\+\+\+ b\/Recipes\/Bread\.md\n@@ /);
+    assert.match(String(e.diff), /\n-Flour, water, salt\.\n\+Flour, water, salt, and patience with quillwort\.\n/);
+    assert.deepEqual(
+      (e.changes as Array<{ op: string; lines: number[] }>).map((x) => [x.op, x.lines]),
+      [
+        ['replace', [9]],
+        ['replace_section', [3]],
+        ['set_front_matter', [1]],
+        ['add_tags', [1]],
+        ['append', [14]],
+      ],
+    );
+    assert.equal(e.indexed, true);
+    const s = await ok(c, 'search_notes', { query: 'quillwort', k: 3 });
+    assert.equal((s.results as Array<{ path: string }>)[0]?.path, 'Recipes/Bread.md');
+  });
+});
+
+test('edit_note refuses what does not match, all or none, and conflicts on a stale hash', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    const original = read(notes, 'Projects/Compost.md');
+    await fails(
+      c,
+      'edit_note',
+      {
+        path: 'Projects/Compost.md',
+        operations: [
+          { op: 'append', text: 'never written\n' },
+          { op: 'replace', old: '[[', new: '((' },
+        ],
+      },
+      /not applied, nothing changed: operation 2 \(replace\) expected 1 match of \\"old\\" and found 4 matches, at lines 3, 3, 6, 9/,
+    );
+    await fails(
+      c,
+      'edit_note',
+      { path: 'Projects/Compost.md', operations: [{ op: 'replace', old: 'no such text', new: 'x' }] },
+      /found no match/,
+    );
+    await fails(
+      c,
+      'edit_note',
+      { path: 'Projects/Compost.md', operations: [{ op: 'replace_section', heading: 'Nope', content: 'x' }] },
+      /no heading \\"Nope\\"; the note's headings are \\"Compost\\"/,
+    );
+    await fails(
+      c,
+      'edit_note',
+      { path: 'Projects/Compost.md', expected_hash: '0'.repeat(64), operations: [{ op: 'append', text: 'x' }] },
+      /changed since you read it/,
+    );
+    await fails(c, 'edit_note', { path: 'Nope.md', operations: [{ op: 'append', text: 'x' }] }, /does not exist/);
+    assert.equal(read(notes, 'Projects/Compost.md'), original, 'nothing changed');
+    const h = await ok(c, 'note_history', { path: 'Projects/Compost.md' });
+    assert.deepEqual(h.changes, [], 'nothing recorded');
+  });
+});
+
+test('move_note renames with links rewritten in every linking note; never overwrites', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    await fails(c, 'move_note', { from: 'Projects/Garden.md', to: 'Home.md' }, /already exists at Home\.md/);
+    const m = await ok(c, 'move_note', { from: 'Projects/Garden.md', to: 'Outdoors/Vegetable Garden.md' });
+    assert.equal(m.to, 'Outdoors/Vegetable Garden.md');
+    assert.equal(existsSync(join(notes, 'Projects/Garden.md')), false);
+    const updated = (m.links_updated as Array<{ path: string; links: number }>).map((u) => [u.path, u.links]).sort();
+    assert.deepEqual(updated, [
+      ['Daily/2026-01-05.md', 1],
+      ['Home.md', 3],
+      ['Projects/Compost.md', 1],
+      ['Projects/Roadmap.md', 1],
+    ]);
+    assert.deepEqual(m.links_not_updated, []);
+    const home = read(notes, 'Home.md');
+    assert.match(home, /\[\[Outdoors\/Vegetable Garden\]\] or, shorter, \[\[Vegetable Garden\|my garden\]\]/);
+    assert.match(home, /\[the plot\]\(Outdoors\/Vegetable%20Garden\.md\)/);
+    const compost = read(notes, 'Projects/Compost.md');
+    assert.match(compost, /Feeds the \[\[Vegetable Garden#Soil\]\]/);
+    assert.match(compost, /\[\[Allotment\|the allotment\]\]/, 'a link by alias still works and is left alone');
+    // The moved note's own relative links would break in a new folder: none here, its text is unchanged.
+    assert.match(read(notes, 'Outdoors/Vegetable Garden.md'), /Back to \[\[Home\]\]/);
+    const r = await ok(c, 'read_note', { path: 'Outdoors/Vegetable Garden.md' });
+    assert.equal(r.backlinks_total, 7);
+    await fails(c, 'read_note', { path: 'Projects/Garden.md' }, /does not exist/);
+    // Undo: the note goes back; the linking notes are each undone on their own.
+    const u = await ok(c, 'restore_note', { path: 'Outdoors/Vegetable Garden.md' });
+    assert.equal(u.how, 'move');
+    assert.equal(u.path, 'Projects/Garden.md');
+    assert.equal(existsSync(join(notes, 'Outdoors/Vegetable Garden.md')), false);
+  });
+});
+
+test("move_note rewrites the moved note's own relative links when its folder changes", async (t) => {
+  await eachEra(t, async (c, notes) => {
+    const m = await ok(c, 'move_note', { from: 'Projects/Deep/Nested/Plan.md', to: 'Plan.md' });
+    assert.deepEqual(m.links_updated, [{ path: 'Plan.md', links: 1, hash: m.hash }]);
+    assert.match(read(notes, 'Plan.md'), /Up three folders: \[home\]\(Home\.md\)\./);
+    const r = await ok(c, 'read_note', { path: 'Plan.md' });
+    const home = (r.links as Array<{ target: string; path?: string }>).find((l) => l.target === 'Home.md');
+    assert.equal(home?.path, 'Home.md');
+  });
+});
+
+test('delete_note moves to the trash in the state folder; restore_note brings it back; history lists both', async (t) => {
+  for (const era of ['2025', '2026'] as const) {
+    const notes = obsidianVault(t);
+    const d = await startTestDaemon(t, notes);
+    const c = (await connectBoth(t, d.url)).find((x) => x.era === era)!;
+    const text = read(notes, 'Archive/Ideas.md');
+    await fails(c, 'delete_note', { path: 'Archive/Ideas.md', expected_hash: 'f'.repeat(64) }, /changed since/);
+    const del = await ok(c, 'delete_note', { path: 'Archive/Ideas.md', expected_hash: contentHash(text) });
+    assert.equal(del.hash, contentHash(text));
+    assert.equal(existsSync(join(notes, 'Archive/Ideas.md')), false);
+    const trash = join(d.index.config.historyDir, 'trash');
+    assert.deepEqual(
+      readdirSync(trash).map((f) => readFileSync(join(trash, f), 'utf8')),
+      [text],
+    );
+    const s = await ok(c, 'search_notes', { query: 'beehive pond archived', k: 5 });
+    assert.ok(!(s.results as Array<{ path: string }>).some((h) => h.path === 'Archive/Ideas.md'), 'gone from search');
+    const back = await ok(c, 'restore_note', { path: 'Archive/Ideas.md' });
+    assert.equal(back.how, 'trash');
+    assert.equal(read(notes, 'Archive/Ideas.md'), text);
+    assert.deepEqual(readdirSync(trash), []);
+    const h = await ok(c, 'note_history', { path: 'Archive/Ideas.md' });
+    const changes = h.changes as Array<{ tool: string; before: string | null; after: string | null; who: Out }>;
+    assert.deepEqual(
+      changes.map((x) => [x.tool, x.before, x.after]),
+      [
+        ['restore_note', null, contentHash(text)],
+        ['delete_note', contentHash(text), null],
+      ],
+    );
+    assert.deepEqual(changes[0]!.who, { transport: 'http', token_id: 'env', token_name: 'NOTES_MCP_TOKEN' });
+    assert.equal(h.changed_outside, false);
+    const s2 = await ok(c, 'search_notes', { query: 'beehive pond archived', k: 5 });
+    assert.ok(
+      (s2.results as Array<{ path: string }>).some((x) => x.path === 'Archive/Ideas.md'),
+      'searchable again',
+    );
+  }
+});
+
+test('restore_note undoes an edit or puts back a named version, and never silently over an outside edit', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    const v0 = read(notes, 'Projects/Ideas.md');
+    await ok(c, 'edit_note', { path: 'Projects/Ideas.md', operations: [{ op: 'append', text: 'v1\n' }] });
+    const v1 = read(notes, 'Projects/Ideas.md');
+    await ok(c, 'write_note', { path: 'Projects/Ideas.md', mode: 'overwrite', content: '# Ideas\n\nv2\n' });
+    const undo = await ok(c, 'restore_note', { path: 'Projects/Ideas.md' });
+    assert.equal(undo.how, 'version');
+    assert.equal(read(notes, 'Projects/Ideas.md'), v1);
+    const named = await ok(c, 'restore_note', { path: 'Projects/Ideas.md', version: contentHash(v0) });
+    assert.equal(named.hash, contentHash(v0));
+    assert.equal(read(notes, 'Projects/Ideas.md'), v0);
+    // Someone edits it in an editor: notes-mcp did not write that, so it is not replaced unasked.
+    writeFileSync(join(notes, 'Projects/Ideas.md'), '# Ideas\n\nmine, from the editor\n');
+    const h = await ok(c, 'note_history', { path: 'Projects/Ideas.md' });
+    assert.equal(h.changed_outside, true);
+    await fails(
+      c,
+      'restore_note',
+      { path: 'Projects/Ideas.md', version: contentHash(v1) },
+      /changed since you read it/,
+    );
+    assert.match(read(notes, 'Projects/Ideas.md'), /from the editor/);
+    const forced = await ok(c, 'restore_note', {
+      path: 'Projects/Ideas.md',
+      version: contentHash(v1),
+      expected_hash: h.current_hash,
+    });
+    assert.equal(forced.hash, contentHash(v1));
+    // ...and the editor's text is now a kept version too.
+    const after = await ok(c, 'note_history', { path: 'Projects/Ideas.md', limit: 1 });
+    const last = (after.changes as Array<{ before: string }>)[0]!;
+    assert.equal(last.before, contentHash('# Ideas\n\nmine, from the editor\n'));
+    await fails(
+      c,
+      'restore_note',
+      { path: 'Projects/Ideas.md', version: 'a'.repeat(64) },
+      /cannot restore Projects\/Ideas\.md: a+ is not one of the versions/,
+    );
+    await fails(
+      c,
+      'restore_note',
+      { path: 'Home.md' },
+      /cannot restore Home\.md: notes-mcp has recorded no change to it/,
+    );
+    const paged = await ok(c, 'note_history', { path: 'Projects/Ideas.md', limit: 2 });
+    assert.equal((paged.changes as unknown[]).length, 2);
+    const rest = await ok(c, 'note_history', { path: 'Projects/Ideas.md', limit: 10, before: paged.next_cursor });
+    assert.equal((rest.changes as unknown[]).length, 3);
+    const all = await ok(c, 'note_history', {});
+    assert.equal((all.changes as unknown[]).length, 5);
+  });
+});
+
+test('read_note, related_notes and note:// by title or alias; ambiguity lists the candidates', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    void notes;
+    const byAlias = await ok(c, 'read_note', { path: 'Levain' });
+    assert.equal(byAlias.path, 'Recipes/Sourdough Starter.md');
+    const byTitle = await ok(c, 'read_note', { uri: 'note://Dashboard' });
+    assert.equal(byTitle.path, 'Home.md');
+    const links = byTitle.links as Array<Out>;
+    assert.deepEqual(
+      links.find((l) => l.target === 'Ideas'),
+      {
+        target: 'Ideas',
+        kind: 'wiki',
+        line: 10,
+        status: 'ambiguous',
+        candidates: ['Archive/Ideas.md', 'Projects/Ideas.md'],
+      },
+    );
+    assert.deepEqual(
+      links.find((l) => l.target === 'Missing Note'),
+      {
+        target: 'Missing Note',
+        kind: 'wiki',
+        line: 9,
+        status: 'unresolved',
+      },
+    );
+    assert.deepEqual((byTitle.backlinks as Array<Out>)[0], {
+      path: 'Daily/2026-01-05.md',
+      uri: 'note://Daily/2026-01-05.md',
+      line: 3,
+      kind: 'wiki',
+    });
+    await fails(c, 'read_note', { path: 'Ideas' }, /names more than one note: Archive\/Ideas\.md, Projects\/Ideas\.md/);
+    await fails(c, 'read_note', { path: 'No Such Title' }, /does not exist/);
+    const res = await (
+      c.raw as { readResource: (p: { uri: string }) => Promise<{ contents: Array<{ uri: string }> }> }
+    ).readResource({ uri: 'note://Sourdough' });
+    assert.equal(res.contents[0]?.uri, 'note://Recipes/Sourdough%20Starter.md');
+    const rel = await ok(c, 'related_notes', { path: 'Garden', k: 3 });
+    assert.equal(rel.path, 'Projects/Garden.md');
+    assert.equal(rel.backlinks_total, 7);
+    assert.deepEqual(
+      (rel.links as Array<Out>).map((l) => [l.target, l.path]),
+      [
+        ['Compost', 'Projects/Compost.md'],
+        ['Home', 'Home.md'],
+        ['Dashboard', 'Home.md'],
+      ],
+    );
+    assert.equal((rel.similar as unknown[]).length, 3);
+    assert.ok(!(rel.similar as Array<Out>).some((s) => s.path === 'Projects/Garden.md'));
+  });
+});

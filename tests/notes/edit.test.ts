@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { applyEdits, type EditOp, unifiedDiff } from '../../src/notes/index.ts';
+
+function ok(text: string, ops: EditOp[]): { text: string; lines: number[][]; counts: number[] } {
+  const r = applyEdits(text, ops);
+  assert.ok(r.ok, r.ok ? '' : r.reason);
+  return { text: r.text, lines: r.changes.map((c) => c.lines), counts: r.changes.map((c) => c.count) };
+}
+
+function refused(text: string, ops: EditOp[]): { index: number; reason: string } {
+  const r = applyEdits(text, ops);
+  assert.ok(!r.ok, 'expected the edit to be refused');
+  return r.ok ? { index: -1, reason: '' } : { index: r.index, reason: r.reason };
+}
+
+const NOTE = [
+  '---',
+  'title: Garden',
+  '# why we keep it',
+  'tags: [plants]',
+  '---',
+  '# Garden',
+  '',
+  'Soil is key.',
+  '',
+].join('\n');
+
+test('replace: exactly one match by default, the line of each replacement reported', () => {
+  const r = ok('a\nfoo\nb\n', [{ op: 'replace', old: 'foo', new: 'bar', expectedCount: 1 }]);
+  assert.equal(r.text, 'a\nbar\nb\n');
+  assert.deepEqual(r.lines, [[2]]);
+});
+
+test('replace: zero or too many matches is refused with the count and the lines, and nothing applies', () => {
+  const none = refused('a\nb\n', [{ op: 'replace', old: 'zz', new: 'y', expectedCount: 1 }]);
+  assert.match(none.reason, /found no match/);
+  const many = refused('x\nfoo\nfoo foo\n', [
+    { op: 'append', text: 'never\n' },
+    { op: 'replace', old: 'foo', new: 'bar', expectedCount: 1 },
+  ]);
+  assert.equal(many.index, 1);
+  assert.match(many.reason, /found 3 matches, at lines 2, 3, 3/);
+  assert.match(many.reason, /expected_count/);
+  const all = ok('x\nfoo\nfoo foo\n', [{ op: 'replace', old: 'foo', new: 'bar', expectedCount: 3 }]);
+  assert.equal(all.text, 'x\nbar\nbar bar\n');
+  assert.equal(refused('x', [{ op: 'replace', old: '', new: 'y', expectedCount: 1 }]).index, 0);
+});
+
+test('replace on a CRLF note matches "\\n" in old and keeps CRLF', () => {
+  const r = ok('one\r\ntwo\r\nthree\r\n', [{ op: 'replace', old: 'one\ntwo', new: 'uno\ndos', expectedCount: 1 }]);
+  assert.equal(r.text, 'uno\r\ndos\r\nthree\r\n');
+});
+
+test('prepend goes after the front matter; append starts on a new line', () => {
+  const p = ok(NOTE, [{ op: 'prepend', text: '> pinned' }]);
+  assert.ok(p.text.includes('---\n> pinned\n# Garden'), p.text);
+  assert.deepEqual(p.lines, [[6]]);
+  assert.equal(ok('# T\nno newline', [{ op: 'append', text: 'more\n' }]).text, '# T\nno newline\nmore\n');
+  assert.equal(ok('', [{ op: 'prepend', text: 'first' }]).text, 'first');
+});
+
+test('replace_section: by heading text, up to the next heading of the same or higher level; spacing kept', () => {
+  const src = [
+    '# Top',
+    'intro',
+    '## A',
+    'old a',
+    '### A1',
+    'deep',
+    '',
+    '## B',
+    'b',
+    '```',
+    '## not a heading',
+    '```',
+    '',
+  ].join('\n');
+  const r = ok(src, [{ op: 'replace_section', heading: 'A', content: 'new a' }]);
+  assert.equal(
+    r.text,
+    ['# Top', 'intro', '## A', 'new a', '', '## B', 'b', '```', '## not a heading', '```', ''].join('\n'),
+  );
+  assert.deepEqual(r.lines, [[3]]);
+  const last = ok(src, [{ op: 'replace_section', heading: 'B', content: 'b2\n' }]);
+  assert.ok(last.text.endsWith('## B\nb2\n'), last.text);
+  assert.match(
+    refused(src, [{ op: 'replace_section', heading: 'not a heading', content: 'x' }]).reason,
+    /no heading "not a heading"; the note's headings are "Top", "Top > A"/,
+  );
+});
+
+test('replace_section: a heading that appears twice needs its trail', () => {
+  const src = '# One\n## Notes\na\n# Two\n## Notes\nb\n';
+  assert.match(
+    refused(src, [{ op: 'replace_section', heading: 'Notes', content: 'x' }]).reason,
+    /2 headings match "Notes", at lines 2, 5: give the heading trail/,
+  );
+  assert.equal(
+    ok(src, [{ op: 'replace_section', heading: ['Two', 'Notes'], content: 'x' }]).text,
+    '# One\n## Notes\na\n# Two\n## Notes\nx\n',
+  );
+  assert.equal(
+    ok(src, [{ op: 'replace_section', heading: 'One > Notes', content: 'y' }]).text,
+    '# One\n## Notes\ny\n# Two\n## Notes\nb\n',
+  );
+  assert.equal(
+    ok(src, [{ op: 'replace_section', heading: '## two', content: 'z' }]).text,
+    '# One\n## Notes\na\n# Two\nz\n',
+  );
+});
+
+test('front matter: set and remove keys, comments and other keys kept; created when missing; dropped when empty', () => {
+  const set = ok(NOTE, [{ op: 'set_front_matter', values: { status: 'done', list: [1, 2] } }]);
+  assert.match(set.text, /# why we keep it/);
+  assert.match(set.text, /^status: done$/m);
+  assert.match(set.text, /^list:\n {2}- 1\n {2}- 2$/m);
+  assert.ok(set.text.endsWith('---\n# Garden\n\nSoil is key.\n'));
+  const created = ok('# Plain\n', [{ op: 'set_front_matter', values: { a: 1 } }]);
+  assert.equal(created.text, '---\na: 1\n---\n# Plain\n');
+  const emptied = ok(created.text, [{ op: 'remove_front_matter', keys: ['a', 'absent'] }]);
+  assert.equal(emptied.text, '# Plain\n');
+  assert.deepEqual(emptied.counts, [1]);
+  assert.match(refused('---\na: [\n---\nx\n', [{ op: 'set_front_matter', values: { b: 1 } }]).reason, /not valid YAML/);
+});
+
+test('tags: added once (case-insensitive, # stripped), removed from lists and strings', () => {
+  const added = ok(NOTE, [{ op: 'add_tags', tags: ['#Soil', 'plants', 'soil'] }]);
+  assert.match(added.text, /tags: \[ plants, Soil \]/);
+  assert.deepEqual(added.counts, [1]);
+  const removed = ok(added.text, [{ op: 'remove_tags', tags: ['PLANTS'] }]);
+  assert.match(removed.text, /tags: \[ Soil \]/);
+  const fromString = ok('---\ntags: a, b c\n---\n', [{ op: 'remove_tags', tags: ['b'] }]);
+  assert.match(fromString.text, /tags:\n {2}- a\n {2}- c/);
+  const fresh = ok('x\n', [{ op: 'add_tags', tags: ['new'] }]);
+  assert.equal(fresh.text, '---\ntags:\n  - new\n---\nx\n');
+  assert.match(refused('x', [{ op: 'add_tags', tags: ['two words'] }]).reason, /not a tag/);
+});
+
+test('unified diff: hunks with context, line numbers right, empty when equal, bounded', () => {
+  const a = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`).join('\n') + '\n';
+  const b = a.replace('line 5\n', 'line five\n').replace('line 25\n', '');
+  const d = unifiedDiff(a, b, { path: 'n.md' });
+  assert.equal(
+    d,
+    [
+      '--- a/n.md',
+      '+++ b/n.md',
+      '@@ -2,7 +2,7 @@',
+      ' line 2',
+      ' line 3',
+      ' line 4',
+      '-line 5',
+      '+line five',
+      ' line 6',
+      ' line 7',
+      ' line 8',
+      '@@ -22,7 +22,6 @@',
+      ' line 22',
+      ' line 23',
+      ' line 24',
+      '-line 25',
+      ' line 26',
+      ' line 27',
+      ' line 28',
+      '',
+    ].join('\n'),
+  );
+  assert.equal(unifiedDiff(a, a, { path: 'n.md' }), '');
+  assert.equal(unifiedDiff('', 'x\n', { path: 'n.md' }), '--- a/n.md\n+++ b/n.md\n@@ -0,0 +1,1 @@\n+x\n');
+  const big = unifiedDiff('', 'y\n'.repeat(10_000), { path: 'n.md', maxChars: 1000 });
+  assert.ok(big.length < 1200);
+  assert.match(big, /diff cut at 1000 characters: \d+ more lines/);
+});
+
+test('diff of many scattered edits stays correct (checked by applying it back)', () => {
+  const a = Array.from({ length: 400 }, (_, i) => `l${i % 37}`);
+  const b = a.map((s, i) => (i % 7 === 0 ? `${s}x` : s)).filter((_, i) => i % 11 !== 0);
+  const d = unifiedDiff(`${a.join('\n')}\n`, `${b.join('\n')}\n`, { path: 'n.md', context: 0, maxChars: 1e9 });
+  // Rebuild b from a and the diff.
+  const out: string[] = [];
+  let ai = 0;
+  for (const line of d.split('\n').slice(2)) {
+    const m = /^@@ -(\d+),(\d+)/.exec(line);
+    if (m) {
+      const start = Number(m[2]) === 0 ? Number(m[1]) : Number(m[1]) - 1;
+      while (ai < start) out.push(a[ai++]!);
+    } else if (line.startsWith('-')) ai++;
+    else if (line.startsWith('+')) out.push(line.slice(1));
+    else if (line.startsWith(' ')) out.push(a[ai++]!);
+  }
+  while (ai < a.length) out.push(a[ai++]!);
+  assert.deepEqual(out, b);
+});

@@ -666,7 +666,7 @@ function openStore(file: string, readOnly: boolean): Store {
     // file is caught before it is served; read-only CLI commands skip it to stay quick.
     if (!readOnly) {
       const check = store.quickCheck();
-      if (check !== 'ok') throw new NotesError('NOTES_E_STATE_CORRUPT', [file, check]);
+      if (check !== 'ok') throw new NotesError('NOTES_E_STATE_CORRUPT', [file, `failed its integrity check: ${check}`]);
     }
     store.counts();
     return store;
@@ -709,7 +709,7 @@ function isCorruption(err: unknown): boolean {
     if (
       e instanceof NotesError &&
       e.code === 'NOTES_E_STATE_CORRUPT' &&
-      /malformed|not a database|quick_check|corrupt|file is not/i.test(e.message)
+      /malformed|not a database|integrity check|corrupt|file is not/i.test(e.message)
     )
       return true;
   }

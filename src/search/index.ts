@@ -9,3 +9,4 @@ export {
 export { DEFAULT_FUSION, type FusionMethod, type FusionOptions } from './fusion.ts';
 export { ftsMatch, queryTerms, searchTerms } from './query.ts';
 export { makeSnippet } from './snippet.ts';
+export { toWire, type WireHit, type WireSearch } from './wire.ts';

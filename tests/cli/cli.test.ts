@@ -45,7 +45,9 @@ test('index, search, status, doctor and tokens from the shell; errors are one li
 
   const s = run(['search', 'tomatoes', ...g, '--json', '-k', '3'], env);
   assert.equal(s.code, 0, s.err);
-  assert.equal(JSON.parse(s.out).hits[0].path, 'garden.md');
+  // --json uses the search_notes tool's field names (changed on purpose: it said hits/startLine).
+  assert.equal(JSON.parse(s.out).results[0].path, 'garden.md');
+  assert.equal(typeof JSON.parse(s.out).results[0].start_line, 'number');
   const plain = run(['search', 'quarterly', 'report', ...g], env);
   assert.match(plain.out, /^1\. work\/plan\.md:\d+-\d+/m);
 

@@ -14,7 +14,7 @@ export function registerSearch(program: Command): void {
   program
     .command('search')
     .description('search the notes from the shell')
-    .argument('<query...>', 'what to look for')
+    .argument('<query...>', 'what to look for (a "quoted phrase" must appear word for word)')
     .option('-k, --k <n>', 'number of results', '10')
     .option('--folder <dir>', 'only notes under this folder')
     .option('--tag <tag...>', 'only notes with these tags')
@@ -33,7 +33,7 @@ export function registerSearch(program: Command): void {
         throw new NotesError('NOTES_E_USAGE', ['--mode must be hybrid, bm25 or vector']);
       }
       const { openIndexForCli } = await import('./shared.ts');
-      const { search } = await import('../../search/index.ts');
+      const { search, toWire } = await import('../../search/index.ts');
       const { index, close } = await openIndexForCli(config, { readOnly: true });
       try {
         const r = await search(index, words.join(' '), {
@@ -43,7 +43,8 @@ export function registerSearch(program: Command): void {
           mode,
           onePerNote: !opts.all,
         });
-        if (opts.json) return printJson(processIO, r);
+        // The same field names as the search_notes tool's result.
+        if (opts.json) return printJson(processIO, toWire(r, false));
         if (r.hits.length === 0) processIO.out('no results');
         r.hits.forEach((h, i) => {
           const where = `${h.path}:${h.startLine}-${h.endLine}`;

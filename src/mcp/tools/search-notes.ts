@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { search } from '../../search/index.ts';
+import { search, toWire } from '../../search/index.ts';
 import { okResult } from '../context.ts';
 import { withCachedJsonSchema } from '../schema.ts';
 import { DATA_NOT_INSTRUCTIONS, dateMs, defineTool, isoDate } from './define.ts';
@@ -14,6 +14,13 @@ const SearchInput = withCachedJsonSchema(
     modified_after: isoDate.optional(),
     modified_before: isoDate.optional(),
     one_per_note: z.boolean().default(true).describe('Return at most one passage per note (its best).'),
+    mode: z
+      .enum(['hybrid', 'bm25', 'vector'])
+      .default('hybrid')
+      .describe(
+        '"hybrid" (default): meaning and keywords together; "bm25": keywords only, for exact names, codes, ' +
+          'flags and rare words; "vector": meaning only.',
+      ),
   }),
 );
 
@@ -47,7 +54,7 @@ export const searchNotes = defineTool({
   description:
     "Search the user's Markdown notes by meaning and keywords (hybrid semantic + full-text). Returns ranked " +
     'passages with the note path, note:// URI, heading, line range and a snippet; then call read_note with the ' +
-    'uri (and the line range) to read more. Filter by folder, tags or modification date. Each result says when ' +
+    'uri (and the line range) to read more. A "quoted phrase" must appear word for word. Filter by folder, tags or modification date; mode "bm25" is pure keyword search. Each result says when ' +
     `its note was indexed and whether the file changed since ("stale"). ${DATA_NOT_INSTRUCTIONS}`,
   input: SearchInput,
   output: SearchOutput,
@@ -61,25 +68,9 @@ export const searchNotes = defineTool({
       modifiedAfter: dateMs(args.modified_after),
       modifiedBefore: dateMs(args.modified_before),
       onePerNote: args.one_per_note,
+      mode: args.mode,
     });
-    const out: z.infer<typeof SearchOutput> = {
-      query: r.query,
-      results: r.hits.map((h) => ({
-        uri: h.uri,
-        path: h.path,
-        title: h.title,
-        headings: h.headings,
-        start_line: h.startLine,
-        end_line: h.endLine,
-        snippet: h.snippet,
-        score: h.score,
-        indexed_at: h.indexedAt,
-        stale: h.stale,
-      })),
-      has_more: r.hasMore,
-      indexing: deps.index.busy,
-    };
-    if (r.nextOffset !== undefined) out.next_offset = r.nextOffset;
+    const out: z.infer<typeof SearchOutput> = toWire(r, deps.index.busy);
     return okResult(out);
   },
 });

@@ -331,7 +331,11 @@ export class Indexer {
         continue;
       }
       const text = buf.toString('utf8');
-      const parsed = chunkNote(text, basename(file.path), this.#d.chunkOptions);
+      const parsed = chunkWhole(text, basename(file.path), this.#d.chunkOptions);
+      if (parsed.truncated) {
+        const last = parsed.chunks[parsed.chunks.length - 1]?.endLine ?? 0;
+        skipped.push({ path: file.path, reason: `too long to index whole: only lines 1-${last} are searchable` });
+      }
       pending.push({
         file,
         hash,
@@ -470,4 +474,22 @@ function noteInput(x: Pending): NoteInput {
     aliases: x.parsed.aliases,
     frontMatter: x.parsed.frontMatter,
   };
+}
+
+/**
+ * Chunk a note so that all of it is indexed: a note too long for the chunk cap is chunked
+ * again with larger chunks (each doubling halves the count) rather than cut off. Only past
+ * 16x the normal size, far beyond the 8 MiB note limit at normal density, is the rest left out,
+ * and the caller reports that.
+ */
+function chunkWhole(text: string, fileName: string, opts: ChunkOptions): ParsedNote {
+  let parsed = chunkNote(text, fileName, opts);
+  for (let scale = 2; parsed.truncated && scale <= 16; scale *= 2) {
+    parsed = chunkNote(text, fileName, {
+      ...opts,
+      maxTokens: opts.maxTokens * scale,
+      overlapTokens: opts.overlapTokens * scale,
+    });
+  }
+  return parsed;
 }

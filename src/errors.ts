@@ -71,6 +71,18 @@ export const ERRORS = {
     409,
     'Read-only commands need the model the index was built with.',
   ),
+  NOTES_E_NOTES_MISSING: spec(
+    'the notes folder %s does not exist',
+    400,
+    'Check the --notes path (or NOTES_MCP_NOTES); pass --create to make a new, empty notes folder there.',
+    { exit: 2 },
+  ),
+  NOTES_E_NOTES_NOT_FOLDER: spec(
+    'the notes folder %s is a file, not a folder',
+    400,
+    'Point --notes (or NOTES_MCP_NOTES) at the folder that holds your Markdown notes.',
+    { exit: 2 },
+  ),
   NOTES_E_PATH_INVALID: spec(
     'invalid note path %s: %s',
     400,
@@ -137,6 +149,11 @@ export const ERRORS = {
     401,
     'Send Authorization: Bearer <token> (see `notes-mcp token create`).',
   ),
+  NOTES_E_AUTH_MALFORMED: spec(
+    'the Authorization header must be "Bearer <token>"',
+    401,
+    'Send the header as `Authorization: Bearer <token>`: the word Bearer, one space, then the token.',
+  ),
   NOTES_E_AUTH_INVALID: spec(
     'invalid or revoked bearer token',
     401,
@@ -144,6 +161,11 @@ export const ERRORS = {
   ),
   NOTES_E_AUTH_SCOPE: spec('token scope %s does not allow %s', 403, 'Use a token created with --scope write.'),
   NOTES_E_TOKEN_NOT_FOUND: spec('no token with id %s', 404, 'See `notes-mcp token list`.'),
+  NOTES_E_PORT_IN_USE: spec(
+    'port %s on %s is in use by %s',
+    409,
+    'Stop what holds the port (`notes-mcp status` shows a running daemon), or choose another with --port / NOTES_MCP_PORT.',
+  ),
   NOTES_E_HOST_DENIED: spec('host %s is not allowed', 403, 'Add the public host name to NOTES_MCP_ALLOWED_HOSTS.'),
   NOTES_E_ORIGIN_DENIED: spec(
     'origin %s is not allowed',
@@ -226,6 +248,11 @@ export const ERRORS = {
     'this token already holds %s notification streams: close one and retry',
     429,
     'Close listen streams this client no longer reads (or give each client its own token); raise maxSessionsPerToken if needed.',
+  ),
+  NOTES_E_NODE_TOO_OLD: spec(
+    'Node %s or newer is needed, this is Node %s',
+    500,
+    'Install a newer Node (Homebrew node@24 on a Mac), or put it first on PATH.',
   ),
   NOTES_E_INTERNAL: spec('internal error: %s', 500, 'A bug: the log has the stack trace; please report it.', {
     rpc: -32603,

@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import pretty from 'pino-pretty';
 
 import type { LogLevel } from './log-levels.ts';
 
@@ -11,6 +12,11 @@ export interface LogOptions {
   destination?: DestinationStream;
   /** Log file to append to, reopened on SIGHUP (see reopenLogs). */
   file?: string;
+  /**
+   * Human-readable lines (pino-pretty) instead of JSON: for a person at a terminal. launchd and
+   * log files always get JSON lines.
+   */
+  pretty?: boolean;
 }
 
 // Paths that may carry secrets anywhere in a log object; pino replaces them with "[Redacted]".
@@ -36,6 +42,14 @@ export function createLogger(opts: LogOptions = {}): Logger {
     const stream = pino.destination({ dest: opts.file, append: true, mkdir: true, sync: true });
     fileStreams.add(stream);
     dest = stream;
+  } else if (opts.pretty) {
+    dest = pretty({
+      destination: 2,
+      sync: true,
+      colorize: true,
+      translateTime: 'HH:MM:ss',
+      ignore: 'pid,name,hostname',
+    });
   } else dest = pino.destination({ fd: 2, sync: true });
   return pino(
     {

@@ -29,6 +29,17 @@ export function buildProgram(): Command {
     .addOption(new Option('--model <id>', 'embedding model: auto, bundled or a model id (env NOTES_MCP_MODEL)'))
     .addOption(new Option('--log-level <level>', 'log level (env NOTES_MCP_LOG_LEVEL)').choices(LOG_LEVELS));
   program.exitOverride();
+  // Usage mistakes in the CLI's one format (`notes-mcp: <reason> (NOTES_E_USAGE)`, exit 2), not
+  // commander's own ("error: …", exit 1). Subcommands inherit this.
+  program.configureOutput({
+    outputError: (str, write) =>
+      write(
+        `notes-mcp: ${str
+          .replace(/^error: /, '')
+          .trim()
+          .replace(/\s*\n\s*/g, ' ')} (NOTES_E_USAGE)\n`,
+      ),
+  });
   registerServe(program);
   registerIndex(program);
   registerSearch(program);
@@ -51,7 +62,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     const code = (err as { code?: string }).code;
     // commander reports --help/--version as "errors" with exit code 0.
     if (typeof code === 'string' && code.startsWith('commander.')) {
-      return (err as { exitCode?: number }).exitCode ?? 1;
+      // --help and --version "fail" with exit code 0; every other commander error is usage.
+      return (err as { exitCode?: number }).exitCode === 0 ? 0 : 2;
     }
     return reportFailure(err);
   }
@@ -59,6 +71,13 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 /** Entry point used by bin/notes-mcp.js. */
 export function run(): void {
+  // `notes-mcp doctor | head -1`: the reader went away; that is not an error worth a stack.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

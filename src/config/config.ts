@@ -71,6 +71,8 @@ export type ConfigInput = z.input<typeof ConfigInput>;
 
 export interface Config {
   readonly notesDir: string;
+  /** No flag, variable or file named the notes folder: it is the default ./notes (created if missing). */
+  readonly notesIsDefault: boolean;
   readonly stateDir: string;
   /** Index files for this notes folder: one state sub-folder per notes root. */
   readonly indexDir: string;
@@ -252,6 +254,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
 
   const config: Config = {
     notesDir,
+    notesIsDefault: merged.notes === undefined,
     stateDir,
     indexDir: indexDirFor(stateDir, notesDir),
     modelsDir: join(stateDir, 'models'),

@@ -10,12 +10,18 @@ import { buildApp, McpEndpoint, Metrics } from '../http/index.ts';
 import type { NotesIndex } from '../index/index.ts';
 import { type Logger, reopenLogs } from '../log.ts';
 import { closeInOrder, openRuntime } from './runtime.ts';
+import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts';
+import { VERSION } from '../version.ts';
+import { NotesError } from '../errors.ts';
 
 // The daemon's life: open model and index, answer at once while the initial incremental
 // index runs, watch the folder, and on SIGTERM refuse new work, drain, flush, exit 0.
 
 export interface Daemon {
   url: string;
+  /** The file holding the first token, when there is one (for the start line). */
+  tokenFile: string | undefined;
+  model: string;
   index: NotesIndex;
   /** Resolves when the initial index has finished. */
   ready: Promise<void>;
@@ -62,6 +68,8 @@ export interface StartOptions {
   installSignalHandlers?: boolean;
   /** Chunk size overrides (the MCP bench indexes ~100k chunks from a 38k-note corpus). */
   chunkOptions?: Partial<ChunkOptions>;
+  /** Create a missing notes folder that is not the default (serve --create). */
+  createNotes?: boolean;
 }
 
 export async function startDaemon(o: StartOptions): Promise<Daemon> {
@@ -93,6 +101,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     log,
     skipInitialSync: o.skipInitialSync,
     chunkOptions: o.chunkOptions,
+    createNotes: o.createNotes,
     onEmbed: (s) => metrics?.embedSeconds.observe(s),
     onToolCall: (tool, _ms, outcome) => metrics?.toolCalls.inc({ tool, outcome }),
   });
@@ -178,6 +187,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
       ['endpoint', () => ep.close()],
       ['runtime', () => rt.close()],
     ]).catch(() => undefined);
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw await portInUse(config.host, config.port);
     throw err;
   }
   const addr = server.address() as AddressInfo;
@@ -187,6 +197,18 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     { url, notes: config.notesDir, state: config.stateDir, model: rt.embedder.modelId, auth: config.auth },
     'serving',
   );
+  try {
+    writeRuntimeFile(config.indexDir, {
+      pid: process.pid,
+      url,
+      health: url.replace(/\/mcp$/, '/health'),
+      started_at: new Date().toISOString(),
+      version: VERSION,
+      notes: config.notesDir,
+    });
+  } catch (err) {
+    log.warn({ err }, 'could not write the runtime file (doctor and status will not find this daemon)');
+  }
 
   let closedResolve: () => void = () => undefined;
   const closed = new Promise<void>((r) => {
@@ -208,6 +230,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
         ]);
       } finally {
         server.closeAllConnections();
+        removeRuntimeFile(config.indexDir);
         log.info('stopped');
         closedResolve();
       }
@@ -216,5 +239,28 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   };
 
   shutdownRef = shutdown;
-  return { url, index, ready: rt.ready, shutdown, closed };
+  return {
+    url,
+    index,
+    ready: rt.ready,
+    shutdown,
+    closed,
+    tokenFile: existsSync(config.accessTokenFile) ? config.accessTokenFile : undefined,
+    model: rt.embedder.modelId,
+  };
+}
+
+/** What holds the port, when it can tell: another notes-mcp answers /health with its version. */
+async function portInUse(host: string, port: number): Promise<NotesError> {
+  const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  let who = 'another program';
+  try {
+    const r = await fetch(`http://${h}:${port}/health`, { signal: AbortSignal.timeout(1_000) });
+    const body = (await r.json()) as { version?: unknown; status?: unknown };
+    if (typeof body.version === 'string') who = `another notes-mcp (version ${body.version})`;
+    else if (typeof body.status === 'string') who = 'another notes-mcp';
+  } catch {
+    // not an HTTP server we know
+  }
+  return new NotesError('NOTES_E_PORT_IN_USE', [port, host, who]);
 }

@@ -7,7 +7,7 @@ import { NotesError } from '../errors.ts';
 import { NotesIndex } from '../index/index.ts';
 import type { Logger } from '../log.ts';
 import { type McpDeps, NotificationHub } from '../mcp/index.ts';
-import type { NotesWatcher } from '../notes/index.ts';
+import { type NotesWatcher, prepareNotesFolder } from '../notes/index.ts';
 import { InflightGate } from './gate.ts';
 import { watchIntoIndex } from './watch.ts';
 
@@ -25,6 +25,8 @@ export interface RuntimeOptions {
   /** Seconds each embedding call took (metrics). */
   onEmbed?: (seconds: number) => void;
   onToolCall?: McpDeps['onToolCall'];
+  /** Create a missing notes folder even when it is not the default ./notes (--create). */
+  createNotes?: boolean;
   /** Aborted while opening (stdin closed, SIGTERM): stop at the next step, release what was opened. */
   signal?: AbortSignal;
 }
@@ -85,7 +87,7 @@ function checkAborted(signal: AbortSignal | undefined): void {
 
 export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   const { config, log, signal } = o;
-  mkdirSync(config.notesDir, { recursive: true });
+  prepareNotesFolder(config.notesDir, { isDefault: config.notesIsDefault, create: o.createNotes ?? false });
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const raw = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
   const embedder = timed(raw, o.onEmbed);

@@ -72,6 +72,8 @@ class CountingTransport implements Transport {
 export interface StdioOptions {
   input?: Readable;
   output?: Writable;
+  /** Create a missing notes folder that is not the default (serve --create). */
+  createNotes?: boolean;
 }
 
 /** Serve until stdin ends or a signal arrives; resolves once everything is closed. */
@@ -110,7 +112,7 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
 
   let rt: Runtime;
   try {
-    rt = await openRuntime({ config, log, signal: opening.signal });
+    rt = await openRuntime({ config, log, signal: opening.signal, createNotes: opts.createNotes });
   } catch (err) {
     if (err instanceof NotesError && err.code === 'NOTES_E_SHUTTING_DOWN') return;
     throw err;

@@ -151,7 +151,14 @@ export function buildApp(d: AppDeps): express.Express {
     const presented = bearerToken(req.headers.authorization);
     const id = presented === undefined ? undefined : d.tokens.verify(presented);
     if (!id) {
-      const code = presented === undefined ? 'NOTES_E_AUTH_MISSING' : 'NOTES_E_AUTH_INVALID';
+      // A header that is there but not "Bearer <token>" (the token alone, "Token x", "bearer:x")
+      // gets an answer that says what is expected, instead of "missing bearer token".
+      const malformed = presented === undefined && (req.headers.authorization ?? '').trim() !== '';
+      const code = malformed
+        ? 'NOTES_E_AUTH_MALFORMED'
+        : presented === undefined
+          ? 'NOTES_E_AUTH_MISSING'
+          : 'NOTES_E_AUTH_INVALID';
       res.setHeader(
         'WWW-Authenticate',
         presented === undefined ? 'Bearer realm="notes-mcp"' : 'Bearer realm="notes-mcp", error="invalid_token"',

@@ -1,3 +1,4 @@
+import { MIN_NODE } from '../../src/version.ts';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -38,7 +39,7 @@ const SUPPORTED_OS = ['linux', 'darwin'];
  * first in Node 22.14; on 22.12 and 22.13 (Node-API 9) it segfaults at the first SQLite call,
  * although its engines says >=22. Raise it when a dependency needs more.
  */
-const NODE_API_FLOOR = { version: '22.14.0', why: 'better-sqlite3 prebuilds need Node-API 10' };
+const NODE_API_FLOOR = { version: MIN_NODE, why: 'better-sqlite3 prebuilds need Node-API 10' };
 
 const readJson = (...parts: string[]): unknown => JSON.parse(readFileSync(join(REPO_ROOT, ...parts), 'utf8'));
 const pkg = () => Pkg.parse(readJson('package.json'));

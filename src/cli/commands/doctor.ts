@@ -17,15 +17,14 @@ export interface DoctorCheck {
 
 export type DoctorSection = (config: Config) => Promise<DoctorCheck[]>;
 
-const MIN_NODE_MAJOR = 22;
-
 async function runtimeSection(config: Config): Promise<DoctorCheck[]> {
-  const major = Number(process.versions.node.split('.')[0]);
+  const { MIN_NODE, nodeIsRecentEnough } = await import('../../version.ts');
+  const ok = nodeIsRecentEnough(process.versions.node);
   return [
     {
       name: 'node',
-      ok: major >= MIN_NODE_MAJOR,
-      detail: `Node ${process.versions.node} (${process.execPath})${major >= MIN_NODE_MAJOR ? '' : `: notes-mcp needs Node ${MIN_NODE_MAJOR} or newer`}`,
+      ok,
+      detail: `Node ${process.versions.node} (${process.execPath})${ok ? '' : `: notes-mcp needs Node ${MIN_NODE} or newer`}`,
     },
     {
       name: 'config',
@@ -133,11 +132,7 @@ async function indexSection(config: Config): Promise<DoctorCheck[]> {
   const { existsSync } = await import('node:fs');
   const { indexFiles, readLockOwner } = await import('../../index/index.ts');
   const owner = readLockOwner(indexFiles(config.indexDir).lock);
-  const daemon: DoctorCheck = {
-    name: 'daemon',
-    ok: true,
-    detail: owner ? `running as pid ${owner} (holds ${config.indexDir})` : 'not running on this state folder',
-  };
+  const daemon = await daemonCheck(config, owner);
   if (!existsSync(indexFiles(config.indexDir).database)) {
     return [
       daemon,
@@ -201,6 +196,42 @@ async function setAsideCheck(indexDir: string): Promise<DoctorCheck[]> {
   ];
 }
 
+/**
+ * The daemon actually serving this notes folder, asked over HTTP (its runtime file says where),
+ * never the configuration echoed back: a daemon started on another port is reported there.
+ */
+async function daemonCheck(config: Config, lockOwner: number | undefined): Promise<DoctorCheck> {
+  const { probeDaemon } = await import('../../daemon/runtime-file.ts');
+  const p = await probeDaemon(config.indexDir);
+  switch (p.state) {
+    case 'serving': {
+      const up = typeof p.health.uptime_s === 'number' ? `, up ${p.health.uptime_s} s` : '';
+      return {
+        name: 'daemon',
+        ok: true,
+        detail: `serving ${p.info.url} (pid ${p.info.pid}, version ${p.info.version}${up})`,
+      };
+    }
+    case 'silent':
+      return { name: 'daemon', ok: false, detail: `pid ${p.info.pid} should serve ${p.info.url}, but ${p.reason}` };
+    case 'stale':
+      return {
+        name: 'daemon',
+        ok: true,
+        warn: true,
+        detail: `not running: the daemon that served ${p.info.url} (pid ${p.info.pid}) stopped without a clean exit`,
+      };
+    default:
+      return {
+        name: 'daemon',
+        ok: true,
+        detail: lockOwner
+          ? `no daemon serves this notes folder; pid ${lockOwner} (e.g. "notes-mcp index") holds its index`
+          : 'no daemon serves this notes folder',
+      };
+  }
+}
+
 async function authSection(config: Config): Promise<DoctorCheck[]> {
   const { statSync } = await import('node:fs');
   const { isLoopbackHost } = await import('../../config/index.ts');
@@ -227,7 +258,7 @@ async function authSection(config: Config): Promise<DoctorCheck[]> {
   out.push({
     name: 'serving',
     ok: config.auth || !exposed,
-    detail: `http://${config.host}:${config.port}/mcp, auth ${config.auth ? 'on' : 'OFF'}${exposed && config.allowedHosts.length === 0 ? '; bound beyond loopback but NOTES_MCP_ALLOWED_HOSTS is empty, so clients using a public name get 403' : ''}`,
+    detail: `configured for http://${config.host}:${config.port}/mcp, auth ${config.auth ? 'on' : 'OFF'}${exposed && config.allowedHosts.length === 0 ? '; bound beyond loopback but NOTES_MCP_ALLOWED_HOSTS is empty, so clients using a public name get 403' : ''}`,
   });
   return out;
 }

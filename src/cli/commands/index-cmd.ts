@@ -3,6 +3,7 @@ import { configFrom, type GlobalOptions, printJson, processIO } from '../context
 
 interface IndexOptions {
   full?: boolean;
+  create?: boolean;
   json?: boolean;
 }
 
@@ -11,13 +12,14 @@ export function registerIndex(program: Command): void {
     .command('index')
     .description('index the notes folder (incrementally: only changed notes) and exit')
     .option('--full', 're-read and re-chunk every note')
+    .option('--create', 'create the notes folder if it does not exist (only ./notes is created without it)')
     .option('--json', 'print the summary as JSON')
     .addHelpText('after', '\nShows a progress bar on a terminal, plain progress lines otherwise.')
     .action(async (opts: IndexOptions, cmd: Command) => {
       const g = cmd.optsWithGlobals<GlobalOptions & IndexOptions>();
       const config = await configFrom(g);
-      const { mkdirSync } = await import('node:fs');
-      mkdirSync(config.notesDir, { recursive: true });
+      const { prepareNotesFolder } = await import('../../notes/index.ts');
+      prepareNotesFolder(config.notesDir, { isDefault: config.notesIsDefault, create: opts.create ?? false });
       const { openIndexForCli } = await import('./shared.ts');
       const { index, close } = await openIndexForCli(config, { readOnly: false });
       const io = processIO;

@@ -8,6 +8,7 @@ interface ServeOptions {
   port?: string;
   logFile?: string;
   watch?: boolean;
+  create?: boolean;
 }
 
 export function registerServe(program: Command): void {
@@ -20,6 +21,7 @@ export function registerServe(program: Command): void {
     .option('--no-auth', 'accept requests without a bearer token (only on a loopback address)')
     .option('--log-file <file>', 'append JSON logs to this file, reopened on SIGHUP (env NOTES_MCP_LOG_FILE)')
     .option('--no-watch', 'do not watch the notes folder for changes')
+    .option('--create', 'create the notes folder if it does not exist (only ./notes is created without it)')
     .addHelpText(
       'after',
       '\nAuth is on by default: on first start a token is created and its file printed.\n' +
@@ -46,7 +48,9 @@ export function registerServe(program: Command): void {
           `--no-auth is allowed only on a loopback address, not ${config.host}: create a token with "notes-mcp token create"`,
         ]);
       }
-      const log = createLogger({ level: config.logLevel, file: config.logFile });
+      // A person at a terminal reads lines; launchd and files get JSON lines.
+      const onTerminal = Boolean(process.stderr.isTTY) && !config.logFile;
+      const log = createLogger({ level: config.logLevel, file: config.logFile, pretty: onTerminal });
       process.on('uncaughtException', (err) => {
         log.fatal({ err }, 'uncaught exception: exiting so the supervisor restarts notes-mcp');
         log.flush?.();
@@ -59,12 +63,28 @@ export function registerServe(program: Command): void {
       });
       if (opts.stdio) {
         const { serveStdioDaemon } = await import('../../daemon/stdio.ts');
-        await serveStdioDaemon(config, log);
+        await serveStdioDaemon(config, log, { createNotes: opts.create ?? false });
         process.exit(0);
       }
       const { startDaemon } = await import('../../daemon/daemon.ts');
-      const d = await startDaemon({ config, log, installSignalHandlers: true });
+      const d = await startDaemon({ config, log, installSignalHandlers: true, createNotes: opts.create ?? false });
       process.off('SIGHUP', earlyHup);
+      if (onTerminal) process.stderr.write(`${startLine(config, d)}\n`);
       await d.closed;
     });
+}
+
+/** The one line a person starting the daemon by hand needs: where it is, and how to connect. */
+function startLine(
+  config: import('../../config/index.ts').Config,
+  d: { url: string; tokenFile: string | undefined; model: string },
+): string {
+  const auth = !config.auth
+    ? 'no token needed (--no-auth)'
+    : d.tokenFile
+      ? `token: cat "${d.tokenFile}"`
+      : config.token
+        ? 'token: the one in NOTES_MCP_TOKEN'
+        : 'token: "notes-mcp token create"';
+  return `notes-mcp serving ${d.url} for ${config.notesDir} (model ${d.model}); ${auth}`;
 }

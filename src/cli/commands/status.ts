@@ -13,27 +13,48 @@ export function registerStatus(program: Command): void {
       const { indexFiles, readLockOwner } = await import('../../index/index.ts');
       const { ago, openIndexForCli } = await import('./shared.ts');
       const owner = readLockOwner(indexFiles(config.indexDir).lock);
+      const { probeDaemon } = await import('../../daemon/runtime-file.ts');
+      const probe = await probeDaemon(config.indexDir);
+      // The running daemon, asked over HTTP: its real URL and index lag, or why none answers.
+      const daemon =
+        probe.state === 'serving'
+          ? { running: true, pid: probe.info.pid, url: probe.info.url, health: probe.health }
+          : probe.state === 'silent'
+            ? { running: true, pid: probe.info.pid, url: probe.info.url, problem: probe.reason }
+            : { running: false, pid: owner ?? null };
+      const daemonLine =
+        probe.state === 'serving'
+          ? `serving ${probe.info.url} (pid ${probe.info.pid})`
+          : probe.state === 'silent'
+            ? `pid ${probe.info.pid} should serve ${probe.info.url}, but ${probe.reason}`
+            : owner
+              ? `not serving; pid ${owner} holds the index`
+              : 'not running';
       if (!existsSync(indexFiles(config.indexDir).database)) {
         const empty = {
           notesDir: config.notesDir,
           indexDir: config.indexDir,
           indexed: false,
           daemonPid: owner ?? null,
+          daemon,
         };
         if (opts.json) return printJson(processIO, empty);
-        processIO.out(`notes:  ${config.notesDir}\nindex:  ${config.indexDir} (not built yet: run "notes-mcp index")`);
+        processIO.out(
+          `notes:   ${config.notesDir}\nindex:   ${config.indexDir} (not built yet: run "notes-mcp index")\ndaemon:  ${daemonLine}`,
+        );
         return;
       }
       const { index, close } = await openIndexForCli(config, { readOnly: true });
       try {
         const s = index.status();
         const tags = index.tagCounts(10);
-        if (opts.json) return printJson(processIO, { ...s, indexed: true, daemonPid: owner ?? null, topTags: tags });
+        if (opts.json)
+          return printJson(processIO, { ...s, indexed: true, daemonPid: owner ?? null, daemon, topTags: tags });
         processIO.out(
           [
             `notes:   ${s.notesDir}`,
             `index:   ${s.indexDir}`,
-            `daemon:  ${owner ? `running (pid ${owner})` : 'not running'}`,
+            `daemon:  ${daemonLine}`,
             `model:   ${s.model} (${s.dims} dims)`,
             `content: ${s.notes} notes, ${s.chunks} chunks, ${s.vectors} distinct vectors`,
             `fresh:   last note indexed ${ago(s.lastIndexedAt)}`,

@@ -1,0 +1,72 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { writeFileAtomicSync } from '../fs-atomic.ts';
+
+// <index folder>/daemon.json: where the daemon serving this notes folder can be reached, for
+// `doctor` and `status` (which then ask it over HTTP instead of echoing the configuration).
+// Written once the port is bound, removed on a clean exit; a crashed daemon's file is
+// recognised by its dead pid.
+
+export const RuntimeInfo = z.object({
+  pid: z.number().int(),
+  url: z.string(),
+  health: z.string(),
+  started_at: z.string(),
+  version: z.string(),
+  notes: z.string(),
+});
+export type RuntimeInfo = z.infer<typeof RuntimeInfo>;
+
+export function runtimeFile(indexDir: string): string {
+  return join(indexDir, 'daemon.json');
+}
+
+export function writeRuntimeFile(indexDir: string, info: RuntimeInfo): void {
+  writeFileAtomicSync(runtimeFile(indexDir), `${JSON.stringify(info, null, 2)}\n`, 0o600);
+}
+
+/** Remove the file if it is still this process's (a second daemon never deletes the first's). */
+export function removeRuntimeFile(indexDir: string, pid = process.pid): void {
+  const info = readRuntimeFile(indexDir);
+  if (info?.pid === pid) rmSync(runtimeFile(indexDir), { force: true });
+}
+
+export function readRuntimeFile(indexDir: string): RuntimeInfo | undefined {
+  try {
+    const r = RuntimeInfo.safeParse(JSON.parse(readFileSync(runtimeFile(indexDir), 'utf8')));
+    return r.success ? r.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+export type DaemonProbe =
+  | { state: 'none' }
+  | { state: 'stale'; info: RuntimeInfo }
+  | { state: 'silent'; info: RuntimeInfo; reason: string }
+  | { state: 'serving'; info: RuntimeInfo; health: Record<string, unknown> };
+
+/** Is a daemon serving this index, and does it answer? Asks its /health (timeoutMs). */
+export async function probeDaemon(indexDir: string, timeoutMs = 2_000): Promise<DaemonProbe> {
+  const info = readRuntimeFile(indexDir);
+  if (!info) return { state: 'none' };
+  if (!alive(info.pid)) return { state: 'stale', info };
+  try {
+    const r = await fetch(info.health, { signal: AbortSignal.timeout(timeoutMs) });
+    const body = (await r.json()) as Record<string, unknown>;
+    if (!r.ok) return { state: 'silent', info, reason: `/health answered HTTP ${r.status}` };
+    return { state: 'serving', info, health: body };
+  } catch (err) {
+    return { state: 'silent', info, reason: `/health did not answer (${(err as Error).message})` };
+  }
+}

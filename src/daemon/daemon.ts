@@ -102,6 +102,12 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     skipInitialSync: o.skipInitialSync,
     chunkOptions: o.chunkOptions,
     createNotes: o.createNotes,
+    // Under launchd a non-zero exit is restarted, and the start-time check heals the database.
+    onCorrupt: o.installSignalHandlers
+      ? () => {
+          void shutdownRef?.('index damaged').finally(() => process.exit(70));
+        }
+      : undefined,
     onEmbed: (s) => metrics?.embedSeconds.observe(s),
     onToolCall: (tool, _ms, outcome) => metrics?.toolCalls.inc({ tool, outcome }),
   });

@@ -25,6 +25,8 @@ export interface RuntimeOptions {
   /** Seconds each embedding call took (metrics). */
   onEmbed?: (seconds: number) => void;
   onToolCall?: McpDeps['onToolCall'];
+  /** The index found its database damaged while running (the daemon restarts to heal it). */
+  onCorrupt?: (err: Error) => void;
   /** Create a missing notes folder even when it is not the default ./notes (--create). */
   createNotes?: boolean;
   /** Aborted while opening (stdin closed, SIGTERM): stop at the next step, release what was opened. */
@@ -113,6 +115,10 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     throw err;
   }
   const idx = index;
+  idx.once('corrupt', (err) => {
+    log.fatal({ err }, 'the index database is damaged: exiting so the restart moves it aside and rebuilds it');
+    o.onCorrupt?.(err);
+  });
   const gate = new InflightGate();
   const deps: McpDeps = { index: idx, config, log, inflight: gate, onToolCall: o.onToolCall };
   const ready = o.skipInitialSync

@@ -104,6 +104,8 @@ function folderOf(path: string): string {
 interface Events {
   note: [NoteEvent];
   synced: [SyncSummary];
+  /** The database turned out damaged while running: the owner should restart, which heals it. */
+  corrupt: [Error];
 }
 
 /** The knowledge index: one SQLite database plus an HNSW graph, with one writer at a time. */
@@ -354,7 +356,17 @@ export class NotesIndex extends EventEmitter<Events> {
     if (this.readOnly) return Promise.reject(new NotesError('NOTES_E_INTERNAL', ['index opened read-only']));
     this.#queued++;
     this.#pendingSince ??= Date.now();
-    const run = this.#queue.then(fn, fn);
+    const guarded = async (): Promise<T> => {
+      try {
+        return await fn();
+      } catch (err) {
+        // Damage found mid-run (a page gone bad under the daemon): the start-time check moves
+        // the file aside and rebuilds, so the owner is told to restart rather than limp on.
+        if (isCorruption(err)) this.emit('corrupt', err as Error);
+        throw err;
+      }
+    };
+    const run = this.#queue.then(guarded, guarded);
     this.#queue = run.then(
       () => this.#settle(),
       () => this.#settle(),

@@ -5,17 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { instanceConfig, instancePlistObject, resolveLayout } from '../../src/ops/index.ts';
 import { REPO_ROOT, tempDir } from '../helpers/tmp.ts';
-import {
-  call,
-  freePort,
-  nginxTest,
-  skipNoNginx,
-  spawnLikeLaunchd,
-  startNginx,
-  waitFor,
-  writeNginx,
-  runVerify,
-} from './helpers.ts';
+import { call, freePort, nginxTest, spawnLikeLaunchd, startNginx, waitFor, writeNginx, runVerify } from './helpers.ts';
 
 // The whole chain on loopback: the real daemon started from its generated plist, behind a real
 // nginx with the generated TLS configuration. MCP over HTTPS through the proxy (verify.sh:
@@ -27,7 +17,6 @@ const TOKEN = 'e2e-token-0123456789abcdef0123456789';
 const READ_TIMEOUT_S = 17;
 
 test('real daemon behind real nginx over HTTPS: MCP, SSE past the idle timeout, verify.sh', {
-  skip: skipNoNginx,
   timeout: 120_000,
 }, async (t) => {
   const root = tempDir(t);

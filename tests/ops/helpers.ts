@@ -6,7 +6,14 @@ import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parse } from 'plist';
-import { type Layout, nginxMain, nginxSite, type PlistObject, type SiteInput } from '../../src/ops/index.ts';
+import {
+  type Layout,
+  type MainInput,
+  nginxMain,
+  nginxSite,
+  type PlistObject,
+  type SiteInput,
+} from '../../src/ops/index.ts';
 import { REPO_ROOT } from '../helpers/tmp.ts';
 
 export const GOLDEN_DIR = join(REPO_ROOT, 'tests', 'ops', 'golden');
@@ -87,8 +94,15 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
-export const skipNoNginx: string | false = NGINX ? false : 'nginx is not installed (apt-get install nginx)';
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx'].find(
+  (p) => spawnSync(p, ['-v']).status === 0,
+);
+
+/** The nginx binary; a missing nginx fails the test (never skips it): .ci/run installs it. */
+export function nginxBin(): string {
+  assert.ok(NGINX, 'nginx is not installed: apt-get install nginx (.ci/run does)');
+  return NGINX;
+}
 
 /** A self-signed certificate for name (DNS or IP SAN) in dir/fullchain.pem + dir/privkey.pem. */
 export function makeCert(dir: string, name: string): { cert: string; key: string } {
@@ -204,7 +218,7 @@ export interface Site {
 }
 
 /** nginx.conf + servers/*.conf for the given instances (paths from their layouts); returns nginx.conf. */
-export function writeNginx(sites: Site[], main: { httpPort?: number } = {}): string {
+export function writeNginx(sites: Site[], main: MainInput = {}): string {
   const first = sites[0];
   assert.ok(first);
   const n = first.layout.nginx;
@@ -213,12 +227,15 @@ export function writeNginx(sites: Site[], main: { httpPort?: number } = {}): str
     const { cert, key } = makeCert(layout.tls.dir, site.serverName);
     writeFileSync(layout.nginx.siteFile, nginxSite(layout, { ...site, cert, key }));
   }
-  writeFileSync(n.confFile, nginxMain(first.layout, { ipv6: false, httpPort: main.httpPort ?? 0 }));
+  writeFileSync(
+    n.confFile,
+    nginxMain(first.layout, { ipv6: false, ...main, httpPort: main.httpPort ?? 0, httpsPorts: main.httpsPorts ?? [] }),
+  );
   return n.confFile;
 }
 
 export function nginxTest(root: string, conf: string): { ok: boolean; output: string } {
-  const r = spawnSync(NGINX ?? 'nginx', ['-p', root, '-c', conf, '-t'], { encoding: 'utf8' });
+  const r = spawnSync(nginxBin(), ['-p', root, '-c', conf, '-t'], { encoding: 'utf8' });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -229,7 +246,7 @@ export async function startNginx(
   conf: string,
   probe: { port: number; host: string },
 ): Promise<ChildProcess> {
-  const nginx = spawn(NGINX ?? 'nginx', ['-p', root, '-c', conf, '-g', 'daemon off;'], {
+  const nginx = spawn(nginxBin(), ['-p', root, '-c', conf, '-g', 'daemon off;'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { instanceConfig, instancePlistObject, resolveLayout } from '../../src/ops/index.ts';
@@ -31,6 +32,8 @@ test('real daemon behind real nginx over HTTPS: MCP, SSE past the idle timeout, 
     port,
     model: 'bundled',
     serverName: 'notes.test',
+    // launchd starts the job as UserName: here whoever runs the tests.
+    user: userInfo().username,
   });
   for (const d of [layout.notes, layout.state, layout.logs, layout.etcDir]) mkdirSync(d, { recursive: true });
   writeFileSync(layout.tokenFile, `${TOKEN}\n`, { mode: 0o600 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
@@ -56,23 +56,7 @@ export function stringRecord(v: unknown): Record<string, string> {
   return v as Record<string, string>;
 }
 
-/**
- * Start a job the way launchd does: ProgramArguments verbatim (no shell of ours), an environment
- * holding only the plist's EnvironmentVariables, cwd = WorkingDirectory, stdout/stderr appended
- * to StandardOutPath/StandardErrorPath.
- */
-export function spawnLikeLaunchd(plist: PlistObject): ChildProcess {
-  const args = stringArray(plist.ProgramArguments);
-  const [program, ...rest] = args;
-  assert.ok(program, 'ProgramArguments is empty');
-  const env = stringRecord(plist.EnvironmentVariables ?? {});
-  const cwd = typeof plist.WorkingDirectory === 'string' ? plist.WorkingDirectory : '/';
-  const out = typeof plist.StandardOutPath === 'string' ? plist.StandardOutPath : undefined;
-  const err = typeof plist.StandardErrorPath === 'string' ? plist.StandardErrorPath : undefined;
-  const stdout = out ? openSync(out, 'a') : 'ignore';
-  const stderr = err ? openSync(err, 'a') : 'ignore';
-  return spawn(program, rest, { env, cwd, stdio: ['ignore', stdout, stderr] });
-}
+export { spawnLikeLaunchd } from './launchd-spawn.ts';
 
 /** Wait until fn() resolves truthy, polling; throws with the last error after `ms`. */
 export async function waitFor<T>(

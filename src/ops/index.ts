@@ -34,3 +34,11 @@ export {
 } from './layout.ts';
 export { instanceNewsyslog, nginxNewsyslog } from './newsyslog.ts';
 export { isIPv4, MainInput, MOZILLA_INTERMEDIATE, nginxMain, nginxSite, SiteInput } from './nginx.ts';
+export {
+  judgeVerifyRecord,
+  readVerifyRecord,
+  VERIFY_RECORD_FILE,
+  VerifyRecord,
+  type VerifyRecordResult,
+  type VerifyVerdict,
+} from './verify-record.ts';

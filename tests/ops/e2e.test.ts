@@ -65,6 +65,7 @@ test('real daemon behind real nginx over HTTPS: MCP, SSE past the idle timeout, 
         httpsPort,
         ipv6: false,
         readTimeout: `${READ_TIMEOUT_S}s`,
+        rate: '100r/s',
       },
     },
   ]);

@@ -260,10 +260,33 @@ export function runVerify(httpsPort: number, tokenFile: string, home: string, ex
       '--no-service',
       '--token-file',
       tokenFile,
-      '--runs',
+      '--samples',
+      '100',
+      '--warmup',
       '5',
       ...extra,
     ],
     { encoding: 'utf8', env: { ...process.env, HOME: home }, timeout: 60_000 },
   );
+}
+
+/** fixtures/fake-daemon.mjs on a free loopback port, killed when the test ends. */
+export function startFakeDaemon(
+  token: string,
+  env: Record<string, string>,
+  t?: { after: (fn: () => void) => void },
+): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, [join(FIXTURES, 'fake-daemon.mjs')], {
+    env: { ...process.env, FAKE_TOKEN: token, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t?.after(() => proc.kill('SIGKILL'));
+  return new Promise((resolve, reject) => {
+    proc.stdout?.once('data', (d: Buffer) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) resolve({ proc, port: Number(m[1]) });
+      else reject(new Error(`fake daemon said ${d}`));
+    });
+    proc.once('exit', (code) => reject(new Error(`fake daemon exited ${code}`)));
+  });
 }

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { nginxSite, resolveLayout } from '../../src/ops/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { call, FIXTURES, freePort, nginxTest, runVerify, startNginx, writeNginx } from './helpers.ts';
+import { call, freePort, nginxTest, runVerify, startFakeDaemon, startNginx, writeNginx } from './helpers.ts';
 
 // Debian's nginx checks and runs the generated configuration: `nginx -t` on several instances
 // side by side, then a real nginx in front of a stand-in daemon (fixtures/fake-daemon.mjs) for
@@ -93,28 +92,13 @@ test('nginx -t rejects a broken site, so provision.sh can trust the check', (t) 
   assert.match(r.output, /missing\.pem/);
 });
 
-function startFakeDaemon(env: Record<string, string>): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, [join(FIXTURES, 'fake-daemon.mjs')], {
-    env: { ...process.env, FAKE_TOKEN: TOKEN, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    proc.stdout?.once('data', (d: Buffer) => {
-      const m = /listening (\d+)/.exec(d.toString());
-      if (m) resolve({ proc, port: Number(m[1]) });
-      else reject(new Error(`fake daemon said ${d}`));
-    });
-    proc.once('exit', (code) => reject(new Error(`fake daemon exited ${code}`)));
-  });
-}
-
 test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limits, verify.sh', async (t) => {
   const root = tempDir(t);
   // nginx workers drop to nobody when the test runs as root: they must reach the ACME webroot.
   chmodSync(root, 0o755);
-  const alpha = await startFakeDaemon({ FAKE_ALLOWED_HOSTS: 'notes.test', FAKE_PING_MS: '400' });
-  const beta = await startFakeDaemon({ FAKE_ALLOWED_HOSTS: 'limited.test' });
-  const gamma = await startFakeDaemon({ FAKE_ALLOWED_HOSTS: 'conn.test', FAKE_PING_MS: '200' });
+  const alpha = await startFakeDaemon(TOKEN, { FAKE_ALLOWED_HOSTS: 'notes.test', FAKE_PING_MS: '400' });
+  const beta = await startFakeDaemon(TOKEN, { FAKE_ALLOWED_HOSTS: 'limited.test' });
+  const gamma = await startFakeDaemon(TOKEN, { FAKE_ALLOWED_HOSTS: 'conn.test', FAKE_PING_MS: '200' });
   t.after(() => {
     for (const d of [alpha, beta, gamma]) d.proc.kill('SIGKILL');
   });
@@ -127,7 +111,8 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
     [
       {
         layout: alphaLayout,
-        site: { serverName: 'notes.test', readTimeout: '2s', bodyTimeout: '2s', ...ports },
+        // 50 requests/s: verify.sh's 100+ calls run into the limit and are paced, not failed.
+        site: { serverName: 'notes.test', readTimeout: '2s', bodyTimeout: '2s', rate: '50r/s', ...ports },
       },
       {
         layout: resolveLayout({ ...base, instance: 'beta', port: beta.port }),
@@ -306,16 +291,21 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
   // verify.sh passes through nginx, records a baseline, compares with it, and fails once the daemon is gone.
   const tokenFile = join(root, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`);
-  const baseline = join(root, 'baseline.env');
+  const baseline = join(root, 'baseline.json');
   const verify = () => runVerify(httpsPort, tokenFile, root, ['--baseline', baseline, '--tolerance', '1000']);
   const v1 = verify();
   assert.equal(v1.status, 0, `${v1.stdout}${v1.stderr}`);
   assert.match(v1.stdout, /^verify: PASS /m);
-  assert.match(v1.stdout, /PASS baseline +recorded p95/);
-  assert.match(readFileSync(baseline, 'utf8'), /^p95_ms=\d/m);
+  assert.match(v1.stdout, /PASS baseline +recorded p50 [\d.]+ ms, p95 [\d.]+ ms/);
+  assert.match(
+    v1.stdout,
+    /^PASS tools\/list +100 calls after 5 warm-up on 1 connection\(s\), \d+ answered 429 .*: p50 /m,
+  );
+  const recorded = JSON.parse(readFileSync(baseline, 'utf8')) as { p50_ms: number; p95_ms: number };
+  assert.ok(recorded.p50_ms > 0 && recorded.p95_ms >= recorded.p50_ms, JSON.stringify(recorded));
   const v2 = verify();
   assert.equal(v2.status, 0, `${v2.stdout}${v2.stderr}`);
-  assert.match(v2.stdout, /PASS baseline +p95 .* <= /);
+  assert.match(v2.stdout, /PASS baseline +p50 [\d.]+ <= [\d.]+ ms, p95 [\d.]+ <= [\d.]+ ms/);
   assert.doesNotMatch(`${v1.stdout}${v2.stdout}`, new RegExp(TOKEN), 'verify.sh must not print the token');
   alpha.proc.kill('SIGTERM');
   await new Promise((r) => alpha.proc.once('exit', r));

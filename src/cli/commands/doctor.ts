@@ -11,6 +11,8 @@ export interface DoctorCheck {
   name: string;
   ok: boolean;
   detail: string;
+  /** Shown instead of "ok" for a check that passes with something to look at. */
+  level?: 'warn' | 'info';
 }
 
 export type DoctorSection = (config: Config) => Promise<DoctorCheck[]>;
@@ -199,6 +201,12 @@ async function authSection(config: Config): Promise<DoctorCheck[]> {
   return out;
 }
 
+async function verifySection(config: Config): Promise<DoctorCheck[]> {
+  const { judgeVerifyRecord, readVerifyRecord } = await import('../../ops/verify-record.ts');
+  const v = judgeVerifyRecord(readVerifyRecord(config.stateDir), Date.now());
+  return [{ name: 'last verify', ok: true, detail: v.detail, ...(v.level === 'ok' ? {} : { level: v.level }) }];
+}
+
 export const DOCTOR_SECTIONS: DoctorSection[] = [
   versionSection,
   runtimeSection,
@@ -206,6 +214,7 @@ export const DOCTOR_SECTIONS: DoctorSection[] = [
   modelSection,
   indexSection,
   authSection,
+  verifySection,
 ];
 
 export async function runDoctor(
@@ -224,7 +233,8 @@ async function doctorAction(opts: GlobalOptions, io: CommandIO): Promise<void> {
   if (opts.json) printJson(io, { ok, checks });
   else {
     const width = Math.max(...checks.map((c) => c.name.length));
-    for (const c of checks) io.out(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
+    for (const c of checks)
+      io.out(`${(c.ok ? (c.level ?? 'ok') : 'FAIL').padEnd(4)}  ${c.name.padEnd(width)}  ${c.detail}`);
   }
   if (!ok) process.exitCode = 1;
 }

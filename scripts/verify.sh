@@ -20,7 +20,7 @@ Usage: verify.sh URL [options]
                          token file, state folder and the daemon's loopback /health come from it
   --token-file FILE      file holding a bearer token (e.g. the instance's access.token)
   --state DIR            the instance's state folder: the result goes to DIR/verify-last.json
-                         (shown by `notes-mcp doctor`), the baseline to DIR/verify-baseline.json
+                         (shown by `notes-mcp doctor`), the baseline next to it
   --record FILE          write the result (JSON) here instead
   --insecure             do not verify the TLS certificate (self-signed trials)
   --cacert FILE          also trust this CA (the private CA's ca.pem)
@@ -28,8 +28,8 @@ Usage: verify.sh URL [options]
   --samples N            tools/list calls to time, on one kept-alive connection (default 200, at least 100)
   --warmup N             untimed tools/list calls before them (default 20)
   --baseline FILE        latency baseline to compare with; recorded there when missing
-                         (default DIR/verify-baseline.json with --state/--config,
-                         else ~/.notes-mcp/baseline-<host>-<port>.json)
+                         (default DIR/verify-baseline-<host>-<port>.json with --state or
+                         --config, else ~/.notes-mcp/baseline-<host>-<port>.json)
   --no-baseline          neither compare nor record
   --update-baseline      record this run as the new baseline
   --tolerance PCT        p50 and p95 may be PCT% slower than the baseline (default 50) ...
@@ -110,11 +110,13 @@ if [ -n "$CONFIG" ]; then
     esac
   done <<<"$FROM_CONFIG"
 fi
+# One baseline per endpoint: through nginx and straight to the daemon are different figures.
+ENDPOINT_ID="${HOST//[^A-Za-z0-9.-]/_}-$PORT"
 if [ -n "$STATE_DIR" ]; then
   RECORD=${RECORD:-$STATE_DIR/verify-last.json}
-  BASELINE=${BASELINE:-$STATE_DIR/verify-baseline.json}
+  BASELINE=${BASELINE:-$STATE_DIR/verify-baseline-$ENDPOINT_ID.json}
 fi
-BASELINE=${BASELINE:-$HOME/.notes-mcp/baseline-${HOST//[^A-Za-z0-9.-]/_}-$PORT.json}
+BASELINE=${BASELINE:-$HOME/.notes-mcp/baseline-$ENDPOINT_ID.json}
 
 # The token reaches the client through a file only (mode 600), never a command line.
 if [ -n "$TOKEN_FILE" ]; then

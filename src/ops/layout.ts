@@ -79,6 +79,18 @@ export interface Layout {
   readonly path: string;
   readonly node: string;
   readonly prefix: string;
+  /**
+   * This instance's own pins and records: current -> releases/<id> (the release its job runs),
+   * previous, running.env (what runs, written after a healthy restart) and last-good/ (the
+   * config, plist and site file that ran healthily, for rollback).
+   */
+  readonly pinDir: string;
+  readonly runningFile: string;
+  readonly lastGoodDir: string;
+  /** The shared current -> releases/<id>: the newest healthy release, run by the CLI wrapper. */
+  readonly currentLink: string;
+  /** Records of the plists launchd has loaded, one file per label (shared by all instances). */
+  readonly jobsRecordDir: string;
   readonly app: string;
   readonly program: string;
   readonly wrapper: string;
@@ -109,6 +121,14 @@ export interface Layout {
   readonly maxFiles: number;
   readonly nginx: NginxLayout;
   readonly tls: TlsLayout;
+  readonly verify: VerifyLayout;
+}
+
+/** The job that runs scripts/verify.sh after every boot, every provision and once a day. */
+export interface VerifyLayout {
+  readonly label: string;
+  readonly plistPath: string;
+  readonly log: string;
 }
 
 export interface NginxLayout {
@@ -125,6 +145,8 @@ export interface NginxLayout {
   readonly acmeRoot: string;
   readonly plistPath: string;
   readonly newsyslogPath: string;
+  /** What nginx runs: a hash of its config and certificates at the last successful (re)load. */
+  readonly runningFile: string;
 }
 
 export interface TlsLayout {
@@ -215,7 +237,8 @@ export function resolveLayout(raw: LayoutInput): Layout {
   }
   const logs = input.logs ?? defaults.logs;
   if (/\s/.test(logs)) usage(`the logs folder ${logs} must not contain spaces (newsyslog.conf splits on them)`);
-  const app = input.app ?? `${prefix}/current`;
+  const pinDir = `${prefix}/instances/${name}`;
+  const app = input.app ?? `${pinDir}/current`;
   const state = input.state ?? defaults.state;
   const nginxLogs =
     input.mode === 'daemon' ? sys('/Library/Logs/notes-mcp/nginx') : `${home}/Library/Logs/notes-mcp/nginx`;
@@ -232,6 +255,11 @@ export function resolveLayout(raw: LayoutInput): Layout {
     path: servicePath(brewPrefix),
     node: input.node ?? `${brewPrefix}/opt/node@24/bin/node`,
     prefix,
+    pinDir,
+    runningFile: `${pinDir}/running.env`,
+    lastGoodDir: `${pinDir}/last-good`,
+    currentLink: `${prefix}/current`,
+    jobsRecordDir: `${prefix}/var/jobs`,
     app,
     program: `${app}/bin/notes-mcp.js`,
     wrapper: `${prefix}/bin/notes-mcp`,
@@ -273,6 +301,7 @@ export function resolveLayout(raw: LayoutInput): Layout {
       acmeRoot: `${prefix}/var/acme`,
       plistPath: sys(`/Library/LaunchDaemons/${NGINX_LABEL}.plist`),
       newsyslogPath: sys(`/etc/newsyslog.d/${NGINX_LABEL}.conf`),
+      runningFile: `${prefix}/var/nginx.running`,
     },
     tls: {
       dir: tlsDir,
@@ -285,6 +314,11 @@ export function resolveLayout(raw: LayoutInput): Layout {
       renewLabel: `${label}.cert-renew`,
       renewPlistPath: sys(`/Library/LaunchDaemons/${label}.cert-renew.plist`),
       renewLog: `${logs}/cert-renew.log`,
+    },
+    verify: {
+      label: `${label}.verify`,
+      plistPath: `${defaults.plistDir}/${label}.verify.plist`,
+      log: `${logs}/verify.log`,
     },
   };
   return Object.freeze(layout);
@@ -302,6 +336,11 @@ export function layoutAsShell(layout: Layout): string {
     NM_SERVICE_PATH: layout.path,
     NM_NODE: layout.node,
     NM_PREFIX: layout.prefix,
+    NM_PIN_DIR: layout.pinDir,
+    NM_RUNNING: layout.runningFile,
+    NM_LAST_GOOD: layout.lastGoodDir,
+    NM_CURRENT: layout.currentLink,
+    NM_JOBS_RECORDS: layout.jobsRecordDir,
     NM_APP: layout.app,
     NM_PROGRAM: layout.program,
     NM_WRAPPER: layout.wrapper,
@@ -335,6 +374,7 @@ export function layoutAsShell(layout: Layout): string {
     NM_ACME_ROOT: layout.nginx.acmeRoot,
     NM_NGINX_PLIST: layout.nginx.plistPath,
     NM_NGINX_NEWSYSLOG: layout.nginx.newsyslogPath,
+    NM_NGINX_RUNNING: layout.nginx.runningFile,
     NM_TLS_DIR: layout.tls.dir,
     NM_TLS_CERT: layout.tls.cert,
     NM_TLS_KEY: layout.tls.key,
@@ -345,6 +385,9 @@ export function layoutAsShell(layout: Layout): string {
     NM_RENEW_LABEL: layout.tls.renewLabel,
     NM_RENEW_PLIST: layout.tls.renewPlistPath,
     NM_RENEW_LOG: layout.tls.renewLog,
+    NM_VERIFY_LABEL: layout.verify.label,
+    NM_VERIFY_PLIST: layout.verify.plistPath,
+    NM_VERIFY_LOG: layout.verify.log,
   };
   return `${Object.entries(flat)
     .map(([k, v]) => `${k}=${shellQuote(String(v ?? ''))}`)

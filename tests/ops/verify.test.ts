@@ -68,7 +68,11 @@ test('verify.sh times 200 tools/list calls on one kept-alive connection; p99 is 
   assert.ok(rec.p50_ms <= rec.p95_ms && rec.p95_ms <= rec.p99_ms);
   assert.deepEqual(rec.tolerance, { pct: 50, min_ms: 5 });
   assert.equal(rec.baseline, null, 'the first run has no baseline to compare with');
-  assert.deepEqual(readdirSync(state).sort(), ['verify-baseline.json', 'verify-last.json'], 'no temp files left');
+  assert.deepEqual(
+    readdirSync(state).sort(),
+    [`verify-baseline-127.0.0.1-${fake.port}.json`, 'verify-last.json'],
+    'one baseline per endpoint, the record, no temp files',
+  );
   assert.equal(judgeVerifyRecord(result, Date.now()).level, 'ok');
 
   // --json prints the same object.

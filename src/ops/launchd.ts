@@ -46,6 +46,11 @@ export function daemonEnvironment(layout: Layout): Record<string, string> {
   return env;
 }
 
+/** A LaunchDaemon runs as the service user; a LaunchAgent is its user's already. */
+function serviceUser(layout: Layout): PlistObject {
+  return layout.mode === 'daemon' ? { UserName: layout.user, GroupName: layout.group, InitGroups: true } : {};
+}
+
 /** The instance's LaunchDaemon (system domain, UserName) or LaunchAgent (gui domain). */
 export function instancePlistObject(layout: Layout): PlistObject {
   const plist: PlistObject = {
@@ -53,12 +58,8 @@ export function instancePlistObject(layout: Layout): PlistObject {
     ProgramArguments: daemonProgramArguments(layout),
     WorkingDirectory: layout.state,
     EnvironmentVariables: daemonEnvironment(layout),
+    ...serviceUser(layout),
   };
-  if (layout.mode === 'daemon') {
-    plist.UserName = layout.user;
-    plist.GroupName = layout.group;
-    plist.InitGroups = true;
-  }
   Object.assign(plist, {
     RunAtLoad: true,
     KeepAlive: true,
@@ -209,12 +210,8 @@ export function verifyPlistObject(layout: Layout, raw: VerifyJobInput): PlistObj
     ProgramArguments: args,
     WorkingDirectory: layout.state,
     EnvironmentVariables: env,
+    ...serviceUser(layout),
   };
-  if (layout.mode === 'daemon') {
-    plist.UserName = layout.user;
-    plist.GroupName = layout.group;
-    plist.InitGroups = true;
-  }
   Object.assign(plist, {
     RunAtLoad: true,
     StartCalendarInterval: [{ Hour: v.hour, Minute: v.minute }],

@@ -11,6 +11,7 @@ import {
   type Mac,
   output,
   pinned,
+  provisionArgs,
   readRecord,
   standInMac,
 } from './stand-in-mac.ts';
@@ -19,20 +20,7 @@ import {
 // next run; a release whose daemon fails health or verification is rolled back, and only the
 // instance being provisioned moves; --upgrade-deps puts the old Homebrew kegs back on failure.
 
-function base(mac: Mac, port: number): string[] {
-  return [
-    '--source',
-    mac.source,
-    '--sysroot',
-    mac.root,
-    '--model',
-    'bundled',
-    '--min-free-gb',
-    '0',
-    '--port',
-    String(port),
-  ];
-}
+const base = provisionArgs;
 
 /** The daemon runs what the record says, the record is what this source should run, and /health answers. */
 async function assertConverged(mac: Mac, port: number, instance = 'default'): Promise<void> {

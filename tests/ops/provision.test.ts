@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, readFileSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
@@ -13,6 +13,7 @@ import {
   jobPid,
   output,
   pinned,
+  provisionArgs,
   readRecord,
   standInMac,
 } from './stand-in-mac.ts';
@@ -294,20 +295,11 @@ test('a fresh Mac: sudo stays fresh while the Command Line Tools install outlast
   assert.match(slow.stderr, /sudo: a password is required/);
 });
 
-test('stubs told to fail: nginx -t rejecting, launchctl refusing a job', async (t) => {
+test('stubs told to fail: nginx -t rejecting, launchctl refusing a job; a torn model file', async (t) => {
   const mac = standInMac(t);
   const port = await freePort();
   const args = [
-    '--source',
-    mac.source,
-    '--sysroot',
-    mac.root,
-    '--model',
-    'bundled',
-    '--min-free-gb',
-    '0',
-    '--port',
-    String(port),
+    ...provisionArgs(mac, port),
     '--server-name',
     'notes.example.com',
     '--https-port',
@@ -330,6 +322,17 @@ test('stubs told to fail: nginx -t rejecting, launchctl refusing a job', async (
   const ok = mac.run('provision.sh', args);
   assert.equal(ok.status, 0, output(ok));
   assert.equal((await healthy(port)).status, 'ok');
+
+  // A model file that is not what notes-mcp pinned (a half-finished copy): refused before any restart.
+  const tokenizer = join(mac.source, 'models', 'bundled', 'tokenizer.json');
+  const whole = readFileSync(tokenizer);
+  writeFileSync(tokenizer, whole.subarray(0, 1000));
+  const pid = jobPid(mac, 'com.notes-mcp.default');
+  const torn = mac.run('provision.sh', args);
+  assert.notEqual(torn.status, 0, output(torn));
+  assert.match(torn.stderr, /do not match their pinned checksums/);
+  assert.equal(jobPid(mac, 'com.notes-mcp.default'), pid, 'the running daemon was not touched');
+  writeFileSync(tokenizer, whole);
 });
 
 test('provision-remote.sh ships the checkout over ssh and runs provision.sh there', async (t) => {
@@ -339,17 +342,10 @@ test('provision-remote.sh ships the checkout over ssh and runs provision.sh ther
     '--ssh-option',
     'StrictHostKeyChecking=accept-new',
     '--',
-    '--sysroot',
-    mac.root,
-    '--model',
-    'bundled',
-    '--min-free-gb',
-    '0',
+    ...provisionArgs(mac, await freePort()).slice(2),
     '--no-nginx',
     '--instance',
     'remote',
-    '--port',
-    String(await freePort()),
   ]);
   assert.equal(r.status, 0, output(r));
   assertInOrder(r.calls, [

@@ -179,3 +179,19 @@ export function healthy(port: number): Promise<Record<string, unknown>> {
 }
 
 export { freePort };
+
+/** provision.sh's options for a quick, offline install of instance `default` on this Mac. */
+export function provisionArgs(mac: Mac, port: number): string[] {
+  return [
+    '--source',
+    mac.source,
+    '--sysroot',
+    mac.root,
+    '--model',
+    'bundled',
+    '--min-free-gb',
+    '0',
+    '--port',
+    String(port),
+  ];
+}

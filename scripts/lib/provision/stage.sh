@@ -53,13 +53,20 @@ stage_model() {
     # auto: the default Hub model once on disk, the bundled one otherwise; fetch the former.
     ${SVC[@]+"${SVC[@]}"} "${cli[@]}" model fetch || die "notes-mcp model fetch failed (see above); the daemon was not touched"
   fi
-  ${SVC[@]+"${SVC[@]}"} "${cli[@]}" model info --verify --json >"$WORK/model.json" 2>"$WORK/model.err" ||
-    { [ "$SKIP_MODEL" = 1 ] || { cat "$WORK/model.err" >&2; die "notes-mcp model info --verify failed"; }; }
+  # It exits non-zero when a checksum fails; its JSON says which file.
+  local info=0
+  ${SVC[@]+"${SVC[@]}"} "${cli[@]}" model info --verify --json >"$WORK/model.json" 2>"$WORK/model.err" || info=$?
   MODEL_FP=$("$NODE" -e '
-    const m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8") || "{}");
-    if (process.argv[2] !== "1" && m.verified === false) { console.error(JSON.stringify(m.checks?.filter((c) => !c.ok))); process.exit(1); }
-    process.stdout.write(m.fingerprint ?? "unknown");' "$WORK/model.json" "$SKIP_MODEL") ||
-    die "the model's files do not match their pinned checksums: notes-mcp model fetch --force"
+    let m = {};
+    try { m = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); } catch { process.exit(2); }
+    if (process.argv[2] !== "1" && m.verified === false) {
+      for (const c of m.checks ?? []) if (!c.ok) console.error(`  ${c.path}: expected sha256 ${c.expected}, got ${c.actual ?? "unreadable"}`);
+      process.exit(1);
+    }
+    process.stdout.write(m.fingerprint ?? "unknown");' "$WORK/model.json" "$SKIP_MODEL") || case $? in
+    1) die "the model's files do not match their pinned checksums (a torn copy?): a Hub model: notes-mcp model fetch --force; the bundled one: restore models/ in the checkout. The daemon was not touched" ;;
+    *) [ "$SKIP_MODEL" = 1 ] && MODEL_FP=unchecked || { cat "$WORK/model.err" >&2; die "notes-mcp model info --verify failed (exit $info)"; } ;;
+  esac
   [ "$SKIP_MODEL" = 1 ] || ok "model verified: $MODEL_FP"
 }
 

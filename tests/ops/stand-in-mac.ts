@@ -104,9 +104,11 @@ export function standInMac(t: TestContext): Mac {
     try {
       await waitFor(
         () => existsSync(hung) || (child.exitCode !== null ? Promise.reject(new Error(stdout + stderr)) : undefined),
-        60_000,
+        120_000,
         `provision.sh to reach ${hang}`,
-      );
+      ).catch((err: unknown) => {
+        throw new Error(`${String(err)}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`);
+      });
     } finally {
       // The whole run (its stubs included), as an operator's Ctrl-C or a lost SSH session would.
       if (child.pid) process.kill(-child.pid, 'SIGKILL');

@@ -128,6 +128,15 @@ export function stubUser(stubState: string, name: string): PasswdEntry | undefin
   };
 }
 
+function killGroup(pid: number | undefined): void {
+  if (!pid) return;
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
+}
+
 function writeAtomic(file: string, text: string): void {
   writeFileSync(`${file}.tmp`, text);
   renameSync(`${file}.tmp`, file);
@@ -141,6 +150,8 @@ async function supervise(plistFile: string, prefix: string): Promise<void> {
     // The stub's users exist only as dscl records: their environment applies, not their uid.
     lookupUser: (name) => stubUser(stubState, name) ?? getentUser(name),
     switchUser: false,
+    // Its own process group, so that what the job leaves behind can be killed with it.
+    detached: true,
   };
   const throttleMs = (typeof plist.ThrottleInterval === 'number' ? plist.ThrottleInterval : 10) * 1000;
   const exitTimeoutMs = (typeof plist.ExitTimeOut === 'number' ? plist.ExitTimeOut : 20) * 1000;
@@ -168,6 +179,8 @@ async function supervise(plistFile: string, prefix: string): Promise<void> {
     const code = await new Promise<number>((resolve) =>
       child?.once('exit', (c, signal) => resolve(c ?? (signal ? 128 + 15 : 1))),
     );
+    // launchd (AbandonProcessGroup false) kills whatever the job left running in its group.
+    killGroup(child.pid);
     writeAtomic(`${prefix}.exit`, `${code}\n`);
     writeAtomic(`${prefix}.pid`, '\n');
     if (stopping || plist.KeepAlive !== true) break;
@@ -195,26 +208,16 @@ if (process.argv[2] === 'supervise') {
   }
 }
 
-/** Stop every job the stand-in launchd runs under stubState (test teardown). */
+/** Stop every job the stand-in launchd runs under stubState, and what they started (test teardown). */
 export function stopStandInJobs(stubState: string): void {
   const db = join(stubState, 'launchctl');
   if (!existsSync(db)) return;
   const out = execFileSync('find', [db, '-name', '*.supervisor'], { encoding: 'utf8' });
   for (const file of out.split('\n').filter(Boolean)) {
-    const pid = Number(readFileSync(file, 'utf8'));
-    const job = Number(
-      existsSync(file.replace(/\.supervisor$/, '.pid'))
-        ? readFileSync(file.replace(/\.supervisor$/, '.pid'), 'utf8')
-        : 0,
-    );
-    for (const p of [pid, job]) {
-      if (p > 0) {
-        try {
-          process.kill(p, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
+    const jobFile = file.replace(/\.supervisor$/, '.pid');
+    const job = existsSync(jobFile) ? Number(readFileSync(jobFile, 'utf8')) : 0;
+    // Supervisor and job each lead a process group of their own.
+    killGroup(Number(readFileSync(file, 'utf8')));
+    killGroup(job);
   }
 }

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { resolveLayout } from '../../src/ops/index.ts';
+import { FIXTURES } from './helpers.ts';
 import {
   changingCalls,
   freePort,
@@ -110,15 +111,22 @@ test('a run killed at any phase leaves a Mac the next run converges', async (t) 
 });
 
 /** A source whose `serve` is broken one way or another; every other command is the real CLI. */
-function breakServe(mac: Mac, how: 'exits' | 'no-mcp'): void {
-  const serve =
-    how === 'exits'
-      ? `console.error('boom: this release cannot start'); process.exit(1);`
-      : `const c = JSON.parse(require('node:fs').readFileSync(process.env.NOTES_MCP_CONFIG, 'utf8'));
+function breakServe(mac: Mac, how: 'exits' | 'no-mcp' | 'slow'): void {
+  const serves = {
+    exits: `console.error('boom: this release cannot start'); process.exit(1);`,
+    'no-mcp': `const c = JSON.parse(require('node:fs').readFileSync(process.env.NOTES_MCP_CONFIG, 'utf8'));
 require('node:http').createServer((req, res) => {
   if (req.url === '/health') res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ok"}');
   else res.writeHead(500).end();
-}).listen(c.port, c.host);`;
+}).listen(c.port, c.host);`,
+    // Everything right, every tools/list 15 ms slow: only the latency baseline can tell.
+    slow: `const fs = require('node:fs');
+const c = JSON.parse(fs.readFileSync(process.env.NOTES_MCP_CONFIG, 'utf8'));
+Object.assign(process.env, { FAKE_PORT: String(c.port), FAKE_TOKEN: fs.readFileSync(c.tokenFile, 'utf8').trim(), FAKE_TOOLS_LIST_MS: '15' });
+await import('./fake-daemon.mjs');`,
+  };
+  const serve = serves[how];
+  cpSync(join(FIXTURES, 'fake-daemon.mjs'), join(mac.source, 'bin', 'fake-daemon.mjs'));
   writeFileSync(
     join(mac.source, 'bin', 'notes-mcp.js'),
     `#!/usr/bin/env node
@@ -200,6 +208,21 @@ test('a release that fails health or verification is rolled back; other instance
     assert.notEqual(readRecord(layout.runningFile).release, healthyRelease);
     assert.equal(pinned(mac.root, 'alice'), healthyRelease, 'still: each instance moves only when provisioned');
     assert.match(r.stdout, /instance alice stays on release /);
+    await assertConverged(mac, port);
+  });
+
+  await t.test('a release slower than the baseline, measured twice, is rolled back', async () => {
+    const fixed = readRecord(layout.runningFile).release;
+    breakServe(mac, 'slow');
+    const r = mac.run('provision.sh', [...base(mac, port), '--no-nginx', '--tolerance', '50']);
+    assert.equal(r.status, 1, output(r));
+    assert.match(r.stdout, /only the latency baseline failed: measuring once more before deciding/);
+    assert.match(
+      r.stderr,
+      /verification failed: verify: FAIL .* 1 of \d+ checks failed: baseline \| tools\/list p50=1\d/,
+    );
+    assert.match(r.stderr, /Rolled back/);
+    assert.equal(pinned(mac.root, 'default'), fixed);
     await assertConverged(mac, port);
   });
 });

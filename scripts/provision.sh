@@ -24,6 +24,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$HERE/lib/provision/tls.sh"
 # shellcheck source=lib/provision/stage.sh
 . "$HERE/lib/provision/stage.sh"
+# shellcheck source=lib/provision/health.sh
+. "$HERE/lib/provision/health.sh"
 # shellcheck source=lib/provision/converge.sh
 . "$HERE/lib/provision/converge.sh"
 # shellcheck source=lib/provision/nginx.sh

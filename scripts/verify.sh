@@ -66,6 +66,8 @@ while [ $# -gt 0 ]; do
     --mode) need "$@"; MODE=$2; shift 2 ;;
     --nginx-conf) need "$@"; NGINX_CONF=$2; shift 2 ;;
     --no-service) NO_SERVICE=1; shift ;;
+    # verify.sh before 0.2 timed --runs separate curl processes; cron lines may still pass it.
+    --runs) need "$@"; warn "--runs is gone: tools/list is timed over --samples calls (default 200, at least 100); ignoring --runs $2"; shift 2 ;;
     --insecure | --no-baseline | --update-baseline | --json) CLIENT+=("$1"); shift ;;
     --cacert | --resolve-ip | --samples | --warmup | --tolerance | --tolerance-ms | --query | --min-cert-days | --timeout | --wait)
       need "$@"; CLIENT+=("$1" "$2"); shift 2 ;;

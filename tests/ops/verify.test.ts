@@ -149,6 +149,10 @@ test('doctor: no record is info, an old one warns; verify.sh refuses fewer than 
   const r = verify(['http://127.0.0.1:9', '--samples', '50']);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--samples must be a number >= 100/);
+  // An old cron line with --runs still runs, with a word about it.
+  const legacy = verify(['http://127.0.0.1:9', '--runs', '5', '--no-baseline', '--timeout', '1']);
+  assert.equal(legacy.status, 1, 'it ran (and found nothing listening)');
+  assert.match(legacy.stderr, /--runs is gone: .*ignoring --runs 5/);
   const readme = readFileSync(join(SCRIPTS, 'verify.sh'), 'utf8');
   assert.match(readme, /at least 100/, '--help states the minimum');
 });

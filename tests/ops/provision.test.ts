@@ -191,16 +191,8 @@ test('provision.sh on a stand-in macOS: installs once, then changes nothing', as
     assert.equal(pinned(root, 'alice'), pinned(root, 'default'));
     assert.equal((await healthy(alicePort)).status, 'ok');
 
-    const ip = provision([
-      '--instance',
-      'carol',
-      '--port',
-      String(await freePort()),
-      '--server-name',
-      '203.0.113.9',
-      '--https-port',
-      String(await freePort()),
-    ]);
+    // carol, on a bare IP, shares the others' HTTPS port: clients send it no SNI.
+    const ip = provision(['--instance', 'carol', '--port', String(await freePort()), '--server-name', '203.0.113.9']);
     assert.equal(ip.status, 0, output(ip));
     assertInOrder(ip.calls, [
       /^brew install acme\.sh$/,
@@ -208,13 +200,11 @@ test('provision.sh on a stand-in macOS: installs once, then changes nothing', as
       /^acme\.sh .*--install-cert -d 203\.0\.113\.9 /,
       /^launchctl bootstrap system .*com\.notes-mcp\.carol\.cert-renew\.plist$/,
     ]);
-    // carol's IP owns its HTTPS port as default_server: no TLS catch-all there, one on the others'.
-    const carolPort = /listen (\d+) ssl default_server;/.exec(
-      readFileSync(join(root, 'opt', 'notes-mcp', 'etc', 'nginx', 'servers', 'carol.conf'), 'utf8'),
-    )?.[1];
-    const main = readFileSync(layout.nginx.confFile, 'utf8');
-    assert.doesNotMatch(main, new RegExp(`listen ${carolPort} ssl default_server`));
-    assert.match(main, new RegExp(`listen ${ports[1]} ssl default_server`));
+    // So carol's site is that port's default_server, and nginx.conf's TLS catch-all (refusing
+    // unknown names) must make way: on no port at all, not on 443 either.
+    const carol = readFileSync(join(root, 'opt', 'notes-mcp', 'etc', 'nginx', 'servers', 'carol.conf'), 'utf8');
+    assert.match(carol, new RegExp(`listen ${ports[1]} ssl default_server;`));
+    assert.doesNotMatch(readFileSync(layout.nginx.confFile, 'utf8'), /ssl_reject_handshake/);
 
     const clash = provision(['--instance', 'bob', '--port', String(alicePort), '--server-name', 'bob.example.com']);
     assert.notEqual(clash.status, 0);

@@ -91,6 +91,9 @@ rollback() {
   local config plist
   config=$(record_get "$NM_RUNNING" config "$OWNED")
   plist=$(record_get "$NM_RUNNING" plist "$OWNED")
+  $OWNED test -f "$NM_LAST_GOOD/config-$config.json" && $OWNED test -f "$NM_LAST_GOOD/job-$plist.plist" ||
+    die "$failed (release $RELEASE_ID); the files of release $old are missing from $NM_LAST_GOOD, so nothing was rolled back.
+  Provision from the checkout of release $old to return to it."
   install_file "$NM_LAST_GOOD/config-$config.json" "$NM_CONFIG" 644 "$OWNER" "$GROUP" "$OWNED"
   install_file "$NM_LAST_GOOD/job-$plist.plist" "$NM_PLIST" 644 "$JOB_OWNER" "$JOB_GROUP" "$JOB_PRIV"
   pin "$PREFIX/releases/$old"

@@ -20,13 +20,14 @@ stage_nginx() {
   cp "$STAGE/site.conf" "$STAGE/servers/$NM_INSTANCE.conf"
   # TLS catch-all on every HTTPS port the sites use, except a port an IP-address site already
   # owns as default_server (clients send no SNI to an IP: that site must stay the default).
-  local port main_args=("${LAYOUT_ARGS[@]}" --worker-user nobody --worker-group nobody --http-port "$HTTP_PORT")
-  local ports
-  ports=$(cat "$STAGE"/servers/*.conf | sed -n 's/^    listen \([0-9]*\) ssl;$/\1/p' | sort -u)
-  for port in $ports; do
-    grep -q "^    listen $port ssl default_server;" "$STAGE"/servers/*.conf || main_args+=(--https-port "$port")
+  local port catch_all=0 main_args=("${LAYOUT_ARGS[@]}" --worker-user nobody --worker-group nobody --http-port "$HTTP_PORT")
+  for port in $(cat "$STAGE"/servers/*.conf | sed -n 's/^    listen \([0-9]*\) ssl;$/\1/p' | sort -u); do
+    if ! grep -q "^    listen $port ssl default_server;" "$STAGE"/servers/*.conf; then
+      main_args+=(--https-port "$port")
+      catch_all=1
+    fi
   done
-  [ -n "$ports" ] || main_args+=(--https-port 0)
+  [ "$catch_all" = 1 ] || main_args+=(--https-port 0)
   "${NM[@]}" nginx main "${main_args[@]}" --servers-dir "$STAGE/servers" --out "$STAGE/nginx-test.conf"
   # The candidate (the other instances' files plus ours) is tested before anything is installed.
   as_root "$NM_NGINX_BIN" -t -q -c "$STAGE/nginx-test.conf" || die "nginx -t rejects the new configuration; nothing was installed"

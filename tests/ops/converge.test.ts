@@ -303,4 +303,21 @@ test('--upgrade-deps: upgrades, restarts on the new kegs and verifies; a broken 
     assert.match(after.stdout, /No changes/);
     await assertConverged(mac, port);
   });
+
+  await t.test('an upgrade interrupted before its restart is verified (or undone) by the next run', async () => {
+    const rollbackFile = join(mac.root, 'opt', 'notes-mcp', 'var', 'deps-rollback.env');
+    const killed = await mac.interrupt([...args, '--upgrade-deps'], '^plutil -lint .*job\\.plist$', {
+      STUB_BREW_OUTDATED: 'node@24',
+    });
+    assert.equal(killed.status, null);
+    assert.equal(opt('node@24'), '3.0', 'upgraded, not yet restarted on');
+    assert.match(readFileSync(rollbackFile, 'utf8'), /^node@24=.*\/2\.0$/m);
+    const next = mac.run('provision.sh', args);
+    assert.equal(next.status, 0, output(next));
+    assert.match(next.stdout, /an earlier --upgrade-deps is not verified yet/);
+    assert.match(next.stdout, /restart, because of: node /);
+    assert.equal(readRecord(layout.runningFile).node, '3.0');
+    assert.ok(!existsSync(rollbackFile), 'verified: nothing left to undo');
+    await assertConverged(mac, port);
+  });
 });

@@ -13,7 +13,10 @@ nginx_state() {
   } | sha256
 }
 nginx_kegs() { printf '%s %s\n' "$(opt_link nginx | sed 's|.*/||')" "$(opt_link openssl@3 | sed 's|.*/||')"; }
-reload_nginx() { as_root launchctl kill SIGHUP "system/$NM_NGINX_LABEL"; }
+# SIGHUP through launchd; an nginx that is not running (it crashed) gets started instead.
+reload_nginx() {
+  as_root launchctl kill SIGHUP "system/$NM_NGINX_LABEL" 2>/dev/null || lctl system kickstart -k "system/$NM_NGINX_LABEL"
+}
 record_nginx() {
   printf 'config=%s\nkegs=%s\n' "$(nginx_state)" "$(nginx_kegs)" >"$WORK/nginx.running"
   as_root cp "$WORK/nginx.running" "$NM_NGINX_RUNNING.new"

@@ -34,31 +34,41 @@ rollback_deps() {
 }
 
 upgrade_deps() {
-  local f installed=() before="$WORK/deps-before" rollback="$WORK/deps-rollback"
+  local f installed=() before="$WORK/deps-before" merged="$WORK/deps-rollback" formula target upgraded=0
   for f in "${DEPS_FORMULAE[@]}" certbot acme.sh; do
     if [ -e "$BREW_PREFIX/opt/$f" ]; then installed+=("$f"); fi
   done
   : >"$before"
   for f in "${installed[@]}"; do printf '%s=%s\n' "$f" "$(opt_link "$f")" >>"$before"; done
-  "$BREW" update
-  "$BREW" upgrade "${installed[@]}"
-  # An earlier unverified upgrade keeps its (older, last verified) targets.
-  { $OWNED cat "$NM_DEPS_ROLLBACK" 2>/dev/null || true; } >"$rollback"
-  local formula target upgraded=0
+  # The targets to go back to are on disk before brew touches anything; an earlier unverified
+  # upgrade keeps its own (older, last verified) ones.
+  { $OWNED cat "$NM_DEPS_ROLLBACK" 2>/dev/null || true; } >"$merged"
   while IFS='=' read -r formula target; do
-    if [ "$(opt_link "$formula")" != "$target" ]; then
-      upgraded=1
-      changed "brew upgrade $formula: ${target##*/} -> $(opt_link "$formula" | sed 's|.*/||')"
-      grep -q "^$formula=" "$rollback" || printf '%s=%s\n' "$formula" "$target" >>"$rollback"
-    fi
+    grep -q "^$formula=" "$merged" || printf '%s=%s\n' "$formula" "$target" >>"$merged"
   done <"$before"
+  $OWNED mkdir -p "$(dirname "$NM_DEPS_ROLLBACK")"
+  $OWNED cp "$merged" "$NM_DEPS_ROLLBACK"
+  DIE_HOOK=rollback_deps
+  "$BREW" update || die "brew update failed"
+  "$BREW" upgrade "${installed[@]}" || die "brew upgrade ${installed[*]} failed"
+  while IFS='=' read -r formula target; do
+    [ "$(opt_link "$formula")" = "$target" ] && continue
+    upgraded=1
+    changed "brew upgrade $formula: ${target##*/} -> $(opt_link "$formula" | sed 's|.*/||')"
+  done <"$before"
+  # Keep only the links that still differ from what was verified last.
+  : >"$WORK/deps-left"
+  while IFS='=' read -r formula target; do
+    [ "$(opt_link "$formula")" = "$target" ] || printf '%s=%s\n' "$formula" "$target" >>"$WORK/deps-left"
+  done <"$merged"
+  if [ -s "$WORK/deps-left" ]; then $OWNED cp "$WORK/deps-left" "$NM_DEPS_ROLLBACK"; else
+    $OWNED rm -f "$NM_DEPS_ROLLBACK"
+    DIE_HOOK=""
+  fi
   if [ "$upgraded" = 0 ]; then
     ok "${installed[*]}: up to date"
     return 0
   fi
-  $OWNED mkdir -p "$(dirname "$NM_DEPS_ROLLBACK")"
-  $OWNED cp "$rollback" "$NM_DEPS_ROLLBACK"
-  DIE_HOOK=rollback_deps
   # A node that no longer starts would take every later step down with it: check it now.
   "$BREW_PREFIX/opt/node@24/bin/node" --version >/dev/null 2>&1 ||
     die "the upgraded node@24 does not run ($BREW_PREFIX/opt/node@24/bin/node --version fails); the previous versions are back"

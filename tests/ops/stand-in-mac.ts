@@ -71,7 +71,8 @@ export function standInMac(t: TestContext): Mac {
     STUB_LOG: log,
     STUB_NODE: process.execPath,
     STUB_REPO: REPO_ROOT,
-    STUB_JOB_MAX_S: '300',
+    // A bound for jobs a crashed test leaves behind; longer than the longest test.
+    STUB_JOB_MAX_S: '1800',
     ...extra,
   });
   const lines = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(0, -1) : []);
@@ -101,19 +102,24 @@ export function standInMac(t: TestContext): Mac {
     child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let reached = false;
     try {
-      await waitFor(
-        () => existsSync(hung) || (child.exitCode !== null ? Promise.reject(new Error(stdout + stderr)) : undefined),
+      reached = await waitFor(
+        () => (existsSync(hung) ? true : child.exitCode !== null ? 'exited' : undefined),
         120_000,
         `provision.sh to reach ${hang}`,
-      ).catch((err: unknown) => {
-        throw new Error(`${String(err)}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`);
-      });
+      ).then((v) => v === true);
     } finally {
       // The whole run (its stubs included), as an operator's Ctrl-C or a lost SSH session would.
-      if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      try {
+        if (child.pid) process.kill(-child.pid, 'SIGKILL');
+      } catch {
+        // it ended by itself
+      }
     }
     const status = await exited;
+    if (!reached)
+      throw new Error(`provision.sh ended (${status}) before ${hang}\n--- stdout\n${stdout}\n--- stderr\n${stderr}`);
     rmSync(hung, { force: true });
     return { status, stdout, stderr, calls: lines().slice(before) };
   };

@@ -60,8 +60,10 @@ else
   DOMAIN="gui/$(id -u)"
 fi
 NODE="$BREW_PREFIX/opt/node@24/bin/node"
-PROGRAM="$PREFIX/current/bin/notes-mcp.js"
-if [ ! -x "$NODE" ] || [ ! -f "$PROGRAM" ]; then
+# The instance's own pinned release, else the shared current one (the CLI wrapper's).
+PROGRAM="$PREFIX/instances/$INSTANCE/current/bin/notes-mcp.js"
+$OWNED test -f "$PROGRAM" || PROGRAM="$PREFIX/current/bin/notes-mcp.js"
+if [ ! -x "$NODE" ] || ! $OWNED test -f "$PROGRAM"; then
   die "no notes-mcp install found at $PREFIX (with node at $NODE); see --prefix/--arch"
 fi
 LAYOUT_ARGS=(--instance "$INSTANCE" --mode "$MODE" --arch "$ARCH" --prefix "$PREFIX" --brew-prefix "$BREW_PREFIX")
@@ -77,7 +79,7 @@ LAYOUT=$("$NODE" "$PROGRAM" launchd layout --format shell "${LAYOUT_ARGS[@]}") |
 eval "$LAYOUT"
 
 log "launchd jobs of instance $NM_INSTANCE"
-for job in "$NM_LABEL:$NM_PLIST:$DOMAIN" "$NM_RENEW_LABEL:$NM_RENEW_PLIST:system"; do
+for job in "$NM_LABEL:$NM_PLIST:$DOMAIN" "$NM_VERIFY_LABEL:$NM_VERIFY_PLIST:$DOMAIN" "$NM_RENEW_LABEL:$NM_RENEW_PLIST:system"; do
   label=${job%%:*} rest=${job#*:}
   plist=${rest%:*} domain=${rest##*:}
   if loaded "$domain/$label"; then
@@ -92,7 +94,13 @@ for job in "$NM_LABEL:$NM_PLIST:$DOMAIN" "$NM_RENEW_LABEL:$NM_RENEW_PLIST:system
     $priv rm -f "$plist"
     changed "removed $plist"
   fi
+  $OWNED rm -f "$NM_JOBS_RECORDS/$label.sha"
 done
+# Its release pin and the records of what ran (the releases themselves may serve others).
+if $OWNED test -d "$NM_PIN_DIR"; then
+  $OWNED rm -rf "$NM_PIN_DIR"
+  changed "removed $NM_PIN_DIR"
+fi
 for f in "$NM_NEWSYSLOG" "$NM_CONFIG"; do
   if as_root test -e "$f"; then
     as_root rm -f "$f"

@@ -16,8 +16,14 @@ warn() {
   WARNINGS=$((WARNINGS + 1))
   printf 'warning: %s\n' "$*" >&2
 }
+# DIE_HOOK names a function to run once before a fatal error exits (provision.sh: put upgraded
+# Homebrew packages back); it must not call die itself.
+DIE_HOOK=""
 die() {
   printf 'error: %s\n' "$*" >&2
+  local hook=$DIE_HOOK
+  DIE_HOOK=""
+  if [ -n "$hook" ]; then "$hook" || true; fi
   exit 1
 }
 
@@ -45,12 +51,37 @@ lctl() {
 }
 # loaded DOMAIN/LABEL: is the job bootstrapped?
 loaded() { lctl "${1%%/*}" print "$1" >/dev/null 2>&1; }
+# running DOMAIN/LABEL: does its process run? (The output is read whole: grep -q closing the
+# pipe early would make launchctl fail, and pipefail with it.)
+running() {
+  local printed
+  printed=$(lctl "${1%%/*}" print "$1" 2>/dev/null) || return 1
+  [[ $printed == *$'\n'*"state = running"* ]]
+}
 
-# ensure_dir DIR MODE OWNER GROUP [SUDO]: create a folder once; an existing one is left alone.
+# mode_owner PATH [SUDO]: "<octal mode> <owner>:<group>" (BSD stat, as on macOS).
+mode_owner() { ${2-as_root} stat -f '%Lp %Su:%Sg' "$1"; }
+
+# fix_drift PATH MODE OWNER GROUP [SUDO]: put back a mode or owner someone changed, and say so.
+fix_drift() {
+  local path=$1 mode=$2 owner=$3 group=$4 priv=${5-as_root} have
+  have=$(mode_owner "$path" "$priv")
+  if [ "$((8#${have%% *}))" != "$((8#$mode))" ]; then
+    $priv chmod "$mode" "$path"
+    changed "mode of $path was ${have%% *}, now $mode"
+  fi
+  if [ "${have#* }" != "$owner:$group" ]; then
+    $priv chown "$owner:$group" "$path"
+    changed "owner of $path was ${have#* }, now $owner:$group"
+  fi
+}
+
+# ensure_dir DIR MODE OWNER GROUP [SUDO]: create a folder, or correct its mode and owner.
 # SUDO is the command prefix for file operations: as_root (default) or "" (the user's own files).
 ensure_dir() {
   local dir=$1 mode=$2 owner=$3 group=$4 priv=${5-as_root}
   if $priv test -d "$dir"; then
+    fix_drift "$dir" "$mode" "$owner" "$group" "$priv"
     return 0
   fi
   $priv mkdir -p "$dir"
@@ -60,7 +91,8 @@ ensure_dir() {
 }
 
 # install_file SRC DEST MODE OWNER GROUP [SUDO]: replace DEST with SRC only when the content
-# differs, atomically (temp file in the same folder, then rename). Sets FILE_CHANGED=1|0.
+# differs, atomically (temp file in the same folder, then rename); an unchanged file gets its
+# mode and owner corrected. Sets FILE_CHANGED=1|0.
 # shellcheck disable=SC2034 # read by the scripts that source this file
 FILE_CHANGED=0
 install_file() {
@@ -68,6 +100,7 @@ install_file() {
   FILE_CHANGED=0
   if $priv test -f "$dest" && $priv cmp -s "$src" "$dest"; then
     ok "$dest is up to date"
+    fix_drift "$dest" "$mode" "$owner" "$group" "$priv"
     return 0
   fi
   local tmp
@@ -79,6 +112,16 @@ install_file() {
   # shellcheck disable=SC2034
   FILE_CHANGED=1
   changed "wrote $dest"
+}
+
+# file_sha FILE [SUDO]: SHA-256 of a file ("none" when it does not exist).
+file_sha() {
+  if ${2-as_root} test -f "$1"; then ${2-as_root} cat "$1" | sha256; else printf 'none\n'; fi
+}
+
+# record_get FILE KEY [SUDO]: the value of KEY=value in a record file (empty when absent).
+record_get() {
+  { ${3-as_root} cat "$1" 2>/dev/null || true; } | sed -n "s/^$2=//p" | head -n 1
 }
 
 # Quote arguments so they survive one more round of shell parsing (ssh, eval).

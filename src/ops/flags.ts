@@ -1,3 +1,4 @@
+import { SERVICE_LOG_LEVELS } from '../log-levels.ts';
 // Command-line flags shared by `notes-mcp launchd …` and `notes-mcp nginx …`, as plain data so
 // the command files can register them without loading zod or the generators (--help stays fast).
 
@@ -46,7 +47,7 @@ export const LAYOUT_FLAGS: readonly FlagSpec[] = [
   {
     flags: '--log-level <level>',
     description: 'daemon log level',
-    choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'],
+    choices: [...SERVICE_LOG_LEVELS],
   },
   { flags: '--throttle-interval <s>', description: 'launchd ThrottleInterval: seconds between restarts (default 10)' },
   { flags: '--exit-timeout <s>', description: 'launchd ExitTimeOut: seconds from SIGTERM to SIGKILL (default 20)' },

@@ -12,6 +12,9 @@ export {
   renewPlist,
   renewPlistObject,
   toPlistXml,
+  VerifyJobInput,
+  verifyPlist,
+  verifyPlistObject,
 } from './launchd.ts';
 export {
   type Arch,
@@ -31,6 +34,15 @@ export {
   servicePath,
   shellQuote,
   type TlsLayout,
+  type VerifyLayout,
 } from './layout.ts';
 export { instanceNewsyslog, nginxNewsyslog } from './newsyslog.ts';
 export { isIPv4, MainInput, MOZILLA_INTERMEDIATE, nginxMain, nginxSite, SiteInput } from './nginx.ts';
+export {
+  judgeVerifyRecord,
+  readVerifyRecord,
+  VERIFY_RECORD_FILE,
+  VerifyRecord,
+  type VerifyRecordResult,
+  type VerifyVerdict,
+} from './verify-record.ts';

@@ -1,3 +1,4 @@
+import { describeIssues } from '../errors.ts';
 import { ConfigInput } from '../config/index.ts';
 import { type Layout, LayoutError } from './layout.ts';
 
@@ -21,8 +22,7 @@ export function instanceConfigObject(layout: Layout): ConfigInput {
   // Fail here, not at 3 a.m. in launchd: the daemon parses this file with the same schema.
   const checked = ConfigInput.safeParse(config);
   if (!checked.success) {
-    const issue = checked.error.issues[0];
-    throw new LayoutError(`instance config: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`);
+    throw new LayoutError(`instance config: ${describeIssues(checked.error)}`);
   }
   return config;
 }

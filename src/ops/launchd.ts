@@ -1,6 +1,6 @@
 import { build, type PlistValue } from 'plist';
 import { z } from 'zod';
-import { type Layout, parseInput, servicePath } from './layout.ts';
+import { absPath, type Layout, parseInput, servicePath } from './layout.ts';
 
 // launchd property lists as plain data, then XML through the `plist` package. Key order is
 // fixed so the output is stable enough to compare with golden files.
@@ -46,6 +46,11 @@ export function daemonEnvironment(layout: Layout): Record<string, string> {
   return env;
 }
 
+/** A LaunchDaemon runs as the service user; a LaunchAgent is its user's already. */
+function serviceUser(layout: Layout): PlistObject {
+  return layout.mode === 'daemon' ? { UserName: layout.user, GroupName: layout.group, InitGroups: true } : {};
+}
+
 /** The instance's LaunchDaemon (system domain, UserName) or LaunchAgent (gui domain). */
 export function instancePlistObject(layout: Layout): PlistObject {
   const plist: PlistObject = {
@@ -53,12 +58,8 @@ export function instancePlistObject(layout: Layout): PlistObject {
     ProgramArguments: daemonProgramArguments(layout),
     WorkingDirectory: layout.state,
     EnvironmentVariables: daemonEnvironment(layout),
+    ...serviceUser(layout),
   };
-  if (layout.mode === 'daemon') {
-    plist.UserName = layout.user;
-    plist.GroupName = layout.group;
-    plist.InitGroups = true;
-  }
   Object.assign(plist, {
     RunAtLoad: true,
     KeepAlive: true,
@@ -158,4 +159,70 @@ export function renewPlistObject(layout: Layout, raw: RenewInput): PlistObject {
 
 export function renewPlist(layout: Layout, raw: RenewInput): string {
   return toPlistXml(renewPlistObject(layout, raw));
+}
+
+export const VerifyJobInput = z
+  .object({
+    /** The endpoint as clients use it: https://<server-name>[:port] behind nginx, else the daemon. */
+    url: z.string().regex(/^https?:\/\/[A-Za-z0-9.:[\]-]+$/, 'url looks like https://host[:port]'),
+    /** Connect here whatever the name resolves to (127.0.0.1: this Mac's nginx, before DNS is up). */
+    resolveIp: z
+      .string()
+      .regex(/^[0-9A-Fa-f.:]+$/, 'must be an IP address')
+      .optional(),
+    /** A CA to trust besides Node's own (the private CA behind the bootstrap certificate). */
+    cacert: absPath.optional(),
+    /** Seconds to wait for the daemon's /health after a boot before checking. */
+    waitS: z.number().int().min(0).max(3600).default(300),
+    /** Once a day as well, so that a stale result in doctor means the job stopped. */
+    hour: z.number().int().min(0).max(23).default(4),
+    minute: z.number().int().min(0).max(59).default(41),
+  })
+  .strict();
+export type VerifyJobInput = z.input<typeof VerifyJobInput>;
+
+/**
+ * The verify job: scripts/verify.sh of the instance's own release, as the service user (it reads
+ * the token file and writes verify-last.json into the state folder), at load (every boot, every
+ * provision) and daily. Output goes to <logs>/verify.log.
+ */
+export function verifyPlistObject(layout: Layout, raw: VerifyJobInput): PlistObject {
+  const v = parseInput(VerifyJobInput, raw, 'verify job');
+  const args = [
+    '/bin/bash',
+    `${layout.app}/scripts/verify.sh`,
+    v.url,
+    '--config',
+    layout.configFile,
+    '--instance',
+    layout.instance,
+    '--mode',
+    layout.mode,
+    '--wait',
+    String(v.waitS),
+    ...(v.resolveIp ? ['--resolve-ip', v.resolveIp] : []),
+    ...(v.cacert ? ['--cacert', v.cacert] : []),
+  ];
+  const env: Record<string, string> = { PATH: layout.path, NODE: layout.node };
+  if (layout.mode === 'daemon') env.HOME = layout.state;
+  const plist: PlistObject = {
+    Label: layout.verify.label,
+    ProgramArguments: args,
+    WorkingDirectory: layout.state,
+    EnvironmentVariables: env,
+    ...serviceUser(layout),
+  };
+  Object.assign(plist, {
+    RunAtLoad: true,
+    StartCalendarInterval: [{ Hour: v.hour, Minute: v.minute }],
+    ProcessType: 'Background',
+    Umask: 0o027,
+    StandardOutPath: layout.verify.log,
+    StandardErrorPath: layout.verify.log,
+  });
+  return plist;
+}
+
+export function verifyPlist(layout: Layout, raw: VerifyJobInput): string {
+  return toPlistXml(verifyPlistObject(layout, raw));
 }

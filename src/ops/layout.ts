@@ -1,3 +1,5 @@
+import { describeIssues } from '../errors.ts';
+import { SERVICE_LOG_LEVELS } from '../log-levels.ts';
 import { posix } from 'node:path';
 import { z } from 'zod';
 
@@ -57,7 +59,8 @@ export const LayoutInput = z
     serverName: z.string().optional(),
     allowedOrigins: z.array(z.string().min(1)).default([]),
     model: z.string().min(1).optional(),
-    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+    // Every level but silent: a daemon under launchd that logs nothing cannot be diagnosed.
+    logLevel: z.enum(SERVICE_LOG_LEVELS).default('info'),
     throttleInterval: z.coerce.number().int().min(1).max(3600).default(10),
     /** Longer than the daemon's drain (< 5 s) so launchd never SIGKILLs a clean shutdown. */
     exitTimeout: z.coerce.number().int().min(6).max(600).default(20),
@@ -79,6 +82,18 @@ export interface Layout {
   readonly path: string;
   readonly node: string;
   readonly prefix: string;
+  /**
+   * This instance's own pins and records: current -> releases/<id> (the release its job runs),
+   * previous, running.env (what runs, written after a healthy restart) and last-good/ (the
+   * config, plist and site file that ran healthily, for rollback).
+   */
+  readonly pinDir: string;
+  readonly runningFile: string;
+  readonly lastGoodDir: string;
+  /** The shared current -> releases/<id>: the newest healthy release, run by the CLI wrapper. */
+  readonly currentLink: string;
+  /** Records of the plists launchd has loaded, one file per label (shared by all instances). */
+  readonly jobsRecordDir: string;
   readonly app: string;
   readonly program: string;
   readonly wrapper: string;
@@ -109,6 +124,14 @@ export interface Layout {
   readonly maxFiles: number;
   readonly nginx: NginxLayout;
   readonly tls: TlsLayout;
+  readonly verify: VerifyLayout;
+}
+
+/** The job that runs scripts/verify.sh after every boot, every provision and once a day. */
+export interface VerifyLayout {
+  readonly label: string;
+  readonly plistPath: string;
+  readonly log: string;
 }
 
 export interface NginxLayout {
@@ -125,6 +148,8 @@ export interface NginxLayout {
   readonly acmeRoot: string;
   readonly plistPath: string;
   readonly newsyslogPath: string;
+  /** What nginx runs: a hash of its config and certificates at the last successful (re)load. */
+  readonly runningFile: string;
 }
 
 export interface TlsLayout {
@@ -171,9 +196,7 @@ export class LayoutError extends Error {
 export function parseInput<T extends z.ZodType>(schema: T, raw: unknown, what: string): z.output<T> {
   const r = schema.safeParse(raw);
   if (r.success) return r.data;
-  const issue = r.error.issues[0];
-  const where = issue?.path.join('.') || '(input)';
-  return usage(`${what}: ${where}: ${issue?.message ?? 'invalid'}`);
+  return usage(`${what}: ${describeIssues(r.error, '(input)')}`);
 }
 
 export function resolveLayout(raw: LayoutInput): Layout {
@@ -215,7 +238,8 @@ export function resolveLayout(raw: LayoutInput): Layout {
   }
   const logs = input.logs ?? defaults.logs;
   if (/\s/.test(logs)) usage(`the logs folder ${logs} must not contain spaces (newsyslog.conf splits on them)`);
-  const app = input.app ?? `${prefix}/current`;
+  const pinDir = `${prefix}/instances/${name}`;
+  const app = input.app ?? `${pinDir}/current`;
   const state = input.state ?? defaults.state;
   const nginxLogs =
     input.mode === 'daemon' ? sys('/Library/Logs/notes-mcp/nginx') : `${home}/Library/Logs/notes-mcp/nginx`;
@@ -232,6 +256,11 @@ export function resolveLayout(raw: LayoutInput): Layout {
     path: servicePath(brewPrefix),
     node: input.node ?? `${brewPrefix}/opt/node@24/bin/node`,
     prefix,
+    pinDir,
+    runningFile: `${pinDir}/running.env`,
+    lastGoodDir: `${pinDir}/last-good`,
+    currentLink: `${prefix}/current`,
+    jobsRecordDir: `${prefix}/var/jobs`,
     app,
     program: `${app}/bin/notes-mcp.js`,
     wrapper: `${prefix}/bin/notes-mcp`,
@@ -273,6 +302,7 @@ export function resolveLayout(raw: LayoutInput): Layout {
       acmeRoot: `${prefix}/var/acme`,
       plistPath: sys(`/Library/LaunchDaemons/${NGINX_LABEL}.plist`),
       newsyslogPath: sys(`/etc/newsyslog.d/${NGINX_LABEL}.conf`),
+      runningFile: `${prefix}/var/nginx.running`,
     },
     tls: {
       dir: tlsDir,
@@ -285,6 +315,11 @@ export function resolveLayout(raw: LayoutInput): Layout {
       renewLabel: `${label}.cert-renew`,
       renewPlistPath: sys(`/Library/LaunchDaemons/${label}.cert-renew.plist`),
       renewLog: `${logs}/cert-renew.log`,
+    },
+    verify: {
+      label: `${label}.verify`,
+      plistPath: `${defaults.plistDir}/${label}.verify.plist`,
+      log: `${logs}/verify.log`,
     },
   };
   return Object.freeze(layout);
@@ -302,6 +337,11 @@ export function layoutAsShell(layout: Layout): string {
     NM_SERVICE_PATH: layout.path,
     NM_NODE: layout.node,
     NM_PREFIX: layout.prefix,
+    NM_PIN_DIR: layout.pinDir,
+    NM_RUNNING: layout.runningFile,
+    NM_LAST_GOOD: layout.lastGoodDir,
+    NM_CURRENT: layout.currentLink,
+    NM_JOBS_RECORDS: layout.jobsRecordDir,
     NM_APP: layout.app,
     NM_PROGRAM: layout.program,
     NM_WRAPPER: layout.wrapper,
@@ -335,6 +375,7 @@ export function layoutAsShell(layout: Layout): string {
     NM_ACME_ROOT: layout.nginx.acmeRoot,
     NM_NGINX_PLIST: layout.nginx.plistPath,
     NM_NGINX_NEWSYSLOG: layout.nginx.newsyslogPath,
+    NM_NGINX_RUNNING: layout.nginx.runningFile,
     NM_TLS_DIR: layout.tls.dir,
     NM_TLS_CERT: layout.tls.cert,
     NM_TLS_KEY: layout.tls.key,
@@ -345,6 +386,9 @@ export function layoutAsShell(layout: Layout): string {
     NM_RENEW_LABEL: layout.tls.renewLabel,
     NM_RENEW_PLIST: layout.tls.renewPlistPath,
     NM_RENEW_LOG: layout.tls.renewLog,
+    NM_VERIFY_LABEL: layout.verify.label,
+    NM_VERIFY_PLIST: layout.verify.plistPath,
+    NM_VERIFY_LOG: layout.verify.log,
   };
   return `${Object.entries(flat)
     .map(([k, v]) => `${k}=${shellQuote(String(v ?? ''))}`)

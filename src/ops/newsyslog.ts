@@ -69,6 +69,8 @@ export function instanceNewsyslog(layout: Layout): string {
     { file: layout.stdoutLog, owner, mode: '640', count: 5, sizeKb: 1024, flags: 'ZN' },
     { file: layout.stderrLog, owner, mode: '640', count: 5, sizeKb: 1024, flags: 'ZN' },
     { file: layout.tls.renewLog, owner: 'root:wheel', mode: '640', count: 5, sizeKb: 1024, flags: 'ZN' },
+    // launchd opens it afresh for every run of the verify job: no signal needed.
+    { file: layout.verify.log, owner, mode: '640', count: 5, sizeKb: 1024, flags: 'ZN' },
   ]);
 }
 

@@ -101,7 +101,16 @@ test('launchd layout --format shell is valid sh that the scripts can eval', () =
 
 test('help lists every generator', () => {
   const launchd = cli(['launchd', '--help']).stdout;
-  for (const sub of ['plist', 'config', 'newsyslog', 'nginx-plist', 'nginx-newsyslog', 'renew-plist', 'layout']) {
+  for (const sub of [
+    'plist',
+    'config',
+    'newsyslog',
+    'nginx-plist',
+    'nginx-newsyslog',
+    'renew-plist',
+    'verify-plist',
+    'layout',
+  ]) {
     assert.match(launchd, new RegExp(`^  ${sub} `, 'm'), `launchd ${sub} missing from --help`);
   }
   const nginx = cli(['nginx', '--help']).stdout;

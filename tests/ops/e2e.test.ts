@@ -1,21 +1,12 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { instanceConfig, instancePlistObject, resolveLayout } from '../../src/ops/index.ts';
 import { REPO_ROOT, tempDir } from '../helpers/tmp.ts';
-import {
-  call,
-  freePort,
-  nginxTest,
-  skipNoNginx,
-  spawnLikeLaunchd,
-  startNginx,
-  waitFor,
-  writeNginx,
-  runVerify,
-} from './helpers.ts';
+import { call, freePort, nginxTest, spawnLikeLaunchd, startNginx, waitFor, writeNginx, runVerify } from './helpers.ts';
 
 // The whole chain on loopback: the real daemon started from its generated plist, behind a real
 // nginx with the generated TLS configuration. MCP over HTTPS through the proxy (verify.sh:
@@ -27,7 +18,6 @@ const TOKEN = 'e2e-token-0123456789abcdef0123456789';
 const READ_TIMEOUT_S = 17;
 
 test('real daemon behind real nginx over HTTPS: MCP, SSE past the idle timeout, verify.sh', {
-  skip: skipNoNginx,
   timeout: 120_000,
 }, async (t) => {
   const root = tempDir(t);
@@ -42,6 +32,8 @@ test('real daemon behind real nginx over HTTPS: MCP, SSE past the idle timeout, 
     port,
     model: 'bundled',
     serverName: 'notes.test',
+    // launchd starts the job as UserName: here whoever runs the tests.
+    user: userInfo().username,
   });
   for (const d of [layout.notes, layout.state, layout.logs, layout.etcDir]) mkdirSync(d, { recursive: true });
   writeFileSync(layout.tokenFile, `${TOKEN}\n`, { mode: 0o600 });
@@ -73,6 +65,7 @@ test('real daemon behind real nginx over HTTPS: MCP, SSE past the idle timeout, 
         httpsPort,
         ipv6: false,
         readTimeout: `${READ_TIMEOUT_S}s`,
+        rate: '100r/s',
       },
     },
   ]);

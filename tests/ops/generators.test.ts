@@ -17,6 +17,7 @@ import {
   nginxSite,
   renewPlist,
   resolveLayout,
+  verifyPlist,
 } from '../../src/ops/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { checkGolden, parsePlist, stringArray, stringRecord } from './helpers.ts';
@@ -64,6 +65,15 @@ test('golden files: plists, newsyslog, config and nginx for a daemon and an agen
     }),
   );
   checkGolden('layout-default.sh', layoutAsShell(daemon));
+  checkGolden(
+    'verify-daemon.plist',
+    verifyPlist(daemon, {
+      url: 'https://notes.example.com',
+      resolveIp: '127.0.0.1',
+      cacert: '/opt/notes-mcp/etc/tls/ca/ca.pem',
+    }),
+    ['launchd/examples/com.notes-mcp.default.verify.plist'],
+  );
 });
 
 function checkJobPlist(xml: string, label: string): Record<string, unknown> {
@@ -89,7 +99,8 @@ test('the daemon plist carries the launchd keys the ops kit relies on, with abso
   const args = stringArray(p.ProgramArguments);
   assert.deepEqual(args.slice(-3), [
     '/opt/homebrew/opt/node@24/bin/node',
-    '/opt/notes-mcp/current/bin/notes-mcp.js',
+    // The instance's own pin: another instance's upgrade never changes what this one runs.
+    '/opt/notes-mcp/instances/default/current/bin/notes-mcp.js',
     'serve',
   ]);
   for (const a of args.slice(4)) assert.ok(isAbsolute(a) || a === 'serve', `${a} must be absolute`);
@@ -140,6 +151,34 @@ test('nginx and renewal plists parse and point at Homebrew binaries', () => {
   assert.ok(Array.isArray(r.StartCalendarInterval) && r.StartCalendarInterval.length === 2);
 });
 
+test("the verify job runs the pinned release's verify.sh as the service user, at load and daily", () => {
+  const layout = resolveLayout(DAEMON);
+  const p = checkJobPlist(verifyPlist(layout, { url: 'http://127.0.0.1:8765' }), 'com.notes-mcp.default.verify');
+  assert.deepEqual(stringArray(p.ProgramArguments).slice(0, 5), [
+    '/bin/bash',
+    '/opt/notes-mcp/instances/default/current/scripts/verify.sh',
+    'http://127.0.0.1:8765',
+    '--config',
+    '/opt/notes-mcp/etc/default.json',
+  ]);
+  assert.equal(p.UserName, '_notesmcp', 'it reads the token file and writes into the state folder');
+  assert.equal(p.RunAtLoad, true, 'bootstrap at boot (and after provisioning) runs it');
+  assert.ok(!('KeepAlive' in p), 'it runs once and exits');
+  assert.deepEqual(p.StartCalendarInterval, [{ Hour: 4, Minute: 41 }]);
+  assert.equal(p.StandardOutPath, '/Library/Logs/notes-mcp/default/verify.log');
+  assert.equal(stringRecord(p.EnvironmentVariables).NODE, layout.node, 'node@24 is keg-only: not on PATH');
+  assert.throws(() => verifyPlist(layout, { url: 'ftp://x' }), LayoutError);
+  const agent = checkJobPlist(
+    verifyPlist(resolveLayout(AGENT), { url: 'http://127.0.0.1:8766' }),
+    'com.notes-mcp.alice.verify',
+  );
+  assert.equal(agent.UserName, undefined);
+  assert.equal(
+    resolveLayout(AGENT).verify.plistPath,
+    '/Users/alice/Library/LaunchAgents/com.notes-mcp.alice.verify.plist',
+  );
+});
+
 test('the instance config file is accepted by loadConfig as the daemon reads it', (t) => {
   const dir = tempDir(t);
   const layout = resolveLayout({ ...DAEMON, root: dir, allowedOrigins: ['https://inspector.example.com'], port: 9123 });
@@ -179,6 +218,13 @@ test('two instances on one Mac share no label, port, file, folder or nginx name'
     l.tls.renewLabel,
     l.tls.renewPlistPath,
     l.tls.renewLog,
+    l.pinDir,
+    l.app,
+    l.runningFile,
+    l.lastGoodDir,
+    l.verify.label,
+    l.verify.plistPath,
+    l.verify.log,
   ];
   const shared = new Set(own(a));
   for (const v of own(b)) assert.ok(!shared.has(v), `${v} is used by both instances`);
@@ -227,6 +273,8 @@ test('--root moves every default system path into a test folder', () => {
     l.newsyslogPath,
     l.nginx.plistPath,
     l.tls.renewPlistPath,
+    l.verify.plistPath,
+    l.pinDir,
   ];
   for (const p of paths) assert.ok(p.startsWith('/tmp/sysroot/'), `${p} escapes the root`);
 });

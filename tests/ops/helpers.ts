@@ -1,12 +1,19 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { parse } from 'plist';
-import { type Layout, nginxMain, nginxSite, type PlistObject, type SiteInput } from '../../src/ops/index.ts';
+import {
+  type Layout,
+  type MainInput,
+  nginxMain,
+  nginxSite,
+  type PlistObject,
+  type SiteInput,
+} from '../../src/ops/index.ts';
 import { REPO_ROOT } from '../helpers/tmp.ts';
 
 export const GOLDEN_DIR = join(REPO_ROOT, 'tests', 'ops', 'golden');
@@ -49,23 +56,7 @@ export function stringRecord(v: unknown): Record<string, string> {
   return v as Record<string, string>;
 }
 
-/**
- * Start a job the way launchd does: ProgramArguments verbatim (no shell of ours), an environment
- * holding only the plist's EnvironmentVariables, cwd = WorkingDirectory, stdout/stderr appended
- * to StandardOutPath/StandardErrorPath.
- */
-export function spawnLikeLaunchd(plist: PlistObject): ChildProcess {
-  const args = stringArray(plist.ProgramArguments);
-  const [program, ...rest] = args;
-  assert.ok(program, 'ProgramArguments is empty');
-  const env = stringRecord(plist.EnvironmentVariables ?? {});
-  const cwd = typeof plist.WorkingDirectory === 'string' ? plist.WorkingDirectory : '/';
-  const out = typeof plist.StandardOutPath === 'string' ? plist.StandardOutPath : undefined;
-  const err = typeof plist.StandardErrorPath === 'string' ? plist.StandardErrorPath : undefined;
-  const stdout = out ? openSync(out, 'a') : 'ignore';
-  const stderr = err ? openSync(err, 'a') : 'ignore';
-  return spawn(program, rest, { env, cwd, stdio: ['ignore', stdout, stderr] });
-}
+export { spawnLikeLaunchd } from './launchd-spawn.ts';
 
 /** Wait until fn() resolves truthy, polling; throws with the last error after `ms`. */
 export async function waitFor<T>(
@@ -87,8 +78,15 @@ export async function waitFor<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
 }
 
-export const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0);
-export const skipNoNginx: string | false = NGINX ? false : 'nginx is not installed (apt-get install nginx)';
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx', '/usr/local/sbin/nginx'].find(
+  (p) => spawnSync(p, ['-v']).status === 0,
+);
+
+/** The nginx binary; a missing nginx fails the test (never skips it): .ci/run installs it. */
+export function nginxBin(): string {
+  assert.ok(NGINX, 'nginx is not installed: apt-get install nginx (.ci/run does)');
+  return NGINX;
+}
 
 /** A self-signed certificate for name (DNS or IP SAN) in dir/fullchain.pem + dir/privkey.pem. */
 export function makeCert(dir: string, name: string): { cert: string; key: string } {
@@ -204,7 +202,7 @@ export interface Site {
 }
 
 /** nginx.conf + servers/*.conf for the given instances (paths from their layouts); returns nginx.conf. */
-export function writeNginx(sites: Site[], main: { httpPort?: number } = {}): string {
+export function writeNginx(sites: Site[], main: MainInput = {}): string {
   const first = sites[0];
   assert.ok(first);
   const n = first.layout.nginx;
@@ -213,12 +211,15 @@ export function writeNginx(sites: Site[], main: { httpPort?: number } = {}): str
     const { cert, key } = makeCert(layout.tls.dir, site.serverName);
     writeFileSync(layout.nginx.siteFile, nginxSite(layout, { ...site, cert, key }));
   }
-  writeFileSync(n.confFile, nginxMain(first.layout, { ipv6: false, httpPort: main.httpPort ?? 0 }));
+  writeFileSync(
+    n.confFile,
+    nginxMain(first.layout, { ipv6: false, ...main, httpPort: main.httpPort ?? 0, httpsPorts: main.httpsPorts ?? [] }),
+  );
   return n.confFile;
 }
 
 export function nginxTest(root: string, conf: string): { ok: boolean; output: string } {
-  const r = spawnSync(NGINX ?? 'nginx', ['-p', root, '-c', conf, '-t'], { encoding: 'utf8' });
+  const r = spawnSync(nginxBin(), ['-p', root, '-c', conf, '-t'], { encoding: 'utf8' });
   return { ok: r.status === 0, output: `${r.stdout}${r.stderr}` };
 }
 
@@ -229,7 +230,7 @@ export async function startNginx(
   conf: string,
   probe: { port: number; host: string },
 ): Promise<ChildProcess> {
-  const nginx = spawn(NGINX ?? 'nginx', ['-p', root, '-c', conf, '-g', 'daemon off;'], {
+  const nginx = spawn(nginxBin(), ['-p', root, '-c', conf, '-g', 'daemon off;'], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
@@ -259,10 +260,33 @@ export function runVerify(httpsPort: number, tokenFile: string, home: string, ex
       '--no-service',
       '--token-file',
       tokenFile,
-      '--runs',
+      '--samples',
+      '100',
+      '--warmup',
       '5',
       ...extra,
     ],
     { encoding: 'utf8', env: { ...process.env, HOME: home }, timeout: 60_000 },
   );
+}
+
+/** fixtures/fake-daemon.mjs on a free loopback port, killed when the test ends. */
+export function startFakeDaemon(
+  token: string,
+  env: Record<string, string>,
+  t?: { after: (fn: () => void) => void },
+): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, [join(FIXTURES, 'fake-daemon.mjs')], {
+    env: { ...process.env, FAKE_TOKEN: token, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t?.after(() => proc.kill('SIGKILL'));
+  return new Promise((resolve, reject) => {
+    proc.stdout?.once('data', (d: Buffer) => {
+      const m = /listening (\d+)/.exec(d.toString());
+      if (m) resolve({ proc, port: Number(m[1]) });
+      else reject(new Error(`fake daemon said ${d}`));
+    });
+    proc.once('exit', (code) => reject(new Error(`fake daemon exited ${code}`)));
+  });
 }

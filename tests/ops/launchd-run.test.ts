@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { instanceConfig, instancePlistObject, type Layout, resolveLayout } from '../../src/ops/index.ts';
+import { userInfo } from 'node:os';
+import { instanceConfig, instancePlist, instancePlistObject, type Layout, resolveLayout } from '../../src/ops/index.ts';
 import { REPO_ROOT, tempDir } from '../helpers/tmp.ts';
-import { freePort, parsePlist, SCRIPTS, spawnLikeLaunchd, stringRecord, waitFor } from './helpers.ts';
+import { freePort, parsePlist, SCRIPTS, spawnLikeLaunchd, waitFor } from './helpers.ts';
+import { getentUser, LAUNCHD_DEFAULT_PATH, launchdEnvironment } from './launchd-spawn.ts';
+
+// The daemon's UserName must exist for launchd to start the job: these tests run it as
+// whoever runs the tests (root in CI), so the uid switch is a no-op.
+const ME = userInfo().username;
 
 // The generated plist's ProgramArguments started the way launchd starts them: nothing but the
 // plist's EnvironmentVariables, cwd = WorkingDirectory, output to StandardOut/ErrorPath.
@@ -34,9 +40,9 @@ test('ProgramArguments get exactly the plist environment, its WorkingDirectory a
 setTimeout(() => {}, 60000); process.on('SIGTERM', () => process.exit(0));`,
   );
   writeFileSync(join(app, 'package.json'), '{"type":"commonjs"}');
-  const layout = resolveLayout({ root, instance: 'probe', app, node: process.execPath });
+  const layout = resolveLayout({ root, instance: 'probe', app, node: process.execPath, user: ME });
   prepare(layout, 'x'.repeat(32));
-  const plist = parsePlist(`${await import('../../src/ops/index.ts').then((m) => m.instancePlist(layout))}`);
+  const plist = parsePlist(instancePlist(layout));
   const child = spawnLikeLaunchd(plist);
   t.after(() => child.kill('SIGKILL'));
   const seen = await waitFor(
@@ -51,11 +57,60 @@ setTimeout(() => {}, 60000); process.on('SIGTERM', () => process.exit(0));`,
   assert.equal(readFileSync(layout.pidFile, 'utf8').trim(), String(child.pid));
   assert.equal(seen.cwd, layout.state);
   assert.deepEqual(seen.argv, ['serve']);
-  const expected = stringRecord(plist.EnvironmentVariables);
+  const expected = launchdEnvironment(plist, getentUser(ME));
   const { PWD: _pwd, SHLVL: _shlvl, _: _underscore, ...env } = seen.env as Record<string, string>;
-  assert.deepEqual(env, expected, 'nothing but the plist environment (sh adds only PWD/SHLVL/_)');
+  assert.deepEqual(env, expected, "UserName's and the plist's environment only (sh adds PWD/SHLVL/_)");
   child.kill('SIGTERM');
   assert.equal(await exited(child), 0);
+});
+
+test('the spawn helper applies UserName (uid, USER/LOGNAME/SHELL, plist HOME wins), Umask and NumberOfFiles', async (t) => {
+  const root = tempDir(t);
+  // The job runs as nobody (when the tests run as root): it must reach its program and folders.
+  chmodSync(root, 0o755);
+  const app = join(root, 'app');
+  mkdirSync(join(app, 'bin'), { recursive: true });
+  writeFileSync(
+    join(app, 'bin', 'notes-mcp.js'),
+    `const fs = require('node:fs');
+fs.writeFileSync('umask-probe', 'x');
+const limits = fs.readFileSync('/proc/self/limits', 'utf8').split('\\n').find((l) => l.startsWith('Max open files'));
+console.log(JSON.stringify({ uid: process.getuid(), env: process.env, mode: fs.statSync('umask-probe').mode & 0o777, limits }));`,
+  );
+  writeFileSync(join(app, 'package.json'), '{"type":"commonjs"}');
+  const nobody = getentUser('nobody');
+  assert.ok(nobody, 'the test machine has a nobody user');
+  const layout = resolveLayout({
+    root,
+    instance: 'as-nobody',
+    app,
+    node: process.execPath,
+    user: 'nobody',
+    maxFiles: 4321,
+  });
+  prepare(layout, 'y'.repeat(32));
+  chmodSync(layout.state, 0o777);
+  chmodSync(layout.logs, 0o777);
+  const plist = instancePlistObject(layout);
+  assert.equal(plist.Umask, 0o027);
+  const child = spawnLikeLaunchd(plist);
+  t.after(() => child.kill('SIGKILL'));
+  assert.equal(await exited(child), 0, readFileSync(layout.stderrLog, 'utf8'));
+  const seen = JSON.parse(readFileSync(layout.stdoutLog, 'utf8')) as {
+    uid: number;
+    env: Record<string, string>;
+    mode: number;
+    limits: string;
+  };
+  if (process.getuid?.() === 0) assert.equal(seen.uid, nobody.uid, 'root starts the job as UserName');
+  assert.equal(seen.env.USER, 'nobody');
+  assert.equal(seen.env.LOGNAME, 'nobody');
+  assert.equal(seen.env.SHELL, nobody.shell);
+  assert.equal(seen.env.HOME, layout.state, "the plist's HOME replaces the user's home (/var/empty on a Mac)");
+  assert.equal(seen.env.PATH, layout.path, "the plist's PATH, not launchd's default");
+  assert.notEqual(layout.path, LAUNCHD_DEFAULT_PATH);
+  assert.equal(seen.mode, 0o640, 'Umask 027: files the daemon creates are not world-readable');
+  assert.match(seen.limits, /^Max open files\s+4321\s+4321\s+files/, seen.limits);
 });
 
 test('the real daemon under launchd-like start: /health, SIGHUP log reopen, verify.sh, SIGTERM drain', async (t) => {
@@ -70,6 +125,7 @@ test('the real daemon under launchd-like start: /health, SIGHUP log reopen, veri
     port,
     model: 'bundled',
     serverName: 'notes.test',
+    user: ME,
   });
   prepare(layout, token);
   writeFileSync(join(layout.notes, 'hello.md'), '# Hello\n\nlaunchd starts notes-mcp at boot.\n');
@@ -111,8 +167,8 @@ test('the real daemon under launchd-like start: /health, SIGHUP log reopen, veri
       '--no-service',
       '--token-file',
       layout.tokenFile,
-      '--runs',
-      '3',
+      '--samples',
+      '100',
       '--no-baseline',
       '--query',
       'launchd',

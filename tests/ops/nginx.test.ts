@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { connect as tlsConnect } from 'node:tls';
 import { nginxSite, resolveLayout } from '../../src/ops/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { call, FIXTURES, freePort, nginxTest, skipNoNginx, startNginx, writeNginx, runVerify } from './helpers.ts';
+import { call, freePort, nginxTest, runVerify, startFakeDaemon, startNginx, writeNginx } from './helpers.ts';
 
 // Debian's nginx checks and runs the generated configuration: `nginx -t` on several instances
 // side by side, then a real nginx in front of a stand-in daemon (fixtures/fake-daemon.mjs) for
@@ -14,7 +14,48 @@ import { call, FIXTURES, freePort, nginxTest, skipNoNginx, startNginx, writeNgin
 
 const TOKEN = 'verify-token-0123456789abcdef0123456789';
 
-test('nginx -t accepts the generated main config with several instances side by side', { skip: skipNoNginx }, (t) => {
+/**
+ * A client that opens a TLS connection and trickles its request: the headers then one body byte
+ * every 3 s (`body`), or half a header line and then nothing (`headers`). Resolves when nginx
+ * closes the connection, with what it answered; gives up (destroying the socket) after 15 s.
+ */
+function slowClient(
+  port: number,
+  host: string,
+  stall: 'body' | 'headers',
+): Promise<{ closedAfterMs: number; response: string }> {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    let timer: NodeJS.Timeout | undefined;
+    const sock = tlsConnect({ host: '127.0.0.1', port, servername: host, rejectUnauthorized: false }, () => {
+      if (stall === 'headers') {
+        sock.write(`POST /mcp HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bea`);
+        return;
+      }
+      sock.write(
+        `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Type: application/json\r\n` +
+          'Accept: application/json, text/event-stream\r\nContent-Length: 200\r\n\r\n{',
+      );
+      timer = setInterval(() => sock.write(' '), 3000);
+    });
+    let response = '';
+    sock.on('data', (d: Buffer) => (response += d.toString()));
+    sock.on('error', () => undefined);
+    const bound = setTimeout(() => sock.destroy(), 15_000);
+    sock.on('close', () => {
+      clearInterval(timer);
+      clearTimeout(bound);
+      resolve({ closedAfterMs: Date.now() - started, response });
+    });
+  });
+}
+
+async function fakeStats(port: number): Promise<{ mcpRequests: number }> {
+  const r = await fetch(`http://127.0.0.1:${port}/fake-stats`);
+  return (await r.json()) as { mcpRequests: number };
+}
+
+test('nginx -t accepts the generated main config with several instances side by side', (t) => {
   const root = tempDir(t);
   const base = { root, arch: 'arm64' as const, mode: 'daemon' as const };
   const conf = writeNginx(
@@ -30,14 +71,15 @@ test('nginx -t accepts the generated main config with several instances side by 
         site: { serverName: '203.0.113.7', httpsPort: 8443 },
       },
     ],
-    { httpPort: 80 },
+    // The production main file: catch-alls on :80 and :443 (the IP instance owns :8443).
+    { httpPort: 80, httpsPorts: [443] },
   );
   const r = nginxTest(root, conf);
   assert.ok(r.ok, r.output);
   assert.match(r.output, /syntax is ok/);
 });
 
-test('nginx -t rejects a broken site, so provision.sh can trust the check', { skip: skipNoNginx }, (t) => {
+test('nginx -t rejects a broken site, so provision.sh can trust the check', (t) => {
   const root = tempDir(t);
   const layout = resolveLayout({ root, instance: 'default' });
   const conf = writeNginx([{ layout, site: { serverName: 'notes.example.com' } }]);
@@ -50,32 +92,15 @@ test('nginx -t rejects a broken site, so provision.sh can trust the check', { sk
   assert.match(r.output, /missing\.pem/);
 });
 
-function startFakeDaemon(env: Record<string, string>): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, [join(FIXTURES, 'fake-daemon.mjs')], {
-    env: { ...process.env, FAKE_TOKEN: TOKEN, ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    proc.stdout?.once('data', (d: Buffer) => {
-      const m = /listening (\d+)/.exec(d.toString());
-      if (m) resolve({ proc, port: Number(m[1]) });
-      else reject(new Error(`fake daemon said ${d}`));
-    });
-    proc.once('exit', (code) => reject(new Error(`fake daemon exited ${code}`)));
-  });
-}
-
-test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limits, verify.sh', {
-  skip: skipNoNginx,
-}, async (t) => {
+test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limits, verify.sh', async (t) => {
   const root = tempDir(t);
   // nginx workers drop to nobody when the test runs as root: they must reach the ACME webroot.
   chmodSync(root, 0o755);
-  const alpha = await startFakeDaemon({ FAKE_ALLOWED_HOSTS: 'notes.test', FAKE_PING_MS: '400' });
-  const beta = await startFakeDaemon({ FAKE_ALLOWED_HOSTS: 'limited.test' });
+  const alpha = await startFakeDaemon(TOKEN, { FAKE_ALLOWED_HOSTS: 'notes.test', FAKE_PING_MS: '400' });
+  const beta = await startFakeDaemon(TOKEN, { FAKE_ALLOWED_HOSTS: 'limited.test' });
+  const gamma = await startFakeDaemon(TOKEN, { FAKE_ALLOWED_HOSTS: 'conn.test', FAKE_PING_MS: '200' });
   t.after(() => {
-    alpha.proc.kill('SIGKILL');
-    beta.proc.kill('SIGKILL');
+    for (const d of [alpha, beta, gamma]) d.proc.kill('SIGKILL');
   });
   const httpPort = await freePort();
   const httpsPort = await freePort();
@@ -84,24 +109,46 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
   const alphaLayout = resolveLayout({ ...base, instance: 'alpha', port: alpha.port });
   const conf = writeNginx(
     [
-      { layout: alphaLayout, site: { serverName: 'notes.test', readTimeout: '2s', ...ports } },
+      {
+        layout: alphaLayout,
+        // 50 requests/s: verify.sh's 100+ calls run into the limit and are paced, not failed.
+        site: { serverName: 'notes.test', readTimeout: '2s', bodyTimeout: '2s', rate: '50r/s', ...ports },
+      },
       {
         layout: resolveLayout({ ...base, instance: 'beta', port: beta.port }),
         site: { serverName: 'limited.test', rate: '1r/m', burst: 1, metricsAllow: ['10.9.9.9'], ...ports },
       },
+      {
+        layout: resolveLayout({ ...base, instance: 'gamma', port: gamma.port }),
+        site: { serverName: 'conn.test', connLimit: 2, ...ports },
+      },
     ],
-    { httpPort },
+    { httpPort, httpsPorts: [httpsPort], headerTimeout: '2s' },
   );
   assert.ok(nginxTest(root, conf).ok, nginxTest(root, conf).output);
   const https = { https: true, port: httpsPort };
   await startNginx(t, root, conf, { port: httpsPort, host: 'notes.test' });
 
-  // /health passes through with the public Host the daemon's DNS-rebinding check expects.
-  const health = await call({ ...https, host: 'notes.test', path: '/health' });
+  // /health passes through with the public Host the daemon's DNS-rebinding check expects, and
+  // an X-Forwarded-For that is the peer address whatever the client claims (the daemon answers
+  // a forwarded /health with the status only).
+  const health = await call({
+    ...https,
+    host: 'notes.test',
+    path: '/health?token=query-secret-123',
+    headers: { 'x-forwarded-for': '6.6.6.6' },
+  });
   const h = JSON.parse(health.body) as { host: string; forwardedProto: string; forwardedFor: string };
   assert.equal(h.host, 'notes.test');
   assert.equal(h.forwardedProto, 'https');
   assert.equal(h.forwardedFor, '127.0.0.1');
+  const plain = JSON.parse((await call({ ...https, host: 'notes.test', path: '/health' })).body) as typeof h;
+  assert.equal(plain.forwardedFor, '127.0.0.1', 'X-Forwarded-For is set on every request');
+
+  // TLS for an unknown name, or no name at all (a bare IP), is refused at the handshake: no
+  // instance's certificate is shown and nothing reaches a daemon.
+  await assert.rejects(call({ ...https, host: 'unknown.test', path: '/health' }), /alert|handshake|EPROTO|reset/i);
+  await assert.rejects(call({ ...https, host: '127.0.0.1', path: '/health' }), /alert|handshake|EPROTO|reset/i);
   assert.match(String(health.headers['strict-transport-security']), /max-age=63072000/);
   assert.equal(health.headers['x-content-type-options'], 'nosniff');
   assert.equal(health.headers.server, 'nginx', 'server_tokens off hides the version');
@@ -174,6 +221,51 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
   assert.ok(events.length >= 6, `only ${events.length} events in 3.5 s`);
   assert.ok((stream.chunks.at(-1)?.at ?? 0) > 2500, 'stream ended before 2.5 s');
 
+  // Slow clients are cut by nginx (2 s timeouts here) while another client is served; the
+  // stalled body never reaches the daemon, because nginx buffers the body before proxying.
+  const before = await fakeStats(alpha.port);
+  const slowBody = slowClient(httpsPort, 'notes.test', 'body');
+  const slowHeaders = slowClient(httpsPort, 'notes.test', 'headers');
+  await new Promise((r) => setTimeout(r, 500));
+  const servedAt = Date.now();
+  const served = await call({ ...https, host: 'notes.test', path: '/mcp', method: 'POST', headers: auth, body: init });
+  assert.equal(served.status, 200, 'another client is served while the slow ones stall');
+  assert.ok(Date.now() - servedAt < 1000, `the other client waited ${Date.now() - servedAt} ms`);
+  const [cutBody, cutHeaders] = await Promise.all([slowBody, slowHeaders]);
+  assert.ok(cutBody.closedAfterMs < 7000, `slow body held the connection ${cutBody.closedAfterMs} ms`);
+  // nginx drops a timed-out body without an answer (it logs 408, checked below).
+  assert.doesNotMatch(cutBody.response, /^HTTP\/1\.1 2/, `slow body answered: ${cutBody.response.slice(0, 80)}`);
+  assert.ok(cutHeaders.closedAfterMs < 7000, `slow headers held the connection ${cutHeaders.closedAfterMs} ms`);
+  assert.equal(
+    (await fakeStats(alpha.port)).mcpRequests - before.mcpRequests,
+    1,
+    'only the served request reached the daemon',
+  );
+
+  // Connections per client address (gamma: 2): two open streams, then 429 until one closes.
+  const streams = [0, 1].map(() =>
+    call({
+      ...https,
+      host: 'conn.test',
+      path: '/mcp',
+      headers: { ...auth, accept: 'text/event-stream' },
+      stopAfterMs: 1500,
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(
+    (await call({ ...https, host: 'conn.test', path: '/health' })).status,
+    429,
+    'a third connection is refused',
+  );
+  for (const s of await Promise.all(streams)) assert.equal(s.status, 200);
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(
+    (await call({ ...https, host: 'conn.test', path: '/health' })).status,
+    200,
+    'served again once one closed',
+  );
+
   // Body size limit and rate limit (beta: 1 request per minute, burst 1).
   const big = Buffer.alloc(5 * 1024 * 1024, 'x');
   assert.equal(
@@ -190,19 +282,30 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
   );
   assert.equal((await call({ ...https, host: 'limited.test', path: '/metrics' })).status, 403, 'others may not');
 
+  // The access log names paths but never query strings (tokens pasted into URLs stay out of it).
+  const access = readFileSync(join(alphaLayout.nginx.logs, 'access.log'), 'utf8');
+  assert.match(access, /"GET \/health HTTP\/1\.1"/);
+  assert.doesNotMatch(access, /query-secret-123/);
+  assert.match(access, /"POST \/mcp HTTP\/1\.1" 408 /, 'the stalled body was timed out (408)');
+
   // verify.sh passes through nginx, records a baseline, compares with it, and fails once the daemon is gone.
   const tokenFile = join(root, 'token');
   writeFileSync(tokenFile, `${TOKEN}\n`);
-  const baseline = join(root, 'baseline.env');
+  const baseline = join(root, 'baseline.json');
   const verify = () => runVerify(httpsPort, tokenFile, root, ['--baseline', baseline, '--tolerance', '1000']);
   const v1 = verify();
   assert.equal(v1.status, 0, `${v1.stdout}${v1.stderr}`);
   assert.match(v1.stdout, /^verify: PASS /m);
-  assert.match(v1.stdout, /PASS baseline +recorded p95/);
-  assert.match(readFileSync(baseline, 'utf8'), /^p95_ms=\d/m);
+  assert.match(v1.stdout, /PASS baseline +recorded p50 [\d.]+ ms, p95 [\d.]+ ms/);
+  assert.match(
+    v1.stdout,
+    /^PASS tools\/list +100 calls after 5 warm-up on 1 connection\(s\), \d+ answered 429 .*: p50 /m,
+  );
+  const recorded = JSON.parse(readFileSync(baseline, 'utf8')) as { p50_ms: number; p95_ms: number };
+  assert.ok(recorded.p50_ms > 0 && recorded.p95_ms >= recorded.p50_ms, JSON.stringify(recorded));
   const v2 = verify();
   assert.equal(v2.status, 0, `${v2.stdout}${v2.stderr}`);
-  assert.match(v2.stdout, /PASS baseline +p95 .* <= /);
+  assert.match(v2.stdout, /PASS baseline +p50 [\d.]+ <= [\d.]+ ms, p95 [\d.]+ <= [\d.]+ ms/);
   assert.doesNotMatch(`${v1.stdout}${v2.stdout}`, new RegExp(TOKEN), 'verify.sh must not print the token');
   alpha.proc.kill('SIGTERM');
   await new Promise((r) => alpha.proc.once('exit', r));

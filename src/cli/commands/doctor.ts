@@ -11,8 +11,8 @@ export interface DoctorCheck {
   name: string;
   ok: boolean;
   detail: string;
-  /** Worth knowing but not a failure (exit 0): printed as "warn". */
-  warn?: boolean;
+  /** Shown instead of "ok" for a check that passes with something to look at. */
+  level?: 'warn' | 'info';
 }
 
 export type DoctorSection = (config: Config) => Promise<DoctorCheck[]>;
@@ -161,7 +161,7 @@ async function indexSection(config: Config): Promise<DoctorCheck[]> {
         out.push({
           name: 'not indexed',
           ok: true,
-          warn: true,
+          level: 'warn',
           detail: `${s.skipped.count} file(s) under the notes folder are not indexed: ${first}${s.skipped.count > s.skipped.first.length ? '; …' : ''}`,
         });
       }
@@ -190,7 +190,7 @@ async function setAsideCheck(indexDir: string): Promise<DoctorCheck[]> {
     {
       name: 'index repair',
       ok: true,
-      warn: true,
+      level: 'warn',
       detail: `an unreadable index was moved aside and rebuilt from the notes ${names.length} time(s); latest kept as ${indexDir}/${names[names.length - 1]} (delete it once looked at)`,
     },
   ];
@@ -218,7 +218,7 @@ async function daemonCheck(config: Config, lockOwner: number | undefined): Promi
       return {
         name: 'daemon',
         ok: true,
-        warn: true,
+        level: 'warn',
         detail: `not running: the daemon that served ${p.info.url} (pid ${p.info.pid}) stopped without a clean exit`,
       };
     default:
@@ -263,6 +263,12 @@ async function authSection(config: Config): Promise<DoctorCheck[]> {
   return out;
 }
 
+async function verifySection(config: Config): Promise<DoctorCheck[]> {
+  const { judgeVerifyRecord, readVerifyRecord } = await import('../../ops/verify-record.ts');
+  const v = judgeVerifyRecord(readVerifyRecord(config.stateDir), Date.now());
+  return [{ name: 'last verify', ok: true, detail: v.detail, ...(v.level === 'ok' ? {} : { level: v.level }) }];
+}
+
 export const DOCTOR_SECTIONS: DoctorSection[] = [
   versionSection,
   runtimeSection,
@@ -270,6 +276,7 @@ export const DOCTOR_SECTIONS: DoctorSection[] = [
   modelSection,
   indexSection,
   authSection,
+  verifySection,
 ];
 
 export async function runDoctor(
@@ -289,7 +296,7 @@ async function doctorAction(opts: GlobalOptions, io: CommandIO): Promise<void> {
   else {
     const width = Math.max(...checks.map((c) => c.name.length));
     for (const c of checks)
-      io.out(`${!c.ok ? 'FAIL' : c.warn ? 'warn' : 'ok  '}  ${c.name.padEnd(width)}  ${c.detail}`);
+      io.out(`${(c.ok ? (c.level ?? 'ok') : 'FAIL').padEnd(4)}  ${c.name.padEnd(width)}  ${c.detail}`);
   }
   if (!ok) process.exitCode = 1;
 }

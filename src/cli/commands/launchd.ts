@@ -96,6 +96,22 @@ export function registerLaunchd(program: Command): void {
     }),
   );
 
+  addFlags(sub(launchd, 'verify-plist', 'the job running scripts/verify.sh after every boot and once a day'), [
+    { flags: '--url <url>', description: 'endpoint to verify (default http://<host>:<port>, the daemon itself)' },
+    { flags: '--resolve-ip <ip>', description: 'connect to this address whatever the name resolves to' },
+    { flags: '--cacert <file>', description: 'CA to trust besides the built-in ones (the private CA)' },
+  ]).action(async (_o: unknown, cmd: Command) =>
+    generate(cmd, (ops, o) => {
+      const layout = layoutOf(ops, o);
+      const host = layout.host.includes(':') ? `[${layout.host}]` : layout.host;
+      return ops.verifyPlist(layout, {
+        url: (o.url as string | undefined) ?? `http://${host}:${layout.port}`,
+        resolveIp: o.resolveIp as string | undefined,
+        cacert: o.cacert as string | undefined,
+      });
+    }),
+  );
+
   addFlags(sub(launchd, 'layout', 'every path, label and port of the instance (scripts read this)'), [
     { flags: '--format <format>', description: 'json, or shell (KEY=value lines to eval)', choices: ['json', 'shell'] },
   ]).action(async (_o: unknown, cmd: Command) =>

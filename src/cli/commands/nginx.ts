@@ -26,6 +26,12 @@ export function registerNginx(program: Command): void {
     { flags: '--burst <n>', description: 'requests above the rate served at once before 429 (default 40)' },
     { flags: '--max-body <size>', description: 'client_max_body_size (default 4m)' },
     { flags: '--read-timeout <time>', description: 'how long an SSE stream may stay silent (default 1h)' },
+    {
+      flags: '--body-timeout <time>',
+      description: 'client_body_timeout: longest pause in a request body (default 10s)',
+    },
+    { flags: '--send-timeout <time>', description: 'send_timeout: a client reading nothing is dropped (default 60s)' },
+    { flags: '--conn-limit <n>', description: 'open connections per client address, then 429 (default 32)' },
     { flags: '--no-hsts', description: 'omit Strict-Transport-Security (self-signed trials)' },
     OUT_FLAG,
   ])
@@ -45,6 +51,9 @@ export function registerNginx(program: Command): void {
           burst: o.burst as number | undefined,
           maxBody: o.maxBody as string | undefined,
           readTimeout: o.readTimeout as string | undefined,
+          bodyTimeout: o.bodyTimeout as string | undefined,
+          sendTimeout: o.sendTimeout as string | undefined,
+          connLimit: o.connLimit as number | undefined,
           hsts: o.hsts !== false,
           metricsAllow: o.metricsAllow as string[] | undefined,
         });
@@ -61,21 +70,31 @@ export function registerNginx(program: Command): void {
     },
     { flags: '--http-port <n>', description: 'port of the catch-all server for unknown names (0: none; default 80)' },
     { flags: '--no-ipv6', description: 'listen on IPv4 only' },
+    { flags: '--header-timeout <time>', description: 'client_header_timeout for every site (default 10s)' },
     {
       flags: '--servers-dir <dir>',
       description: 'folder of instance files to include (default <prefix>/etc/nginx/servers)',
     },
     OUT_FLAG,
-  ]).action(async (_o: unknown, cmd: Command) =>
-    generate(cmd, (ops, o) =>
-      ops.nginxMain(layoutOf(ops, o), {
-        workerUser: o.workerUser as string | undefined,
-        workerGroup: o.workerGroup as string | undefined,
-        workerConnections: o.workerConnections as number | undefined,
-        httpPort: o.httpPort as number | undefined,
-        ipv6: o.ipv6 !== false,
-        serversDir: o.serversDir as string | undefined,
+  ])
+    .option(
+      '--https-port <n>',
+      'HTTPS port whose catch-all refuses unknown TLS names (repeatable; default 443; 0: none)',
+      list,
+    )
+    .action(async (_o: unknown, cmd: Command) =>
+      generate(cmd, (ops, o) => {
+        const https = o.httpsPort as string[] | undefined;
+        return ops.nginxMain(layoutOf(ops, o), {
+          workerUser: o.workerUser as string | undefined,
+          workerGroup: o.workerGroup as string | undefined,
+          workerConnections: o.workerConnections as number | undefined,
+          httpPort: o.httpPort as number | undefined,
+          ...(https ? { httpsPorts: https.filter((p) => p !== '0').map(Number) } : {}),
+          ipv6: o.ipv6 !== false,
+          headerTimeout: o.headerTimeout as string | undefined,
+          serversDir: o.serversDir as string | undefined,
+        });
       }),
-    ),
-  );
+    );
 }

@@ -42,9 +42,18 @@ export class TokenStore {
   #extra: { digest: Buffer; identity: TokenIdentity } | undefined;
   #cache: { key: string; records: TokenRecord[]; digests: Buffer[] } | undefined;
 
-  /** `extraToken` (NOTES_MCP_TOKEN) is accepted with write scope in addition to stored tokens. */
-  constructor(file: string, extraToken?: string) {
+  readonly #onUnreadable: ((err: NotesError) => void) | undefined;
+  #reported: string | undefined;
+
+  /**
+   * `extraToken` (NOTES_MCP_TOKEN) is accepted with write scope in addition to stored tokens.
+   * `onUnreadable` hears (once per version of the file) that tokens.json cannot be read: the
+   * daemon then refuses stored tokens (401) but keeps serving the extra one, instead of answering
+   * every request with a 500.
+   */
+  constructor(file: string, extraToken?: string, onUnreadable?: (err: NotesError) => void) {
     this.file = file;
+    this.#onUnreadable = onUnreadable;
     if (extraToken)
       this.#extra = { digest: digest(extraToken), identity: { id: 'env', name: 'NOTES_MCP_TOKEN', scope: 'write' } };
   }
@@ -66,6 +75,27 @@ export class TokenStore {
     }
     this.#cache = { key, records: parsed.tokens, digests: parsed.tokens.map((t) => Buffer.from(t.sha256, 'hex')) };
     return this.#cache;
+  }
+
+  /** The stored tokens, or none (reported to onUnreadable) when tokens.json cannot be read. */
+  #loadOrNone(): { records: TokenRecord[]; digests: Buffer[] } {
+    try {
+      return this.#load();
+    } catch (err) {
+      if (!(err instanceof NotesError)) throw err;
+      const key = statSync(this.file, { throwIfNoEntry: false })?.mtimeMs.toString() ?? 'gone';
+      if (this.#reported !== key) {
+        this.#reported = key;
+        this.#onUnreadable?.(err);
+      }
+      return { records: [], digests: [] };
+    }
+  }
+
+  /** Whether a verified identity is still valid (revoked since: false), for long-lived streams. */
+  isLive(id: string): boolean {
+    if (id === 'env') return this.#extra !== undefined;
+    return this.#loadOrNone().records.some((r) => r.id === id);
   }
 
   list(): TokenRecord[] {
@@ -118,7 +148,7 @@ export class TokenStore {
     const d = digest(token);
     let found: TokenIdentity | undefined;
     if (this.#extra && timingSafeEqual(d, this.#extra.digest)) found = this.#extra.identity;
-    const { records, digests } = this.#load();
+    const { records, digests } = this.#loadOrNone();
     for (let i = 0; i < records.length; i++) {
       if (timingSafeEqual(d, digests[i]!) && !found) {
         const r = records[i]!;

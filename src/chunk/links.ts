@@ -134,9 +134,14 @@ const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 const ATTACHMENT =
   /\.(png|jpe?g|gif|svg|webp|avif|bmp|tiff?|pdf|mp3|m4a|wav|ogg|flac|mp4|webm|mov|mkv|canvas|base|csv|zip|excalidraw)$/i;
 
+/**
+ * The path a Markdown href names. decodeURIComponent, the inverse of what relativeHref writes
+ * (decodeURI leaves %2B, %26, %23… encoded, so a link notes-mcp wrote to `c++.md` did not
+ * resolve); an href with a bare % (a real `%.md`) is taken as written.
+ */
 function decodeHref(raw: string): string {
   try {
-    return decodeURI(raw);
+    return decodeURIComponent(raw);
   } catch {
     return raw;
   }

@@ -248,7 +248,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   if (token !== undefined && token.length < 16) {
     throw new NotesError('NOTES_E_CONFIG', ['the extra token must be at least 16 characters']);
   }
-  const host = merged.host ?? DEFAULT_HOST;
+  // '[::1]' is how a URL spells an IPv6 address; listen() wants it bare.
+  const host = (merged.host ?? DEFAULT_HOST).replace(/^\[(.*)\]$/, '$1');
   const maxSessions = merged.maxSessions ?? 256;
   const auth = merged.auth ?? true;
 

@@ -93,8 +93,18 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     });
   }
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
-  const tokens = new TokenStore(config.tokenStoreFile, config.token);
-  ensureInitialToken(config, tokens, log);
+  const tokens = new TokenStore(config.tokenStoreFile, config.token, (err) =>
+    log.error(
+      { err: err.message, code: err.code },
+      'the token store is unreadable: stored tokens are refused until it is fixed (notes-mcp doctor)',
+    ),
+  );
+  try {
+    ensureInitialToken(config, tokens, log);
+  } catch (err) {
+    // tokens.json cannot be recreated: never overwrite it, never crash-loop over it.
+    log.error({ err }, 'could not check the stored tokens; serving with the ones that can be verified');
+  }
   let metrics: Metrics | undefined;
   const rt = await openRuntime({
     config,
@@ -128,6 +138,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     maxSessionsPerToken: config.maxSessionsPerToken,
     maxBodyBytes: config.maxBodyBytes,
     errors: m.errors,
+    isLive: (id) => tokens.isLive(id),
   });
   endpoint = ep;
 

@@ -4,6 +4,7 @@ import type { Config } from '../config/index.ts';
 import { openEmbedder } from '../embed/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import { NotesError } from '../errors.ts';
+import { finishInterruptedMoves, History } from '../history/index.ts';
 import { NotesIndex } from '../index/index.ts';
 import type { Logger } from '../log.ts';
 import { type McpDeps, NotificationHub } from '../mcp/index.ts';
@@ -105,6 +106,10 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     ]);
   try {
     checkAborted(signal);
+    // Before the first scan, so a note a killed move left under two names is indexed once.
+    await finishInterruptedMoves(History.forConfig(config, log), config.notesDir, log).catch((err: unknown) =>
+      log.warn({ err }, 'could not check for interrupted moves'),
+    );
     index = await NotesIndex.open({ config, embedder, log, chunkOptions: o.chunkOptions });
     checkAborted(signal);
     hub = new NotificationHub(index);

@@ -9,3 +9,4 @@ export {
   type Who,
 } from './history.ts';
 export { type RestoreRequest, type RestoreResult, restoreNote } from './restore.ts';
+export { finishInterruptedMoves } from './recover.ts';

@@ -112,6 +112,7 @@ export async function restoreNote(
       const trash = history.trashFile(deleted.trash);
       const w = await rec.run(() =>
         untrashNote(root, path, trash, {
+          expectedHash: deleted.before,
           beforeRestore: async (c) => {
             await rec.before({ path: c.path, before: null, after: c.bytes });
           },

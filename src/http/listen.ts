@@ -37,6 +37,8 @@ export interface ListenOptions {
   /** A stream whose socket takes no data for this long is closed. */
   stallMs?: number;
   errors?: { inc(labels: { code: string }): void };
+  /** Whether a token is still valid: a stream of a revoked token is closed within seconds. */
+  isLive?: (tokenId: string) => boolean;
 }
 
 const LIST_KEY = '\u0000list';
@@ -153,6 +155,7 @@ export class ListenStreams {
   readonly #list = new Set<Stream>();
   readonly #perToken = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
+  readonly #revokeTimer: NodeJS.Timeout;
 
   constructor(o: ListenOptions) {
     this.#o = o;
@@ -171,6 +174,17 @@ export class ListenStreams {
       Math.min(keepAlive, Math.max(1000, Math.floor(stall / 2))),
     );
     this.#timer.unref();
+    // Revocation is immediate for requests; a stream opened before it ends within 2 s.
+    this.#revokeTimer = setInterval(() => {
+      if (!o.isLive) return;
+      for (const s of [...this.#streams]) {
+        if (s.tokenId !== undefined && !o.isLive(s.tokenId)) {
+          o.log.info({ subscription: String(s.id), token_id: s.tokenId }, 'listen stream of a revoked token: closed');
+          s.close(false);
+        }
+      }
+    }, 2_000);
+    this.#revokeTimer.unref();
   }
 
   get count(): number {
@@ -277,6 +291,7 @@ export class ListenStreams {
   /** Shutdown: every stream gets its final result and ends. */
   closeAll(): void {
     clearInterval(this.#timer);
+    clearInterval(this.#revokeTimer);
     for (const s of [...this.#streams]) s.close(true);
   }
 }

@@ -59,6 +59,8 @@ export interface McpEndpointOptions {
   /** A notification stream whose socket takes no data for this long is closed (default 30 s). */
   streamStallMs?: number;
   errors?: { inc(labels: { code: string }): void };
+  /** Whether a token is still valid (revoked: its open sessions and streams are closed). */
+  isLive?: (tokenId: string) => boolean;
   maxBodyBytes: number;
   /** Sessions idle longer than this (and with no open stream) are closed. */
   sessionIdleMs?: number;
@@ -125,13 +127,17 @@ export class McpEndpoint {
       keepAliveMs: o.keepAliveMs ?? 15_000,
       stallMs: o.streamStallMs ?? 30_000,
       errors: o.errors,
+      isLive: o.isLive,
     });
     this.#offModern = o.hub.add({
       resourceUpdated: (uri) => this.#listen.resourceUpdated(uri),
       resourcesChanged: () => this.#listen.resourcesChanged(),
     });
     const stall = o.streamStallMs ?? 30_000;
-    this.#streamCheck = setInterval(() => this.#closeStalled(stall), Math.max(500, Math.floor(stall / 4)));
+    this.#streamCheck = setInterval(
+      () => this.#closeStalled(stall),
+      Math.max(500, Math.min(2_000, Math.floor(stall / 4))),
+    );
     this.#streamCheck.unref();
     const idle = o.sessionIdleMs ?? 30 * 60_000;
     this.#sweeper = setInterval(() => this.#sweep(idle), Math.min(idle, 60_000));
@@ -153,7 +159,15 @@ export class McpEndpoint {
    */
   #closeStalled(stallMs: number): void {
     const now = Date.now();
-    for (const s of this.#sessions.values()) {
+    for (const s of [...this.#sessions.values()]) {
+      if (s.tokenId !== undefined && this.#o.isLive && !this.#o.isLive(s.tokenId)) {
+        // Requests of a revoked token are refused at once; its session and stream end here.
+        this.#o.log.info({ session_id: s.id, token_id: s.tokenId }, 'session of a revoked token: closed');
+        for (const res of s.streams) res.destroy();
+        this.#drop(s.id);
+        void s.server.close().catch(() => undefined);
+        continue;
+      }
       for (const res of s.streams) {
         if (!res.writableNeedDrain) {
           this.#blockedSince.delete(res);

@@ -1,9 +1,12 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { parseWhole } from './chunk-whole.ts';
 import { readdir, realpath, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ChunkOptions, ParsedNote } from '../chunk/types.ts';
-import { chunkNote, extractLinks, type NoteLink } from '../chunk/index.ts';
+import type { NoteLink } from '../chunk/index.ts';
 import { EMBED_BATCH } from '../embed/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import type { Logger } from '../log.ts';
@@ -29,6 +32,8 @@ export const MAX_INDEX_BYTES = MAX_NOTE_BYTES;
 // The main thread's share of indexing (parsing, SQLite commits) runs in slices of about this
 // long, then yields, so /health and searches keep answering during a full re-index.
 const SLICE_MS = 15;
+// A note with more chunks than this is stored in sliced transactions of its own.
+const BIG_NOTE_CHUNKS = 800;
 // Note reads in flight at once (through libuv's pool; the model runs on its own threads).
 const READ_CONCURRENCY = 8;
 // Larger transactions mean fewer FTS5 segments to merge and fewer WAL checkpoints: 512
@@ -331,7 +336,7 @@ export class Indexer {
         continue;
       }
       const text = buf.toString('utf8');
-      const parsed = chunkWhole(text, basename(file.path), this.#d.chunkOptions);
+      const { parsed, links } = await parseOffThread(text, basename(file.path), this.#d.chunkOptions);
       if (parsed.truncated) {
         const last = parsed.chunks[parsed.chunks.length - 1]?.endLine ?? 0;
         skipped.push({ path: file.path, reason: `too long to index whole: only lines 1-${last} are searchable` });
@@ -342,7 +347,7 @@ export class Indexer {
         parsed,
         embedHashes: parsed.chunks.map((c) => embedHashOf(c.embedText)),
         existed: prev !== undefined,
-        links: extractLinks(text),
+        links,
       });
       if (now() - slice > SLICE_MS) {
         timings.parseMs += now() - ts;
@@ -394,31 +399,58 @@ export class Indexer {
     let i = 0;
     while (i < p.pending.length) {
       ts = now();
-      const results = store.transaction(() => {
-        const out: Array<{ x: Pending; r: ReturnType<typeof store.replaceNote> }> = [];
-        const start = now();
-        while (i < p.pending.length && (out.length === 0 || now() - start < SLICE_MS)) {
-          const x = p.pending[i++]!;
-          out.push({ x, r: store.replaceNote(noteInput(x), chunkInputs(x), vectorsOf(x, vectors), x.links) });
-        }
-        return out;
-      });
+      let results: Array<{ x: Pending; r: ReturnType<typeof store.replaceNote> }>;
+      const big = p.pending[i]!;
+      if (big.parsed.chunks.length > BIG_NOTE_CHUNKS) {
+        // One huge note: its own sliced transactions, so it never blocks serving for seconds.
+        i++;
+        const r = await store.replaceNoteInSlices(
+          noteInput(big),
+          chunkInputs(big),
+          vectorsOf(big, vectors),
+          big.links,
+          () => yieldToLoop(),
+        );
+        results = [{ x: big, r }];
+      } else {
+        results = store.transaction(() => {
+          const out: Array<{ x: Pending; r: ReturnType<typeof store.replaceNote> }> = [];
+          const start = now();
+          while (
+            i < p.pending.length &&
+            p.pending[i]!.parsed.chunks.length <= BIG_NOTE_CHUNKS &&
+            (out.length === 0 || now() - start < SLICE_MS)
+          ) {
+            const x = p.pending[i++]!;
+            out.push({ x, r: store.replaceNote(noteInput(x), chunkInputs(x), vectorsOf(x, vectors), x.links) });
+          }
+          return out;
+        });
+      }
       timings.dbMs += now() - ts;
       ts = now();
       for (const { x, r } of results) {
-        this.#d.onChunks?.(
-          r.added.map((a, j) => ({
-            id: a.id,
-            text: x.parsed.chunks[j]!.text,
-            title: x.parsed.title,
-            headings: x.parsed.chunks[j]!.headings,
-          })),
-          r.removed,
-        );
-        this.#d.vectors.remove(r.removed);
-        this.#d.vectors.add(
-          r.added.map((a) => ({ id: a.id, vec: vectors.get(a.embedHash) ?? store.vectorOf(a.embedHash)! })),
-        );
+        // In slices too: the in-memory BM25 index and the graph worker take a big note's
+        // thousands of chunks a few hundred at a time.
+        for (let j = 0; j < Math.max(r.added.length, r.removed.length); j += BIG_NOTE_CHUNKS / 2) {
+          const added = r.added.slice(j, j + BIG_NOTE_CHUNKS / 2);
+          const removed = r.removed.slice(j, j + BIG_NOTE_CHUNKS / 2);
+          this.#d.onChunks?.(
+            added.map((a, k) => ({
+              id: a.id,
+              text: x.parsed.chunks[j + k]!.text,
+              title: x.parsed.title,
+              headings: x.parsed.chunks[j + k]!.headings,
+            })),
+            removed,
+          );
+          this.#d.vectors.remove(removed);
+          this.#d.vectors.add(
+            added.map((a) => ({ id: a.id, vec: vectors.get(a.embedHash) ?? store.vectorOf(a.embedHash)! })),
+          );
+          if (j + BIG_NOTE_CHUNKS / 2 < Math.max(r.added.length, r.removed.length)) await yieldToLoop();
+        }
+        if (r.added.length === 0 && r.removed.length === 0) this.#d.onChunks?.([], []);
       }
       timings.vectorMs += now() - ts;
       for (const { x } of results) this.#d.emit({ type: x.existed ? 'changed' : 'added', path: x.file.path });
@@ -476,20 +508,27 @@ function noteInput(x: Pending): NoteInput {
   };
 }
 
-/**
- * Chunk a note so that all of it is indexed: a note too long for the chunk cap is chunked
- * again with larger chunks (each doubling halves the count) rather than cut off. Only past
- * 16x the normal size, far beyond the 8 MiB note limit at normal density, is the rest left out,
- * and the caller reports that.
- */
-function chunkWhole(text: string, fileName: string, opts: ChunkOptions): ParsedNote {
-  let parsed = chunkNote(text, fileName, opts);
-  for (let scale = 2; parsed.truncated && scale <= 16; scale *= 2) {
-    parsed = chunkNote(text, fileName, {
-      ...opts,
-      maxTokens: opts.maxTokens * scale,
-      overlapTokens: opts.overlapTokens * scale,
+/** Notes larger than this are chunked in a worker thread: parsing them would stall serving. */
+const WORKER_CHUNK_BYTES = 256 * 1024;
+
+/** parseWhole, in a worker of its own for a large note (and inline when options hold a function). */
+async function parseOffThread(
+  text: string,
+  fileName: string,
+  opts: ChunkOptions,
+): Promise<{ parsed: ParsedNote; links: NoteLink[] }> {
+  if (text.length < WORKER_CHUNK_BYTES || opts.countTokens) return parseWhole(text, fileName, opts);
+  const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+  const w = new Worker(new URL(`./chunk-worker.${ext}`, import.meta.url), { workerData: { text, fileName, opts } });
+  try {
+    // once() rejects on the worker's 'error'; an exit without a message is a failure too.
+    const exited = once(w, 'exit').then(([code]) => {
+      throw new Error(`the chunking worker exited (${String(code)}) without a result`);
     });
+    exited.catch(() => undefined); // the normal exit after the message is not an error
+    const [out] = (await Promise.race([once(w, 'message'), exited])) as [{ parsed: ParsedNote; links: NoteLink[] }];
+    return out;
+  } finally {
+    void w.terminate();
   }
-  return parsed;
 }

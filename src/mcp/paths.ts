@@ -1,12 +1,58 @@
-import { lstat } from 'node:fs/promises';
+import { lstat, realpath } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Config } from '../config/index.ts';
 import { NotesError } from '../errors.ts';
-import { parseNoteUri, resolveNotePath } from '../notes/index.ts';
+import { createNoteFilter, isInside, type NoteFilter, parseNoteUri, resolveNotePath } from '../notes/index.ts';
+
+/** Where notes live, and what is never a note there (the state folder, the scan's filters). */
+export type NotesPlace = Pick<Config, 'notesDir' | 'stateDir' | 'include' | 'exclude'>;
+
+const filters = new WeakMap<NotesPlace, Promise<NoteFilter>>();
+
+function filterOf(place: NotesPlace): Promise<NoteFilter> {
+  let f = filters.get(place);
+  if (!f) {
+    f = createNoteFilter(place.notesDir, {
+      include: place.include,
+      exclude: place.exclude,
+      skipDirs: [place.stateDir],
+    });
+    filters.set(place, f);
+  }
+  return f;
+}
+
+async function realOrNull(p: string): Promise<string | null> {
+  try {
+    return await realpath(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The path resolves into the state folder (which may sit inside the notes folder): tokens,
+ * history, trash and index files are never read or written as notes, whatever the path says.
+ */
+async function inStateFolder(place: NotesPlace, abs: string): Promise<boolean> {
+  const state = await realOrNull(place.stateDir);
+  if (state === null) return false;
+  let p = abs;
+  let real = await realOrNull(p);
+  while (real === null && dirname(p) !== p) {
+    p = dirname(p);
+    real = await realOrNull(p);
+  }
+  return real !== null && (real === state || isInside(state, real));
+}
 
 /**
  * A note path from a tool argument or resource URI, checked against the notes root (after
- * symlinks). URIs are decoded exactly once; plain paths are taken literally.
+ * symlinks). URIs are decoded exactly once; plain paths are taken literally. Never a path in
+ * the state folder; for writes, only a path the scanner indexes (not node_modules, not one the
+ * include/exclude globs leave out): a note written there would vanish from the index.
  */
-export async function resolveInput(root: string, input: string, forWrite: boolean): Promise<string> {
+export async function resolveInput(place: NotesPlace, input: string, forWrite: boolean): Promise<string> {
   let candidate = input;
   if (/^note:/i.test(input)) {
     const parsed = parseNoteUri(input);
@@ -14,10 +60,23 @@ export async function resolveInput(root: string, input: string, forWrite: boolea
       throw new NotesError('NOTES_E_PATH_INVALID', [JSON.stringify(input), 'not a valid note:// URI']);
     candidate = parsed;
   }
-  const r = await resolveNotePath(root, candidate, { forWrite });
+  const r = await resolveNotePath(place.notesDir, candidate, { forWrite });
   if (!r.ok) {
     if (r.code === 'NOTES_E_PATH_OUTSIDE') throw new NotesError('NOTES_E_PATH_OUTSIDE', [JSON.stringify(input)]);
     throw new NotesError('NOTES_E_PATH_INVALID', [JSON.stringify(input), r.reason]);
+  }
+  if (await inStateFolder(place, r.abs)) {
+    throw new NotesError('NOTES_E_PATH_INVALID', [JSON.stringify(input), "it is inside notes-mcp's state folder"]);
+  }
+  if (forWrite) {
+    const filter = await filterOf(place);
+    const slash = r.rel.lastIndexOf('/');
+    if (!filter.isNote(r.rel) || (slash >= 0 && filter.isSkippedDir(r.rel.slice(0, slash)))) {
+      throw new NotesError('NOTES_E_PATH_INVALID', [
+        JSON.stringify(input),
+        'notes-mcp does not index notes there (node_modules, or left out by the include/exclude settings): choose another folder',
+      ]);
+    }
   }
   return r.rel;
 }
@@ -44,11 +103,12 @@ async function noteExists(root: string, rel: string): Promise<boolean> {
  * them. A path refused as outside the notes folder is never looked up as a name; the name
  * found is a note path from the index, read through the same path checks as any other.
  */
-export async function resolveNoteRef(root: string, index: NameResolver, input: string): Promise<string> {
+export async function resolveNoteRef(place: NotesPlace, index: NameResolver, input: string): Promise<string> {
+  const root = place.notesDir;
   let rel: string | undefined;
   let refused: unknown;
   try {
-    rel = await resolveInput(root, input, false);
+    rel = await resolveInput(place, input, false);
     if (await noteExists(root, rel)) return rel;
   } catch (err) {
     if (!(err instanceof NotesError) || err.code === 'NOTES_E_PATH_OUTSIDE') throw err;

@@ -49,7 +49,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
       mimeType: MIME,
     },
     async (uri) => {
-      const rel = await resolveNoteRef(root, index, uri.href);
+      const rel = await resolveNoteRef(deps.config, index, uri.href);
       const note = await readNote(root, rel);
       return { contents: [{ uri: noteUri(note.path), mimeType: MIME, text: note.content }] };
     },
@@ -79,7 +79,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
   low.setRequestHandler('resources/read', async (request) => {
     if (!/^note:/i.test(request.params.uri)) throw new ResourceNotFoundError(request.params.uri);
     // A path, or else a note title or alias (note://Garden), as read_note accepts.
-    const rel = await resolveNoteRef(root, index, request.params.uri).catch((err: unknown) => {
+    const rel = await resolveNoteRef(deps.config, index, request.params.uri).catch((err: unknown) => {
       if (err instanceof NotesError) throw toProtocolError(err, request.params.uri);
       throw err;
     });
@@ -95,7 +95,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
   low.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
   low.setRequestHandler('resources/subscribe', async (request) => {
     if (!/^note:/i.test(request.params.uri)) throw new ResourceNotFoundError(request.params.uri);
-    const rel = await resolveInput(root, request.params.uri, false).catch((err: unknown) => {
+    const rel = await resolveInput(deps.config, request.params.uri, false).catch((err: unknown) => {
       if (err instanceof NotesError) throw toProtocolError(err, request.params.uri);
       throw err;
     });
@@ -103,7 +103,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
     return {};
   });
   low.setRequestHandler('resources/unsubscribe', async (request) => {
-    const parsed = await resolveInput(root, request.params.uri, false).catch(() => undefined);
+    const parsed = await resolveInput(deps.config, request.params.uri, false).catch(() => undefined);
     ctx.onUnsubscribe?.(parsed === undefined ? request.params.uri : noteUri(parsed));
     return {};
   });

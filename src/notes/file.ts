@@ -15,7 +15,18 @@ import { isInside } from './paths.ts';
 export const MAX_NOTE_BYTES = 8 * 1024 * 1024;
 
 export type NoteBytes =
-  | { ok: true; bytes: Buffer; size: number; mtimeMs: number; mode: number; real: string }
+  | {
+      ok: true;
+      bytes: Buffer;
+      size: number;
+      mtimeMs: number;
+      mode: number;
+      real: string;
+      /** Identity of the file read (moves tell a second name of the same file by these). */
+      dev: number;
+      ino: number;
+      nlink: number;
+    }
   | {
       ok: false;
       kind: 'missing' | 'not-a-file' | 'too-large' | 'outside' | 'unreadable';
@@ -48,9 +59,17 @@ async function openOnce(path: string): Promise<Awaited<ReturnType<typeof open>> 
  * its target only when that is inside the root. Never throws for what the file is (missing,
  * a FIFO, too large, a link out); only for unexpected I/O errors.
  */
-export async function readNoteFile(abs: string, realRoot: string, maxBytes = MAX_NOTE_BYTES): Promise<NoteBytes> {
+export async function readNoteFile(
+  abs: string,
+  realRoot: string,
+  maxBytes = MAX_NOTE_BYTES,
+  opts: { followLink?: boolean } = {},
+): Promise<NoteBytes> {
   let real = abs;
   let fh = await openOnce(abs);
+  if (fh instanceof Error && fh.code === 'ELOOP' && opts.followLink === false) {
+    return { ok: false, kind: 'not-a-file', reason: 'a symbolic link' };
+  }
   if (fh instanceof Error && fh.code === 'ELOOP') {
     // A symlinked note (allowed when it points inside the root): open its target, again
     // without following anything swapped in since.
@@ -88,7 +107,17 @@ export async function readNoteFile(abs: string, realRoot: string, maxBytes = MAX
       n += bytesRead;
     }
     if (n > maxBytes) return { ok: false, kind: 'too-large', reason: `more than the ${maxBytes}-byte limit`, size: n };
-    return { ok: true, bytes: buf.subarray(0, n), size: n, mtimeMs: st.mtimeMs, mode: st.mode & 0o7777, real };
+    return {
+      ok: true,
+      bytes: buf.subarray(0, n),
+      size: n,
+      mtimeMs: st.mtimeMs,
+      mode: st.mode & 0o7777,
+      real,
+      dev: st.dev,
+      ino: st.ino,
+      nlink: st.nlink,
+    };
   } finally {
     await fh.close();
   }

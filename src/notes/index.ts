@@ -2,6 +2,7 @@ export { createNoteFilter, DEFAULT_INCLUDE, type NoteFilter, type ScanOptions } 
 export { contentHash } from './hash.ts';
 export {
   checkNotePathSyntax,
+  isInside,
   isMarkdownName,
   reachedWithoutFolderLinks,
   type PathOptions,

@@ -1,8 +1,8 @@
-import { constants } from 'node:fs';
-import { link, lstat, open, rename, unlink } from 'node:fs/promises';
+import { link, lstat, realpath, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { NotesError } from '../errors.ts';
 import { fsyncPathAsync, writeFileAtomic } from '../fs-atomic.ts';
+import { MAX_NOTE_BYTES, noteFileError, readNoteFile } from './file.ts';
 import { contentHash } from './hash.ts';
 import { resolveNotePath, throwPathError } from './paths.ts';
 import { TEMP_PREFIX } from './temp.ts';
@@ -44,13 +44,19 @@ export async function readPlainNote(
       'it is a symbolic link: move, delete or restore the note it points to instead',
     ]);
   }
-  const fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    const s = await fh.stat();
-    return { bytes: await fh.readFile(), mode: s.mode & 0o7777, dev: s.dev, ino: s.ino, nlink: s.nlink };
-  } finally {
-    await fh.close();
+  // Opened without blocking and checked after (a FIFO swapped in since the lstat is refused,
+  // never waited on), bounded by the one note size limit, like every other read of a note.
+  const r = await readNoteFile(abs, await realpath(dirname(abs)), MAX_NOTE_BYTES, { followLink: false });
+  if (!r.ok) {
+    if (r.kind === 'not-a-file' && r.reason === 'a symbolic link') {
+      throw new NotesError('NOTES_E_PATH_INVALID', [
+        JSON.stringify(rel),
+        'it is a symbolic link: move, delete or restore the note it points to instead',
+      ]);
+    }
+    throw noteFileError(r, rel);
   }
+  return { bytes: r.bytes, mode: r.mode, dev: r.dev, ino: r.ino, nlink: r.nlink };
 }
 
 /** The note at `abs`, when one is there (any kind of entry counts as taken). */

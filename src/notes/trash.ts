@@ -58,6 +58,8 @@ export async function trashNote(
 
 export interface UntrashOptions {
   beforeRestore?: (c: { path: string; bytes: Buffer }) => void | Promise<void>;
+  /** The hash the note had when it was deleted: a trashed file that differs is not put back. */
+  expectedHash?: string | null | undefined;
 }
 
 /** Move a trashed note back to `rel`; NOTES_E_TARGET_EXISTS when a note is there now. */
@@ -78,6 +80,14 @@ export async function untrashNote(
     );
     if (exists) throw new NotesError('NOTES_E_TARGET_EXISTS', [check.rel, 'restore_note']);
     const bytes = await readFile(trashFile);
+    if (opts.expectedHash && contentHash(bytes) !== opts.expectedHash) {
+      // Something changed the trash (or planted a file there): putting it back would restore
+      // text notes-mcp never had.
+      throw new NotesError('NOTES_E_VERSION_NOT_FOUND', [
+        check.rel,
+        'the trashed copy is not the text that was deleted (it was changed in the trash)',
+      ]);
+    }
     await opts.beforeRestore?.({ path: check.rel, bytes });
     await ensureDir(root, dirname(check.abs), rel);
     try {

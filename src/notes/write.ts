@@ -19,6 +19,12 @@ export interface WriteOptions {
    * the last moment to refuse (it throws) with nothing changed, and to keep the old version.
    */
   beforeWrite?: (change: NoteChange) => void | Promise<void>;
+  /**
+   * Compute the new text from the current one, under the note's lock (mode overwrite): an edit
+   * applied to exactly the text on disk, however many writers race for the note. It may throw
+   * to refuse (nothing is written).
+   */
+  edit?: (current: { text: string; hash: string }) => string;
 }
 
 /** A note about to be replaced: its path, and its bytes before (null: new note) and after. */
@@ -118,7 +124,11 @@ export async function writeNote(root: string, rel: string, content: string, opts
       ]);
     }
     if (opts.mode === 'create' && cur !== null) throw new NotesError('NOTES_E_NOTE_EXISTS', [check.rel]);
-    const data = nextContent(opts.mode, cur, Buffer.from(content, 'utf8'));
+    const body =
+      opts.edit !== undefined && cur !== null
+        ? opts.edit({ text: cur.bytes.toString('utf8'), hash: curHash! })
+        : content;
+    const data = nextContent(opts.mode, cur, Buffer.from(body, 'utf8'));
     const limit = opts.maxBytes ?? MAX_NOTE_BYTES;
     if (data.length > limit) throw new NotesError('NOTES_E_NOTE_TOO_LARGE', [check.rel, data.length, limit]);
     const target = cur?.target ?? check.abs;

@@ -254,3 +254,40 @@ test('temp files left by a killed writer are removed at the next start', { timeo
   void d;
   assert.equal(existsSync(stray), false);
 });
+
+test('a multi-megabyte note saved and edited: /health keeps answering within 1 s (parsing runs off the main thread)', {
+  timeout: 120_000,
+}, async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nalpha\n' });
+  const d = await spawnDaemon(t, notes, tempDir(t));
+  const c = await client(d.url);
+  t.after(() => c.close());
+  const lines = ['# Big'];
+  for (let i = 0; i < 60_000; i++) lines.push(`- item ${i}: **bold** and \`code\` and [a link](x${i % 50}.md) text`);
+  const big = `${lines.join('\n')}\n`;
+  assert.ok(big.length > 3_000_000);
+  let stop = false;
+  const worst: number[] = [];
+  const poll = (async () => {
+    while (!stop) {
+      worst.push(await healthWithin(d.port, 1_000));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  writeFileSync(join(notes, 'big.md'), big);
+  // Saved by an editor: the watcher indexes it; then an agent appends to it.
+  for (let i = 0; i < 100; i++) {
+    const s = await c.callTool({ name: 'search_notes', arguments: { query: 'item 59999', mode: 'bm25', k: 1 } });
+    if (JSON.stringify(s.structuredContent).includes('big.md')) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const e = await c.callTool({
+    name: 'edit_note',
+    arguments: { path: 'big.md', operations: [{ op: 'append', text: '- the last zqxfinal line' }] },
+  });
+  assert.notEqual(e.isError, true, JSON.stringify(e.content));
+  stop = true;
+  await poll;
+  assert.ok(worst.length > 10);
+});

@@ -153,6 +153,81 @@ export class Store extends StoreReads {
     return rows.length;
   }
 
+  /**
+   * replaceNote for a note too large for one short transaction (thousands of chunks): the
+   * chunks go in slices of `slice`, each its own transaction, with `pause()` between them so
+   * the daemon keeps serving. The note is marked unindexed (no hash, size -1) until the last
+   * step, so a crash in between leaves it to be indexed again, never half-indexed for good.
+   */
+  async replaceNoteInSlices(
+    note: NoteInput,
+    chunks: readonly ChunkInput[],
+    vectors: ReadonlyMap<string, Float32Array>,
+    links: readonly NoteLink[],
+    pause: () => Promise<void>,
+    slice = 400,
+  ): Promise<ReplaceResult> {
+    const s = this.stmts;
+    const row = {
+      path: note.path,
+      diskPath: note.diskPath,
+      hash: note.hash,
+      size: note.size,
+      mtimeMs: note.mtimeMs,
+      title: note.title,
+      tags: JSON.stringify(note.tags),
+      aliases: JSON.stringify(note.aliases),
+      frontMatter: JSON.stringify(note.frontMatter),
+      indexedAt: Date.now(),
+    };
+    const pending = { ...row, hash: '', size: -1 };
+    const removed: number[] = [];
+    const { noteId, created } = this.transaction(() => {
+      const existing = s.noteIdByPath.get(note.path);
+      if (existing) {
+        this.#dropChunks(existing.id, removed);
+        s.updateNote.run({ ...pending, id: existing.id });
+        s.deleteTags.run(existing.id);
+        this.#bump();
+        return { noteId: existing.id, created: false };
+      }
+      const id = Number(s.insertNote.run(pending).lastInsertRowid);
+      this.#bump();
+      return { noteId: id, created: true };
+    });
+    const added: ReplaceResult['added'] = [];
+    for (let i = 0; i < chunks.length; i += slice) {
+      await pause();
+      this.transaction(() => {
+        for (const c of chunks.slice(i, i + slice)) {
+          const vec = vectors.get(c.embedHash);
+          if (vec) s.insertVector.run(c.embedHash, vecToBlob(vec));
+          const id = Number(
+            s.insertChunk.run({
+              noteId,
+              seq: c.seq,
+              headings: JSON.stringify(c.headings),
+              startLine: c.startLine,
+              endLine: c.endLine,
+              text: c.text,
+              embedHash: c.embedHash,
+            }).lastInsertRowid,
+          );
+          s.insertFts.run(id, indexText(c.text), note.title, c.headings.join(' '));
+          added.push({ id, embedHash: c.embedHash });
+        }
+        this.#bump();
+      });
+    }
+    this.transaction(() => {
+      s.updateNote.run({ ...row, id: noteId });
+      for (const tag of note.tags) s.insertTag.run(noteId, tag);
+      this.#writeLinks(noteId, note, links);
+      this.#bump();
+    });
+    return { noteId, added, removed, created };
+  }
+
   /** The file was touched but its content hash is unchanged: record the new stat only. */
   touchNote(path: string, diskPath: string, size: number, mtimeMs: number): void {
     this.stmts.touchNote.run(diskPath, size, mtimeMs, path);

@@ -33,7 +33,7 @@ export function recorderFor(deps: McpDeps, ctx: McpInstanceContext, tool: Histor
 const INDEX_WAIT_MS = 3_000;
 const RETRY_DELAYS_MS = [1_000, 5_000, 30_000];
 
-export type Indexing = { ok: true } | { ok: false; note: string };
+export type Indexing = { ok: true; note?: string } | { ok: false; note: string };
 
 /**
  * Index notes the daemon just changed (written, moved, removed). A failure is never the
@@ -44,7 +44,12 @@ export async function indexNow(deps: McpDeps, paths: readonly string[]): Promise
   const job = deps.index.refresh(paths);
   try {
     const done = await withDeadline(job, INDEX_WAIT_MS);
-    if (done !== undefined) return { ok: true };
+    if (done !== undefined) {
+      // Indexed, but not all of it (or not at all: not text): say what was left out.
+      const left = done.skipped.filter((s) => paths.includes(s.path));
+      if (left.length > 0) return { ok: true, note: left.map((s) => `${s.path}: ${s.reason}`).join('; ') };
+      return { ok: true };
+    }
     job.catch(() => retryIndex(deps, paths, 0));
     return { ok: false, note: 'indexing is busy; the change will be searchable within seconds' };
   } catch (err) {
@@ -69,5 +74,6 @@ function retryIndex(deps: McpDeps, paths: readonly string[], attempt: number): v
 
 /** The indexed/index_note pair every changing tool returns. */
 export function indexFields(i: Indexing): { indexed: boolean; index_note?: string } {
-  return i.ok ? { indexed: true } : { indexed: false, index_note: i.note };
+  if (i.ok) return i.note === undefined ? { indexed: true } : { indexed: true, index_note: i.note };
+  return { indexed: false, index_note: i.note };
 }

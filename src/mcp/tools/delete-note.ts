@@ -36,7 +36,7 @@ export const deleteNoteTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async run(args, { deps, ctx, beginChange }) {
     const root = deps.config.notesDir;
-    const rel = await resolveInput(root, args.path, false);
+    const rel = await resolveInput(deps.config, args.path, false);
     const history = historyOf(deps);
     const id = history.newId();
     const trash = `${id}.md`;

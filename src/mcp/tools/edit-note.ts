@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { NotesError } from '../../errors.ts';
 import { applyEdits, type EditOp, noteUri, readNote, unifiedDiff, writeNote } from '../../notes/index.ts';
-import { okResult } from '../context.ts';
+import { type McpDeps, okResult } from '../context.ts';
 import { resolveInput } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
 import { HashInput, indexFields, indexNow, recorderFor } from './changes.ts';
@@ -103,15 +103,18 @@ export const editNoteTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async run(args, { deps, ctx, beginChange }) {
     const root = deps.config.notesDir;
-    const rel = await resolveInput(root, args.path, true);
+    const rel = await resolveInput(deps.config, args.path, true);
+    // The operations are applied under the note's lock to exactly the text on disk, so
+    // concurrent edits of one note all land (each on the result of the one before); with
+    // expected_hash, a note changed since it was read is a conflict instead.
     const note = await readNote(root, rel);
     if (args.expected_hash !== undefined && args.expected_hash !== note.hash) {
       throw new NotesError('NOTES_E_NOTE_CONFLICT', [note.path, args.expected_hash, note.hash]);
     }
-    const r = applyEdits(note.content, args.operations.map(toOp));
-    if (!r.ok) throw new NotesError('NOTES_E_EDIT_MISMATCH', [note.path, r.index + 1, r.op, r.reason]);
-    const changes = r.changes.map((c) => ({ op: c.op, lines: c.lines, count: c.count }));
-    if (r.text === note.content) {
+    const ops = args.operations.map(toOp);
+    const first = applyEdits(note.content, ops);
+    if (!first.ok) throw new NotesError('NOTES_E_EDIT_MISMATCH', [note.path, first.index + 1, first.op, first.reason]);
+    if (first.text === note.content) {
       return okResult({
         uri: noteUri(note.path),
         path: note.path,
@@ -119,34 +122,61 @@ export const editNoteTool = defineTool({
         previous_hash: note.hash,
         bytes: note.size,
         changed: false,
-        changes,
+        changes: first.changes.map((c) => ({ op: c.op, lines: c.lines, count: c.count })),
         diff: '',
         indexed: true,
       });
     }
+    let applied = { before: note.content, hash: note.hash, result: first };
     const rec = recorderFor(deps, ctx, 'edit_note', beginChange);
-    // Written only over the text the edit was computed from: a change in between is a conflict.
     const w = await rec.run(() =>
-      writeNote(root, note.path, r.text, {
+      writeNote(root, note.path, first.text, {
         mode: 'overwrite',
-        expectedHash: note.hash,
+        ...(args.expected_hash === undefined ? {} : { expectedHash: args.expected_hash }),
+        edit: (cur) => {
+          if (cur.hash === note.hash) return first.text;
+          const again = applyEdits(cur.text, ops);
+          if (!again.ok)
+            throw new NotesError('NOTES_E_EDIT_MISMATCH', [note.path, again.index + 1, again.op, again.reason]);
+          applied = { before: cur.text, hash: cur.hash, result: again };
+          return again.text;
+        },
         beforeWrite: async (c) => {
           await rec.before(c);
         },
       }),
     );
-    const indexing = await indexNow(deps, [w.path]);
-    const out: z.infer<typeof EditOutput> = {
-      uri: noteUri(w.path),
-      path: w.path,
-      hash: w.hash,
-      previous_hash: note.hash,
-      bytes: w.bytes,
-      changed: true,
+    const changes = applied.result.ok
+      ? applied.result.changes.map((c) => ({ op: c.op, lines: c.lines, count: c.count }))
+      : [];
+    return finish(
+      deps,
+      { path: note.path, hash: applied.hash, content: applied.before },
+      applied.result.ok ? applied.result.text : '',
+      w,
       changes,
-      diff: unifiedDiff(note.content, r.text, { path: w.path, maxChars: MAX_DIFF_CHARS }),
-      ...indexFields(indexing),
-    };
-    return okResult(out);
+    );
   },
 });
+
+async function finish(
+  deps: McpDeps,
+  note: { path: string; hash: string; content: string },
+  text: string,
+  w: Awaited<ReturnType<typeof writeNote>>,
+  changes: Array<{ op: string; lines: number[]; count: number }>,
+) {
+  const indexing = await indexNow(deps, [w.path]);
+  const out: z.infer<typeof EditOutput> = {
+    uri: noteUri(w.path),
+    path: w.path,
+    hash: w.hash,
+    previous_hash: note.hash,
+    bytes: w.bytes,
+    changed: true,
+    changes,
+    diff: unifiedDiff(note.content, text, { path: w.path, maxChars: MAX_DIFF_CHARS }),
+    ...indexFields(indexing),
+  };
+  return okResult(out);
+}

@@ -115,10 +115,19 @@ export const moveNoteTool = defineTool({
   async run(args, { deps, ctx, beginChange }) {
     const root = deps.config.notesDir;
     const index = deps.index;
-    const from = await resolveInput(root, args.from, false);
-    const to = await resolveInput(root, args.to, true);
+    const from = await resolveInput(deps.config, args.from, false);
+    const to = await resolveInput(deps.config, args.to, true);
     // Links are found before the move: afterwards [[Old name]] resolves to nothing.
     const plans: Plan[] = [];
+    const newName = to.slice(to.lastIndexOf('/') + 1);
+    if (args.update_links && /[[\]|#^]/.test(newName) && index.backlinks(from).some((b) => b.kind === 'wiki')) {
+      // Obsidian forbids these in note names because a [[wikilink]] cannot spell them: the
+      // notes that link to this one could not be rewritten to find it.
+      throw new NotesError('NOTES_E_PATH_INVALID', [
+        JSON.stringify(args.to),
+        '[[wikilinks]] point at this note, and a wikilink cannot name a note with [ ] | # or ^ in its name: choose another name, or pass update_links: false',
+      ]);
+    }
     if (args.update_links) {
       const sources = new Set([from, ...index.backlinks(from).map((b) => b.path)]);
       for (const source of sources) {

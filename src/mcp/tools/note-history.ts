@@ -92,7 +92,7 @@ export const noteHistoryTool = defineTool({
     };
     if (args.path === undefined) return okResult(page(await history.recent(Number.MAX_SAFE_INTEGER)));
     const root = deps.config.notesDir;
-    const rel = await resolveInput(root, args.path, true);
+    const rel = await resolveInput(deps.config, args.path, true);
     const versions = await history.versions(rel);
     let current: string | null = null;
     try {

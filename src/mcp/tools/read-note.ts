@@ -60,7 +60,7 @@ export const readNoteTool = defineTool({
     const root = deps.config.notesDir;
     const input = args.uri ?? args.path;
     if (input === undefined) return errorResult('Pass either "path" or "uri" of the note to read.');
-    const rel = await resolveNoteRef(root, deps.index, input);
+    const rel = await resolveNoteRef(deps.config, deps.index, input);
     const note = await readNote(root, rel);
     const paged = pageLines(note.content, {
       startLine: args.start_line,

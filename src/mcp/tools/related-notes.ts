@@ -42,7 +42,7 @@ export const relatedNotesTool = defineTool({
     const input = args.uri ?? args.path;
     if (input === undefined) return errorResult('Pass "path" (a path, title or alias) or "uri" of the note.');
     const root = deps.config.notesDir;
-    const rel = await resolveNoteRef(root, deps.index, input);
+    const rel = await resolveNoteRef(deps.config, deps.index, input);
     const note = await readNote(root, rel);
     const backlinks = deps.index.backlinks(note.path).filter((b) => b.path !== note.path);
     const similar = await deps.index.nearestNotes(note.path, args.k);

@@ -47,7 +47,7 @@ export const restoreNoteTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async run(args, { deps, ctx, beginChange }) {
     const root = deps.config.notesDir;
-    const rel = await resolveInput(root, args.path, true);
+    const rel = await resolveInput(deps.config, args.path, true);
     const rec = recorderFor(deps, ctx, 'restore_note', beginChange);
     const r = await restoreNote(
       root,

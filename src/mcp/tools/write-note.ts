@@ -3,7 +3,7 @@ import { noteUri, writeNote } from '../../notes/index.ts';
 import { okResult } from '../context.ts';
 import { resolveInput } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
-import { indexNow, recorderFor } from './changes.ts';
+import { indexFields, indexNow, recorderFor } from './changes.ts';
 import { defineTool } from './define.ts';
 
 const WriteInput = withCachedJsonSchema(
@@ -57,7 +57,7 @@ export const writeNoteTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async run(args, { deps, ctx, beginChange }) {
     const root = deps.config.notesDir;
-    const rel = await resolveInput(root, args.path, true);
+    const rel = await resolveInput(deps.config, args.path, true);
     // The version replaced is kept (history) right before the file is.
     const rec = recorderFor(deps, ctx, 'write_note', beginChange);
     const w = await rec.run(() =>
@@ -78,9 +78,8 @@ export const writeNoteTool = defineTool({
       hash: w.hash,
       bytes: w.bytes,
       created: w.created,
-      indexed: indexing.ok,
+      ...indexFields(indexing),
     };
-    if (!indexing.ok) out.index_note = indexing.note;
     return okResult(out);
   },
 });

@@ -1,0 +1,174 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { TokenStore } from '../../src/auth/tokens.ts';
+import { History } from '../../src/history/index.ts';
+import { silentLogger } from '../../src/log.ts';
+import { readPlainNote } from '../../src/notes/move.ts';
+import { connectV1, connectV2, startTestDaemon, TEST_TOKEN } from '../helpers/daemon.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { testConfig, writeNotes } from '../helpers/vault.ts';
+
+// What an outsider found after issues 11, 13 and 14, each pinned by a test.
+
+const text = (r: unknown) => JSON.stringify((r as { content?: unknown }).content);
+
+test('move and delete read a note without blocking: a FIFO in its place is refused at once', async (t) => {
+  const dir = tempDir(t);
+  const fifo = join(dir, 'x.md');
+  execFileSync('mkfifo', [fifo]);
+  const t0 = Date.now();
+  await assert.rejects(readPlainNote(fifo, 'x.md'), /FIFO|not a note file/);
+  assert.ok(Date.now() - t0 < 2_000);
+});
+
+test('move_note rewrites links to names with + & # so that they still resolve', async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, {
+    'h.md': '# H\n\nSee [cpp](c++.md) and [qa](Q&A.md) and [[c++]].\n',
+    'c++.md': '# C++\n',
+    'Q&A.md': '# Q and A\n',
+  });
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV2(t, d.url);
+  const m = await c.callTool({ name: 'move_note', arguments: { from: 'h.md', to: 'sub/h.md' } });
+  assert.notEqual(m.isError, true, text(m));
+  const r = await c.callTool({ name: 'read_note', arguments: { path: 'sub/h.md' } });
+  const links = (r.structuredContent as { links: Array<{ status: string; path?: string }> }).links;
+  assert.ok(links.length >= 2);
+  for (const l of links) assert.equal(l.status, 'resolved', JSON.stringify(links));
+  assert.match(readFileSync(join(notes, 'sub', 'h.md'), 'utf8'), /\(\.\.\/c%2B%2B\.md\)/);
+});
+
+test('notes-mcp state inside the notes folder is never a note: no read, write or planted restore', async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'one.md': '# One\n\noriginal\n' });
+  const state = join(notes, 'state');
+  mkdirSync(state);
+  const d = await startTestDaemon(t, notes, { state });
+  const c = await connectV1(t, d.url);
+  for (const path of ['state/planted.md', 'state/history/x/trash/y.md']) {
+    const w = await c.callTool({ name: 'write_note', arguments: { path, content: '# planted', mode: 'overwrite' } });
+    assert.equal(w.isError, true, path);
+    assert.match(text(w), /state folder/);
+  }
+  const del = await c.callTool({ name: 'delete_note', arguments: { path: 'one.md' } });
+  assert.notEqual(del.isError, true, text(del));
+  // Plant other text in the trash behind notes-mcp's back: restore refuses it.
+  const trash = execFileSync('sh', ['-c', `ls "${state}"/history/*/trash/*`], { encoding: 'utf8' }).trim();
+  writeFileSync(trash, '# planted\n');
+  const res = await c.callTool({ name: 'restore_note', arguments: { path: 'one.md' } });
+  assert.equal(res.isError, true, text(res));
+  assert.equal(existsSync(join(notes, 'one.md')), false);
+});
+
+test('a note written where notes-mcp never indexes (node_modules, excluded globs) is refused, not lost', async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n' });
+  const d = await startTestDaemon(t, notes, { exclude: ['archive/**'] });
+  const c = await connectV1(t, d.url);
+  for (const path of ['node_modules/hidden.md', 'archive/old.md']) {
+    const w = await c.callTool({ name: 'write_note', arguments: { path, content: '# x' } });
+    assert.equal(w.isError, true, path);
+    assert.match(text(w), /does not index notes there/);
+    assert.equal(existsSync(join(notes, path)), false);
+  }
+});
+
+test('ten concurrent edit_note appends without expected_hash all land', async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'conc.md': '# Concurrent\n' });
+  const d = await startTestDaemon(t, notes);
+  const clients = await Promise.all(Array.from({ length: 3 }, () => connectV1(t, d.url)));
+  const results = await Promise.all(
+    Array.from({ length: 10 }, (_, i) =>
+      clients[i % 3]!.callTool({
+        name: 'edit_note',
+        arguments: { path: 'conc.md', operations: [{ op: 'append', text: `- line ${i}` }] },
+      }),
+    ),
+  );
+  for (const r of results) assert.notEqual(r.isError, true, text(r));
+  const body = readFileSync(join(notes, 'conc.md'), 'utf8');
+  for (let i = 0; i < 10; i++) assert.match(body, new RegExp(`- line ${i}(\\n|$)`));
+});
+
+test('an unreadable tokens.json: stored tokens are refused (401), the env token still works, never a 500', async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nalpha\n' });
+  const state = tempDir(t);
+  writeFileSync(join(state, 'tokens.json'), '[garbage');
+  const d = await startTestDaemon(t, notes, { state });
+  const env = await connectV1(t, d.url, TEST_TOKEN);
+  const s = await env.callTool({ name: 'search_notes', arguments: { query: 'alpha' } });
+  assert.notEqual(s.isError, true);
+  const r = await fetch(d.url, {
+    method: 'POST',
+    headers: {
+      Authorization: 'Bearer nmcp_not_a_stored_token_0123456789',
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+    },
+    body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+  });
+  assert.equal(r.status, 401);
+  assert.equal(readFileSync(join(state, 'tokens.json'), 'utf8'), '[garbage', 'never overwritten');
+});
+
+test("a revoked token's open listen stream is closed within seconds", { timeout: 30_000 }, async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'b.md': '# B\n' });
+  const state = tempDir(t);
+  const store = new TokenStore(join(state, 'tokens.json'));
+  const { token, record } = store.create('soon-revoked', 'read');
+  const d = await startTestDaemon(t, notes, { state });
+  const res = await fetch(d.url, {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': 'subscriptions/listen',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 7,
+      method: 'subscriptions/listen',
+      params: { notifications: { resourcesListChanged: true }, _meta: {} },
+    }),
+  });
+  assert.equal(res.status, 200);
+  const reader = res.body!.getReader();
+  await reader.read(); // the acknowledgement
+  store.revoke(record.id);
+  const t0 = Date.now();
+  let ended = false;
+  while (!ended && Date.now() - t0 < 10_000) {
+    const r = await reader.read().catch(() => ({ done: true }));
+    ended = r.done === true;
+  }
+  assert.ok(ended, 'the stream ended after the revocation');
+});
+
+test('a move a crash interrupted (the note under both names) is finished at the next start', async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'new/name.md': '# Moved\n\nmoved text\n' });
+  linkSync(join(notes, 'new', 'name.md'), join(notes, 'old.md'));
+  const state = tempDir(t);
+  const cfg = testConfig(notes, state);
+  await History.forConfig(cfg, silentLogger()).record({
+    tool: 'move_note',
+    path: 'old.md',
+    to: 'new/name.md',
+    before: Buffer.from('# Moved\n\nmoved text\n'),
+    after: Buffer.from('# Moved\n\nmoved text\n'),
+    who: { transport: 'http' },
+  });
+  const d = await startTestDaemon(t, notes, { state });
+  assert.equal(existsSync(join(notes, 'old.md')), false);
+  assert.equal(existsSync(join(notes, 'new', 'name.md')), true);
+  assert.deepEqual([...d.index.noteStates().keys()].sort(), ['new/name.md']);
+});

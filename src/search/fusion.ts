@@ -51,16 +51,43 @@ export interface FusionOptions {
   rareWeight: number;
   /** Exponent on that rarity: above 1 only the rarest terms count. */
   rarePower: number;
+  /** Weight of word-level late interaction (src/search/late.ts) on the fused top; 0 = off. */
+  lateWeight: number;
+  /** How many of the fused top candidates late interaction rescores. */
+  lateDepth: number;
+  /** Cosine below which a word match counts for nothing. */
+  lateFloor: number;
 }
 
+/** The default, for order-free word-vector models (the bundled one): where it was measured. */
 export const DEFAULT_FUSION: Readonly<FusionOptions> = Object.freeze({
   method: 'relative',
   rrfK: 60,
-  bm25Weight: 2,
+  bm25Weight: 1,
   bm25Power: 2,
-  rareWeight: 1,
+  rareWeight: 1.5,
   rarePower: 10,
+  lateWeight: 1,
+  lateDepth: 100,
+  lateFloor: 0.5,
 });
+
+/**
+ * Contextual models (MiniLM): the settings before late interaction. Its floor is a cosine
+ * between two words of the bundled model; a sentence model's single-word cosines sit on
+ * another scale, and no package here ships its weights to measure one.
+ */
+export const CONTEXTUAL_FUSION: Readonly<FusionOptions> = Object.freeze({
+  ...DEFAULT_FUSION,
+  bm25Weight: 2,
+  rareWeight: 1,
+  lateWeight: 0,
+});
+
+/** The fusion settings for an embedder. */
+export function fusionFor(embedder: { readonly bagOfWords: boolean }): Readonly<FusionOptions> {
+  return embedder.bagOfWords ? DEFAULT_FUSION : CONTEXTUAL_FUSION;
+}
 
 export interface LexicalRanked extends Ranked {
   /** See LexicalHit.rarity; absent (0) for FTS5 results. */

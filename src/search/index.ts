@@ -6,6 +6,6 @@ export {
   type SearchOptions,
   type SearchResult,
 } from './search.ts';
-export { DEFAULT_FUSION, type FusionMethod, type FusionOptions } from './fusion.ts';
+export { CONTEXTUAL_FUSION, DEFAULT_FUSION, type FusionMethod, type FusionOptions, fusionFor } from './fusion.ts';
 export { ftsMatch, queryTerms, searchTerms } from './query.ts';
 export { makeSnippet } from './snippet.ts';

@@ -355,6 +355,12 @@ export class LexicalIndex {
     return ix;
   }
 
+  /** Ids of the chunks held, in increasing order. */
+  *ids(): Generator<number> {
+    const docLen = this.#docLen;
+    for (let id = 0; id < docLen.length; id++) if (docLen[id]! > 0) yield id;
+  }
+
   /**
    * The BM25 IDF of a term (a token, as lexicalTokens gives), a term found nowhere counted as
    * found once: how much a query word weighs when it is matched some other way (late.ts).

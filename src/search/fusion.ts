@@ -68,7 +68,7 @@ export const DEFAULT_FUSION: Readonly<FusionOptions> = Object.freeze({
   rareWeight: 1.5,
   rarePower: 10,
   lateWeight: 1,
-  lateDepth: 100,
+  lateDepth: 50,
   lateFloor: 0.5,
 });
 

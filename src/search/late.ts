@@ -17,6 +17,11 @@ const DIGITS = /^\d+$/;
 const MAX_WORDS_PER_CHUNK = 400;
 // Past this many distinct words (40 MB of 100-d vectors) the cache starts over.
 const MAX_WORDS = 100_000;
+// The background warm-up stops here, leaving room for the words of queries to come.
+const WARM_WORDS = 60_000;
+// Words per embed call while warming: a query's own embedding waits behind one such call
+// (~3 ms with the bundled model), not behind the whole warm-up.
+const WARM_BATCH = 64;
 const MAX_CHUNKS = 50_000;
 
 /** Distinct words of a passage worth matching: no filler words, numbers or single letters. */
@@ -38,6 +43,12 @@ class WordTable {
   vecs: Float32Array;
   /** Chunk id → ids of its passage words (a chunk id never names other text later). */
   chunkWords = new WeakMap<object, Map<number, Int32Array>>();
+  /** Scratch for one scoring pass: a word's row among the pass's cosines, and whose it is. */
+  slotOf = new Int32Array(0);
+  slotStamp = new Uint32Array(0);
+  stamp = 0;
+  /** Owners whose chunks' words are being or were embedded in the background. */
+  warmed = new WeakSet<object>();
   /** Queries score one at a time: a clear() during another's embed would mix up its ids. */
   queue: Promise<unknown> = Promise.resolve();
 
@@ -102,9 +113,42 @@ export function lateScores(
     tables.set(ctx.embedder, table);
   }
   const t = table;
+  if (!t.warmed.has(ctx.owner) && ctx.lexical) {
+    t.warmed.add(ctx.owner);
+    void warm(t, ctx, ctx.lexical);
+  }
   const run = t.queue.then(() => scoreNow(t, ctx, query, ids, floor));
   t.queue = run.catch(() => {});
   return run;
+}
+
+/**
+ * Embed the words of every chunk in the background, a batch at a time, so that queries seldom
+ * meet a word without a vector (a cold query embeds ~1,000 new words: 30-60 ms). Scores do not
+ * depend on it; it only moves the embedding out of the queries' way. Stops at WARM_WORDS, and
+ * quietly when the index or the embedder closes.
+ */
+async function warm(table: WordTable, ctx: LateContext, lexical: LexicalIndex): Promise<void> {
+  const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
+  try {
+    const ids = [...lexical.ids()];
+    for (let i = 0; i < ids.length && table.ids.size < WARM_WORDS; i += 256) {
+      await yieldNow();
+      const fresh = new Set<string>();
+      for (const c of ctx.chunks(ids.slice(i, i + 256)).values()) {
+        for (const w of passageWords(`${c.title}\n${c.headings.join('\n')}\n${c.text}`)) {
+          if (!table.ids.has(w)) fresh.add(w);
+        }
+      }
+      const list = [...fresh];
+      for (let j = 0; j < list.length && table.ids.size < WARM_WORDS; j += WARM_BATCH) {
+        await table.idsFor(ctx.embedder, list.slice(j, j + WARM_BATCH));
+        await yieldNow();
+      }
+    }
+  } catch {
+    // The index or the embedder closed under us: the queries left embed their own words.
+  }
 }
 
 async function scoreNow(
@@ -142,30 +186,53 @@ async function scoreNow(
 
   const { dims, vecs } = table;
   const Q = qIds.length;
-  // Cosines of every query word against each distinct passage word, computed once per word.
-  const sims = new Map<number, Float32Array>();
+  const qv = new Float32Array(Q * dims);
+  for (let q = 0; q < Q; q++) qv.set(vecs.subarray(qIds[q]! * dims, (qIds[q]! + 1) * dims), q * dims);
+  // Cosines of every query word against each distinct passage word, computed once per word:
+  // slot[word id] is its row in `sims` (stamped with this call's number, so never cleared).
+  table.stamp++;
+  if (table.slotOf.length < table.ids.size) {
+    table.slotOf = new Int32Array(table.ids.size * 2);
+    table.slotStamp = new Uint32Array(table.ids.size * 2);
+  }
+  const { slotOf, slotStamp, stamp } = table;
+  let rows = 0;
+  let sims = new Float32Array(Q * 1024);
   const best = new Float32Array(Q);
   for (let c = 0; c < ids.length; c++) {
     best.fill(0);
-    for (const w of cached.get(ids[c]!) ?? []) {
-      let s = sims.get(w);
-      if (!s) {
-        s = new Float32Array(Q);
+    const words: Int32Array | undefined = cached.get(ids[c]!);
+    if (!words) continue;
+    for (let k = 0; k < words.length; k++) {
+      const w = words[k]!;
+      let row: number;
+      if (slotStamp[w] === stamp) row = slotOf[w]!;
+      else {
+        row = rows++;
+        slotStamp[w] = stamp;
+        slotOf[w] = row;
+        if (rows * Q > sims.length) {
+          const grown = new Float32Array(sims.length * 2);
+          grown.set(sims);
+          sims = grown;
+        }
         const base = w * dims;
         for (let q = 0; q < Q; q++) {
-          const qw = qIds[q]!;
-          if (qw === w) {
-            s[q] = 1;
+          if (qIds[q] === w) {
+            sims[row * Q + q] = 1;
             continue;
           }
-          const qb = qw * dims;
+          const qb = q * dims;
           let d = 0;
-          for (let i = 0; i < dims; i++) d += vecs[qb + i]! * vecs[base + i]!;
-          s[q] = d;
+          for (let i = 0; i < dims; i++) d += qv[qb + i]! * vecs[base + i]!;
+          sims[row * Q + q] = d;
         }
-        sims.set(w, s);
       }
-      for (let q = 0; q < Q; q++) if (s[q]! > best[q]!) best[q] = s[q]!;
+      const at = row * Q;
+      for (let q = 0; q < Q; q++) {
+        const v = sims[at + q]!;
+        if (v > best[q]!) best[q] = v;
+      }
     }
     let total = 0;
     for (let q = 0; q < Q; q++) {

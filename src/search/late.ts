@@ -67,7 +67,10 @@ class WordTable {
     const fresh = [...new Set(words.filter((w) => !this.ids.has(w)))];
     if (fresh.length > 0) {
       const vecs = await embedder.embed(fresh);
-      const need = (this.ids.size + fresh.length) * this.dims;
+      // The warm-up and a query may have embedded the same words meanwhile: a word keeps the
+      // id it got first, or two words would share a row.
+      const added = fresh.flatMap((w, i) => (this.ids.has(w) ? [] : [{ w, v: vecs[i]! }]));
+      const need = (this.ids.size + added.length) * this.dims;
       if (need > this.vecs.length) {
         let n = this.vecs.length;
         while (n < need) n *= 2;
@@ -75,11 +78,11 @@ class WordTable {
         grown.set(this.vecs.subarray(0, this.ids.size * this.dims));
         this.vecs = grown;
       }
-      fresh.forEach((w, i) => {
+      for (const { w, v } of added) {
         const id = this.ids.size;
-        this.vecs.set(vecs[i]!, id * this.dims);
+        this.vecs.set(v, id * this.dims);
         this.ids.set(w, id);
-      });
+      }
     }
     return Int32Array.from(words, (w) => this.ids.get(w)!);
   }

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CONTEXTUAL_FUSION, DEFAULT_FUSION, fusionFor, rankChunks } from '../../src/search/index.ts';
+import { openEmbedder } from '../../src/embed/index.ts';
+import { NotesIndex } from '../../src/index/index.ts';
+import { lexicalTokens } from '../../src/index/lexical.ts';
+import { silentLogger } from '../../src/log.ts';
+import { CONTEXTUAL_FUSION, DEFAULT_FUSION, fusionFor, queryTerms, rankChunks } from '../../src/search/index.ts';
 import { lateScores, passageWords } from '../../src/search/late.ts';
-import { openTestIndex, sharedEmbedder, tldrVault, writeNotes } from '../helpers/vault.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { openTestIndex, sharedEmbedder, testConfig, tldrVault, writeNotes } from '../helpers/vault.ts';
 
 test('passage words: distinct, lower-cased, without filler words, numbers or single letters', () => {
   assert.deepEqual(passageWords('How to Fix the CAR: fix it in 2 minutes, a b c\n`car --fix`'), [
@@ -88,4 +93,49 @@ test('hybrid search adds late interaction: the best word-by-word match gains the
     unrelated.some((p) => gain(p!) === 0),
     'a passage with no word near the question gains nothing',
   );
+});
+
+test('late interaction scores equal a word-by-word oracle while the background warm-up runs', async (t) => {
+  const notes = tldrVault(t, { common: 150, linux: 50 });
+  // Its own embedder, so the word table starts empty and the warm-up starts with these queries.
+  const embedder = await openEmbedder({ model: 'bundled', modelsDir: '/nonexistent', log: silentLogger() });
+  t.after(() => embedder.dispose());
+  const state = tempDir(t, 'notes-mcp-state-');
+  const index = await NotesIndex.open({ config: testConfig(notes, state), embedder, log: silentLogger() });
+  t.after(() => index.close());
+  await index.sync();
+  const lexical = await index.lexicalForSearch();
+  assert.ok(lexical);
+  const all = [...lexical.ids()];
+  const queries = ['compress a folder', 'show running programs', 'copy files to a server', 'edit text in a file'];
+  const picks = queries.map((_, i) => all.filter((_, j) => j % queries.length === i).slice(0, 40));
+  const ctx = { owner: index, embedder, lexical, chunks: (x: readonly number[]) => index.chunks(x) };
+  const got = await Promise.all(queries.map((q, i) => lateScores(ctx, q, picks[i]!, 0.5)));
+
+  const unit = async (words: string[]) => new Map((await embedder.embed(words)).map((v, i) => [words[i]!, v]));
+  for (const [i, q] of queries.entries()) {
+    const qWords = queryTerms(q);
+    const recs = index.chunks(picks[i]!);
+    const texts = picks[i]!.map((id) => {
+      const c = recs.get(id)!;
+      return passageWords(`${c.title}\n${c.headings.join('\n')}\n${c.text}`);
+    });
+    const vec = await unit([...new Set([...qWords, ...texts.flat()])]);
+    const weights = qWords.map((w) => lexical.idf(lexicalTokens(w)[0]!));
+    const want = texts.map((words) => {
+      let total = 0;
+      qWords.forEach((qw, k) => {
+        let best = 0;
+        for (const w of words) {
+          const cos = w === qw ? 1 : vec.get(w)!.reduce((s, x, d) => s + x * vec.get(qw)![d]!, 0);
+          best = Math.max(best, cos);
+        }
+        if (best >= 0.5) total += (weights[k]! * (best - 0.5)) / 0.5;
+      });
+      return total / weights.reduce((a, b) => a + b, 0);
+    });
+    want.forEach((w, c) => {
+      assert.ok(Math.abs(got[i]![c]! - w) < 1e-5, `${q}, chunk ${picks[i]![c]}: ${got[i]![c]} against ${w}`);
+    });
+  }
 });

@@ -27,17 +27,18 @@
 //   0.55). The rarity term settles it: hit@3 1.00 / 1.00 (0.87 / 0.86 without it). Raised to
 //   the 10th power it speaks only for terms in a handful of chunks. x1.5 against x1: rare
 //   words in a sentence hit@1 0.98 / 0.99 against 0.95 / 0.97; paraphrases the same on tuning
-//   (0.690 / 0.383 against 0.690 / 0.381; x1 had held-out MRR 0.412, chosen on tuning all the same).
+//   (0.690 / 0.384 against 0.690 / 0.382; x1 had held-out MRR 0.412: chosen on tuning).
 // - Late interaction is the signal that moved paraphrased questions: hit@10 0.690 / 0.651,
-//   MRR 0.383 / 0.392, against 0.655 / 0.593 and 0.368 / 0.391 for the fusion before it
+//   MRR 0.384 / 0.392, against 0.655 / 0.593 and 0.368 / 0.391 for the fusion before it
 //   (BM25 x2, rarity x1, no late interaction); exact wording hit@1 1.00 / 0.91 (0.83 / 0.91).
 //   It takes over part of BM25's job (an exact word counts 1, weighted by its IDF), so BM25's
 //   weight came down: with late interaction, BM25 x2 (rarity x1) gave 0.678 / 0.605, BM25
-//   x0.5 0.609 / 0.640.
+//   x0.5 0.598 / 0.640.
 //   Late x1.5 or x2 trade hit@10 for MRR on tuning (0.667 / 0.395, 0.655 / 0.394); a floor
-//   of 0.45 or 0.55 was no better (0.678 / 0.640, 0.678 / 0.651); rescoring the top 100 or
-//   400 instead of 50 ranks the same. Cost: ~1.5 ms a query once the passages' words have
-//   vectors, more while they are being embedded (late.ts).
+//   of 0.45 or 0.55 was no better on tuning (hit@10 0.678, MRR 0.363; 0.690, 0.382); rescoring
+//   the top 100 or 400 instead of 50 ranks paraphrases the same (one identifier question of
+//   116 more in the top 3) for twice the words to embed. Cost: ~1.5 ms a query once the
+//   passages' words have vectors, more while they are being embedded (late.ts).
 // - Squaring bm25 / best spreads the flat BM25 scores of natural questions, as min-max did,
 //   without zeroing anyone (before late interaction: paraphrase hit@10 0.655 / 0.593 against
 //   0.632 / 0.570 unsquared).

@@ -97,6 +97,8 @@ export interface LateContext {
   /** Query words are weighted by their IDF here; all alike without it. */
   lexical: LexicalIndex | undefined;
   chunks: (ids: readonly number[]) => Map<number, ChunkRecord>;
+  /** Embed every chunk's words in the background after this first call (a daemon, not the CLI). */
+  warm: boolean;
 }
 
 /**
@@ -116,7 +118,7 @@ export function lateScores(
     tables.set(ctx.embedder, table);
   }
   const t = table;
-  if (!t.warmed.has(ctx.owner) && ctx.lexical) {
+  if (ctx.warm && ctx.lexical && !t.warmed.has(ctx.owner)) {
     t.warmed.add(ctx.owner);
     void warm(t, ctx, ctx.lexical);
   }

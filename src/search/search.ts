@@ -180,7 +180,8 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
   // signals. A bonus added to the top only: the rest stays below it, in order.
   const top = fused.slice(0, fusion.lateDepth);
   const late = await lateScores(
-    { owner: index, embedder: index.embedder, lexical, chunks: (ids) => index.chunks(ids) },
+    // A read-only index serves one CLI command: warming its words would only delay the exit.
+    { owner: index, embedder: index.embedder, lexical, chunks: (ids) => index.chunks(ids), warm: !index.readOnly },
     query,
     top.map((r) => r.id),
     fusion.lateFloor,

@@ -35,7 +35,13 @@ test('late interaction: exact words count 1, close words less, unrelated words n
     ids.set(path, hit!.id);
   }
   const order = ['exact.md', 'near.md', 'half.md', 'far.md'];
-  const ctx = { owner: index, embedder: index.embedder, lexical, chunks: (x: readonly number[]) => index.chunks(x) };
+  const ctx = {
+    owner: index,
+    embedder: index.embedder,
+    lexical,
+    chunks: (x: readonly number[]) => index.chunks(x),
+    warm: true,
+  };
   const s = await lateScores(
     ctx,
     'repair my automobile',
@@ -109,7 +115,7 @@ test('late interaction scores equal a word-by-word oracle while the background w
   const all = [...lexical.ids()];
   const queries = ['compress a folder', 'show running programs', 'copy files to a server', 'edit text in a file'];
   const picks = queries.map((_, i) => all.filter((_, j) => j % queries.length === i).slice(0, 40));
-  const ctx = { owner: index, embedder, lexical, chunks: (x: readonly number[]) => index.chunks(x) };
+  const ctx = { owner: index, embedder, lexical, chunks: (x: readonly number[]) => index.chunks(x), warm: true };
   const got = await Promise.all(queries.map((q, i) => lateScores(ctx, q, picks[i]!, 0.5)));
 
   const unit = async (words: string[]) => new Map((await embedder.embed(words)).map((v, i) => [words[i]!, v]));

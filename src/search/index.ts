@@ -1,5 +1,6 @@
 export {
   search,
+  warmSearch,
   rankChunks,
   type SearchHit,
   type SearchMode,

@@ -47,8 +47,8 @@ class WordTable {
   slotOf = new Int32Array(0);
   slotStamp = new Uint32Array(0);
   stamp = 0;
-  /** Owners whose chunks' words are being or were embedded in the background. */
-  warmed = new WeakSet<object>();
+  /** Per owner, the background embedding of its chunks' words (running or done). */
+  warmed = new WeakMap<object, Promise<void>>();
   /** Queries score one at a time: a clear() during another's embed would mix up its ids. */
   queue: Promise<unknown> = Promise.resolve();
 
@@ -106,22 +106,37 @@ export interface LateContext {
  * idf * (best cosine - floor) / (1 - floor) (0 below the floor), over the sum of the idfs.
  * An exact match counts 1, a match at the floor 0.
  */
+function tableOf(embedder: Embedder): WordTable {
+  let table = tables.get(embedder);
+  if (!table) {
+    table = new WordTable(embedder.dims);
+    tables.set(embedder, table);
+  }
+  return table;
+}
+
+/**
+ * Start (once per owner) embedding the words of every chunk in the background; resolves when
+ * done. lateScores starts it on its first call; a daemon may start it sooner.
+ */
+export function warmLate(ctx: LateContext & { lexical: LexicalIndex }): Promise<void> {
+  const t = tableOf(ctx.embedder);
+  let w = t.warmed.get(ctx.owner);
+  if (!w) {
+    w = warm(t, ctx, ctx.lexical);
+    t.warmed.set(ctx.owner, w);
+  }
+  return w;
+}
+
 export function lateScores(
   ctx: LateContext,
   query: string,
   ids: readonly number[],
   floor: number,
 ): Promise<Float64Array> {
-  let table = tables.get(ctx.embedder);
-  if (!table) {
-    table = new WordTable(ctx.embedder.dims);
-    tables.set(ctx.embedder, table);
-  }
-  const t = table;
-  if (ctx.warm && ctx.lexical && !t.warmed.has(ctx.owner)) {
-    t.warmed.add(ctx.owner);
-    void warm(t, ctx, ctx.lexical);
-  }
+  const t = tableOf(ctx.embedder);
+  if (ctx.warm && ctx.lexical && !t.warmed.has(ctx.owner)) void warmLate({ ...ctx, lexical: ctx.lexical });
   const run = t.queue.then(() => scoreNow(t, ctx, query, ids, floor));
   t.queue = run.catch(() => {});
   return run;

@@ -11,7 +11,7 @@ import {
 import { noteUri } from '../notes/index.ts';
 
 import { type FusionOptions, fusionFor, fuse, type Ranked } from './fusion.ts';
-import { lateScores } from './late.ts';
+import { lateScores, warmLate } from './late.ts';
 import { ftsMatchOf, parseQuery, queryTerms, searchTerms } from './query.ts';
 import { makeSnippet, termPattern } from './snippet.ts';
 
@@ -193,6 +193,19 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
   const rescored = top.map((r, i) => ({ id: r.id, score: r.score + scale * late[i]! }));
   rescored.sort((a, b) => b.score - a.score || a.id - b.id);
   return [...rescored, ...fused.slice(top.length)];
+}
+
+/**
+ * Give every word of the index a vector for late interaction now, in the background, instead
+ * of from the first hybrid query on (a daemon can call it once its first sync is done; queries
+ * meanwhile run as usual). Resolves when done; nothing to do for other models or a read-only
+ * index.
+ */
+export async function warmSearch(index: NotesIndex): Promise<void> {
+  if (fusionFor(index.embedder).lateWeight <= 0 || index.readOnly) return;
+  const lexical = await index.lexicalForSearch();
+  if (!lexical) return;
+  await warmLate({ owner: index, embedder: index.embedder, lexical, chunks: (ids) => index.chunks(ids), warm: true });
 }
 
 /**

@@ -1,10 +1,17 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { openEmbedder } from '../../src/embed/index.ts';
+import { type Embedder, openEmbedder } from '../../src/embed/index.ts';
 import { NotesIndex } from '../../src/index/index.ts';
 import { lexicalTokens } from '../../src/index/lexical.ts';
 import { silentLogger } from '../../src/log.ts';
-import { CONTEXTUAL_FUSION, DEFAULT_FUSION, fusionFor, queryTerms, rankChunks } from '../../src/search/index.ts';
+import {
+  CONTEXTUAL_FUSION,
+  DEFAULT_FUSION,
+  fusionFor,
+  queryTerms,
+  rankChunks,
+  warmSearch,
+} from '../../src/search/index.ts';
 import { lateScores, passageWords } from '../../src/search/late.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { openTestIndex, sharedEmbedder, testConfig, tldrVault, writeNotes } from '../helpers/vault.ts';
@@ -144,4 +151,35 @@ test('late interaction scores equal a word-by-word oracle while the background w
       assert.ok(Math.abs(got[i]![c]! - w) < 1e-5, `${q}, chunk ${picks[i]![c]}: ${got[i]![c]} against ${w}`);
     });
   }
+});
+
+test('warmSearch gives every word of the index a vector: a query then embeds only itself', async (t) => {
+  const notes = tldrVault(t, { common: 80 });
+  const inner = await sharedEmbedder();
+  let embedded = 0;
+  const counting: Embedder = {
+    modelId: inner.modelId,
+    fingerprint: inner.fingerprint,
+    dims: inner.dims,
+    maxTokens: inner.maxTokens,
+    bagOfWords: inner.bagOfWords,
+    countTokens: (text) => inner.countTokens(text),
+    embed: (texts) => {
+      embedded += texts.length;
+      return inner.embed(texts);
+    },
+    dispose: async () => {},
+  };
+  const state = tempDir(t, 'notes-mcp-state-');
+  const index = await NotesIndex.open({ config: testConfig(notes, state), embedder: counting, log: silentLogger() });
+  t.after(() => index.close());
+  await index.sync();
+  await warmSearch(index);
+  embedded = 0;
+  await rankChunks(index, 'compress the archive files', { k: 10 });
+  // The query vector only: its words, like every passage word, have their vectors already.
+  assert.equal(embedded, 1);
+  embedded = 0;
+  await rankChunks(index, 'compress the archive files', { k: 10 });
+  assert.equal(embedded, 0, 'the query vector and its words are cached');
 });

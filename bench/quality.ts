@@ -30,6 +30,31 @@ const HandWritten = z.array(
   }),
 );
 
+const Grid = z.array(
+  z
+    .object({
+      name: z.string(),
+      mode: z.enum(['hybrid', 'bm25', 'vector']),
+      fusion: z
+        .object({
+          method: z.enum(['relative', 'rrf', 'minmax']),
+          rrfK: z.number(),
+          bm25Weight: z.number(),
+          bm25Power: z.number(),
+          rareWeight: z.number(),
+          rarePower: z.number(),
+          lateWeight: z.number(),
+          lateDepth: z.number().int().positive(),
+          lateFloor: z.number(),
+        })
+        .partial()
+        .strict()
+        .optional(),
+      candidates: z.number().int().positive().optional(),
+    })
+    .strict(),
+);
+
 interface Method {
   name: string;
   mode: SearchMode;
@@ -46,15 +71,27 @@ const METHODS: Method[] = [
 
 // Alternatives measured against the default with --variants (hybrid only, one line each).
 const VARIANTS: Method[] = [
-  { name: 'old: min-max bm25x2', mode: 'hybrid', fusion: { method: 'minmax', bm25Weight: 2 }, candidates: 100 },
-  { name: 'rrf k=60', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 1 } },
-  { name: 'rrf k=60 bm25x2', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 2 } },
-  { name: 'relative, no rarity', mode: 'hybrid', fusion: { rareWeight: 0 } },
-  { name: 'relative, rarity^1', mode: 'hybrid', fusion: { rarePower: 1 } },
-  { name: 'relative, rarity x1.5^8', mode: 'hybrid', fusion: { rareWeight: 1.5, rarePower: 8 } },
-  { name: 'relative, bm25^1', mode: 'hybrid', fusion: { bm25Power: 1 } },
-  { name: 'relative, bm25x3', mode: 'hybrid', fusion: { bm25Weight: 3 } },
-  { name: 'relative, 100 candidates', mode: 'hybrid', candidates: 100 },
+  {
+    name: 'old: min-max bm25x2',
+    mode: 'hybrid',
+    fusion: { method: 'minmax', bm25Weight: 2, lateWeight: 0 },
+    candidates: 100,
+  },
+  { name: 'rrf k=60', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 1, lateWeight: 0 } },
+  { name: 'rrf k=60 bm25x2', mode: 'hybrid', fusion: { method: 'rrf', rrfK: 60, bm25Weight: 2, lateWeight: 0 } },
+  { name: 'before: bm25x2, rare x1, no late', mode: 'hybrid', fusion: { bm25Weight: 2, rareWeight: 1, lateWeight: 0 } },
+  { name: 'no late interaction', mode: 'hybrid', fusion: { lateWeight: 0 } },
+  { name: 'late, bm25x2, rare x1', mode: 'hybrid', fusion: { bm25Weight: 2, rareWeight: 1 } },
+  { name: 'late, bm25x0.5', mode: 'hybrid', fusion: { bm25Weight: 0.5 } },
+  { name: 'late, rare x1', mode: 'hybrid', fusion: { rareWeight: 1 } },
+  { name: 'late x1.5', mode: 'hybrid', fusion: { lateWeight: 1.5 } },
+  { name: 'late x2', mode: 'hybrid', fusion: { lateWeight: 2 } },
+  { name: 'late floor 0.45', mode: 'hybrid', fusion: { lateFloor: 0.45 } },
+  { name: 'late floor 0.55', mode: 'hybrid', fusion: { lateFloor: 0.55 } },
+  { name: 'late on top 50', mode: 'hybrid', fusion: { lateDepth: 50 } },
+  { name: 'late on top 400', mode: 'hybrid', fusion: { lateDepth: 400 } },
+  { name: 'no rarity', mode: 'hybrid', fusion: { rareWeight: 0 } },
+  { name: '100 candidates', mode: 'hybrid', candidates: 100 },
   { name: 'bm25 (FTS5)', mode: 'bm25', bm25Engine: 'fts5' },
 ];
 
@@ -105,6 +142,12 @@ async function main(): Promise<void> {
       model: { type: 'string', default: 'bundled' },
       variants: { type: 'boolean', default: false },
       failures: { type: 'string' },
+      // A JSON file of extra methods ([{ name, mode, fusion?, candidates? }]) to measure.
+      grid: { type: 'string' },
+      // Only these classes (comma-separated), for quick comparisons.
+      kinds: { type: 'string' },
+      // Chunk size in model tokens (the chunker's maxTokens), to compare chunkings.
+      'chunk-tokens': { type: 'string' },
     },
   });
   const hand: Question[] = HandWritten.parse(
@@ -113,7 +156,10 @@ async function main(): Promise<void> {
   const generated = QuestionSet.parse(
     JSON.parse(readFileSync(join(ROOT, 'bench', 'eval', 'tldr-en-generated.json'), 'utf8')),
   );
-  const questions = [...hand, ...generated];
+  const only = values.kinds ? new Set(values.kinds.split(',')) : undefined;
+  const questions = [...hand, ...generated].filter((q) => !only || only.has(q.kind));
+  const grid: Method[] = values.grid ? Grid.parse(JSON.parse(readFileSync(values.grid, 'utf8'))) : [];
+  const variants = [...(values.variants ? VARIANTS : []), ...grid];
   const work = mkdtempSync(join(tmpdir(), 'notes-mcp-quality-'));
   try {
     unpackCorpus('tldr-en', work);
@@ -124,7 +170,13 @@ async function main(): Promise<void> {
     });
     const log = silentLogger();
     const embedder = await openEmbedder({ model: config.model, modelsDir: config.modelsDir, log });
-    const index = await NotesIndex.open({ config, embedder, log });
+    const chunkTokens = values['chunk-tokens'] ? Number(values['chunk-tokens']) : undefined;
+    const index = await NotesIndex.open({
+      config,
+      embedder,
+      log,
+      ...(chunkTokens ? { chunkOptions: { maxTokens: chunkTokens } } : {}),
+    });
     const t0 = performance.now();
     const s = await index.sync();
     // The daemon answers from the in-memory BM25 index once built; wait for it.
@@ -174,12 +226,13 @@ async function main(): Promise<void> {
     };
 
     const results = new Map<string, Awaited<ReturnType<typeof run>>>();
-    for (const m of [...METHODS, ...(values.variants ? VARIANTS : [])]) results.set(m.name, await run(m));
+    for (const m of [...METHODS, ...variants]) results.set(m.name, await run(m));
 
     const f = (x: number, n: number) => (n ? (x / n).toFixed(3) : '-');
     const halves: Half[] = ['tuning', 'held-out'];
     const rows: string[][] = [];
-    for (const kind of KINDS) {
+    const kinds = KINDS.filter((k) => !only || only.has(k));
+    for (const kind of kinds) {
       for (const half of halves) {
         const row: string[] = [kind, half];
         let n = 0;
@@ -216,13 +269,13 @@ async function main(): Promise<void> {
     });
     console.log(`\nLatency per question (rankChunks, in process): ${lat.join('; ')}`);
 
-    if (values.variants) {
+    if (variants.length > 0) {
       const vrows: string[][] = [];
-      for (const m of [...METHODS.filter((x) => x.mode === 'hybrid'), ...VARIANTS]) {
+      for (const m of [...METHODS.filter((x) => x.mode === 'hybrid'), ...variants]) {
         const stats = results.get(m.name)!.stats;
         for (const half of halves) {
           const row: string[] = [m.name, half];
-          for (const kind of KINDS) {
+          for (const kind of kinds) {
             const st = stats.get(`${kind}|${half}`) ?? empty();
             row.push(`${f(st.h1, st.n)}/${f(st.h3, st.n)}/${f(st.h10, st.n)}/${f(st.rr, st.n)}`);
           }
@@ -230,7 +283,7 @@ async function main(): Promise<void> {
         }
       }
       console.log('\nVariants (hit@1/hit@3/hit@10/MRR per class)');
-      console.log(table(['method', 'half', ...KINDS], vrows));
+      console.log(table(['method', 'half', ...kinds], vrows));
     }
 
     const held = (name: string, kind: Kind) => results.get(name)!.stats.get(`${kind}|held-out`) ?? empty();
@@ -254,6 +307,7 @@ async function main(): Promise<void> {
     console.log('\nTargets (hybrid, held-out halves)');
     for (const t of targets) {
       const st = held('hybrid', t.kind);
+      if (st.n === 0) continue;
       const v = st[t.metric] / st.n;
       const ok = t.op === '>=' ? v >= t.value - 1e-9 : v > t.value + 1e-9;
       console.log(`- ${ok ? 'met ' : 'MISS'} ${t.label}: ${v.toFixed(3)}`);

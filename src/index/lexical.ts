@@ -355,6 +355,22 @@ export class LexicalIndex {
     return ix;
   }
 
+  /** Ids of the chunks held, in increasing order. */
+  *ids(): Generator<number> {
+    const docLen = this.#docLen;
+    for (let id = 0; id < docLen.length; id++) if (docLen[id]! > 0) yield id;
+  }
+
+  /**
+   * The BM25 IDF of a term (a token, as lexicalTokens gives), a term found nowhere counted as
+   * found once: how much a query word weighs when it is matched some other way (late.ts).
+   */
+  idf(term: string): number {
+    const N = Math.max(1, this.#live);
+    const df = Math.max(1, this.#terms.get(term)?.length ?? 0);
+    return Math.log(1 + (N - df + 0.5) / (df + 0.5));
+  }
+
   /** Chunks holding every one of `terms` (already tokens), optionally only among `allow`. */
   idsWithAll(terms: readonly string[], allow?: ReadonlySet<number>): Set<number> {
     const lists: Postings[] = [];

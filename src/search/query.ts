@@ -8,6 +8,11 @@ const STOPWORDS = new Set(
   want was way we what when where which while who why will with would you your`.split(/\s+/),
 );
 
+/** A filler word of questions ("how", "the", "want"), lower-cased. */
+export function isStopword(word: string): boolean {
+  return STOPWORDS.has(word);
+}
+
 /** Lower-cased word terms of a query (letters and digits of any script), stopwords removed. */
 export function queryTerms(query: string, keepStopwords = false): string[] {
   const words =

@@ -10,7 +10,8 @@ import {
 } from '../index/index.ts';
 import { noteUri } from '../notes/index.ts';
 
-import { DEFAULT_FUSION, type FusionOptions, fuse, type Ranked } from './fusion.ts';
+import { type FusionOptions, fusionFor, fuse, type Ranked } from './fusion.ts';
+import { lateScores, warmLate } from './late.ts';
 import { ftsMatchOf, parseQuery, queryTerms, searchTerms } from './query.ts';
 import { makeSnippet, termPattern } from './snippet.ts';
 
@@ -126,7 +127,7 @@ function containsSeq(tokens: readonly string[], seq: readonly string[]): boolean
 /** Ranked chunk ids for a query, before pagination and hydration. */
 export async function rankChunks(index: NotesIndex, rawQuery: string, opts: SearchOptions = {}): Promise<Ranked[]> {
   const mode = opts.mode ?? 'hybrid';
-  const fusion: FusionOptions = { ...DEFAULT_FUSION, ...opts.fusion };
+  const fusion: FusionOptions = { ...fusionFor(index.embedder), ...opts.fusion };
   const want = Math.min(MAX_K, Math.max(1, opts.k ?? 10)) + (opts.offset ?? 0);
   const n = Math.max(opts.candidates ?? CANDIDATES, want * (opts.onePerNote ? 4 : 2));
   const filter: Filter = opts;
@@ -173,7 +174,38 @@ export async function rankChunks(index: NotesIndex, rawQuery: string, opts: Sear
       extraCosines = new Map(index.vectors.exact(qvec, missing.size, missing).map((h) => [h.id, h.score]));
     }
   }
-  return fuse({ bm25, vector: vec, ...(extraCosines ? { extraCosines } : {}) }, fusion);
+  const fused = fuse({ bm25, vector: vec, ...(extraCosines ? { extraCosines } : {}) }, fusion);
+  if (fusion.lateWeight <= 0 || fused.length === 0) return fused;
+  // Word-level late interaction on the fused top, relative to its best there like the other
+  // signals. A bonus added to the top only: the rest stays below it, in order.
+  const top = fused.slice(0, fusion.lateDepth);
+  const late = await lateScores(
+    // A read-only index serves one CLI command: warming its words would only delay the exit.
+    { owner: index, embedder: index.embedder, lexical, chunks: (ids) => index.chunks(ids), warm: !index.readOnly },
+    query,
+    top.map((r) => r.id),
+    fusion.lateFloor,
+  );
+  let bestLate = 0;
+  for (const l of late) bestLate = Math.max(bestLate, l);
+  if (bestLate <= 0) return fused;
+  const scale = fusion.lateWeight / bestLate;
+  const rescored = top.map((r, i) => ({ id: r.id, score: r.score + scale * late[i]! }));
+  rescored.sort((a, b) => b.score - a.score || a.id - b.id);
+  return [...rescored, ...fused.slice(top.length)];
+}
+
+/**
+ * Give every word of the index a vector for late interaction now, in the background, instead
+ * of from the first hybrid query on (a daemon can call it once its first sync is done; queries
+ * meanwhile run as usual). Resolves when done; nothing to do for other models or a read-only
+ * index.
+ */
+export async function warmSearch(index: NotesIndex): Promise<void> {
+  if (fusionFor(index.embedder).lateWeight <= 0 || index.readOnly) return;
+  const lexical = await index.lexicalForSearch();
+  if (!lexical) return;
+  await warmLate({ owner: index, embedder: index.embedder, lexical, chunks: (ids) => index.chunks(ids), warm: true });
 }
 
 /**

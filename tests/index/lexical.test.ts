@@ -170,3 +170,19 @@ test('a serialized index loads back scoring the same, and only for its own gener
   assert.equal(back.search('zorblax', 5)[0]?.id, 500);
   assert.ok(!back.search('alpha', 300).some((h) => h.id === 7));
 });
+
+test('idf: higher for rarer terms, an absent term counted as found once; ids() lists live chunks', () => {
+  const ix = new LexicalIndex();
+  const doc = (id: number, text: string) => ({ id, text, title: '', headings: [] });
+  ix.add(doc(3, 'zebra file'));
+  for (let i = 4; i < 14; i++) ix.add(doc(i, 'file folder'));
+  const N = 11;
+  const idf = (df: number) => Math.log(1 + (N - df + 0.5) / (df + 0.5));
+  assert.ok(Math.abs(ix.idf('zebra') - idf(1)) < 1e-12);
+  assert.ok(Math.abs(ix.idf('file') - idf(11)) < 1e-12);
+  assert.ok(Math.abs(ix.idf('folder') - idf(10)) < 1e-12);
+  assert.equal(ix.idf('absent'), ix.idf('zebra'));
+  assert.ok(ix.idf('zebra') > ix.idf('folder') && ix.idf('folder') > ix.idf('file'));
+  ix.remove([5, 7]);
+  assert.deepEqual([...ix.ids()], [3, 4, 6, 8, 9, 10, 11, 12, 13]);
+});

@@ -6,6 +6,7 @@ import type { Embedder } from '../embed/types.ts';
 import { NotesError } from '../errors.ts';
 import { finishInterruptedMoves, History } from '../history/index.ts';
 import { NotesIndex } from '../index/index.ts';
+import { warmSearch } from '../search/index.ts';
 import type { Logger } from '../log.ts';
 import { type McpDeps, NotificationHub } from '../mcp/index.ts';
 import { type NotesWatcher, prepareNotesFolder } from '../notes/index.ts';
@@ -147,6 +148,11 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
             log.error({ err }, 'initial index failed');
         },
       );
+  // Once the first index is done, give every word a vector for late interaction in the
+  // background, so the first searches are not the ones paying for it.
+  void ready
+    .then(() => warmSearch(idx))
+    .catch((err: unknown) => log.warn({ err }, 'warming search failed (searches warm as they go)'));
   let closing: Promise<void> | undefined;
   return {
     config,

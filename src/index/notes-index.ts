@@ -504,6 +504,11 @@ export class NotesIndex extends EventEmitter<Events> {
     return this.#store.chunk(id);
   }
 
+  /** A note's chunk ids in order (empty when it is not indexed). */
+  chunkIdsOf(path: string): number[] {
+    return this.#store.chunkIdsOf(path);
+  }
+
   chunks(ids: readonly number[]): Map<number, ChunkRecord> {
     return this.#store.chunks(ids);
   }

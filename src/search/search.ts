@@ -105,12 +105,21 @@ function phraseMatches(
     const ids = new Set(index.fts(match, 1_000_000).map((r) => r.id));
     return allow ? new Set([...ids].filter((id) => allow.has(id))) : ids;
   }
+  // A phrase with symbols ("--since", "c++", "$PATH") must appear as written (case aside): its
+  // words alone ("since") are not the phrase, and tldr's `{{[-s|--since]}}` still holds it.
+  const literals = phrases.filter((p) => compoundTokens(p).length > 0).map((p) => p.trim().toLowerCase());
   const candidates = [...lexical.idsWithAll(seqs.flat(), allow)].sort((a, b) => a - b);
   const out = new Set<number>();
   for (let i = 0; i < candidates.length; i += 1000) {
     for (const c of index.chunks(candidates.slice(i, i + 1000)).values()) {
-      const tokens = lexicalTokens(`${c.title}\n${c.headings.join('\n')}\n${c.text}`);
-      if (seqs.every((seq) => containsSeq(tokens, seq))) out.add(c.id);
+      const body = `${c.title}\n${c.headings.join('\n')}\n${c.text}`;
+      const tokens = lexicalTokens(body);
+      if (!seqs.every((seq) => containsSeq(tokens, seq))) continue;
+      if (literals.length > 0) {
+        const lower = body.toLowerCase();
+        if (!literals.every((l) => lower.includes(l))) continue;
+      }
+      out.add(c.id);
     }
   }
   return out;
@@ -126,6 +135,46 @@ function containsSeq(tokens: readonly string[], seq: readonly string[]): boolean
 
 /** Ranked chunk ids for a query, before pagination and hydration. */
 export async function rankChunks(index: NotesIndex, rawQuery: string, opts: SearchOptions = {}): Promise<Ranked[]> {
+  const ranked = await rankByContent(index, rawQuery, opts);
+  if ((opts.mode ?? 'hybrid') === 'vector') return ranked;
+  return namedNotesFirst(index, rawQuery, ranked, opts);
+}
+
+/**
+ * A query that is a note's name ("git", "tar", "Project Zebra") asks for that note: it comes
+ * first, then the rest by content. By content alone, "git" ranked git.md below dozens of
+ * git-* pages that repeat the word more often, and "tar" put tqdm.md first. Names resolve as
+ * read_note resolves them (file name, then title or alias); a shared name puts every note
+ * that has it first. Only short queries qualify: a sentence is never a name.
+ */
+function namedNotesFirst(index: NotesIndex, rawQuery: string, ranked: Ranked[], opts: SearchOptions): Ranked[] {
+  const q = parseQuery(rawQuery);
+  const text = q.text.trim();
+  if (q.phrases.length > 0 || text === '' || text.length > 80 || text.split(/\s+/).length > 4) return ranked;
+  const r = index.resolveName(text);
+  const paths = r.status === 'resolved' ? [r.path] : r.status === 'ambiguous' ? r.candidates : [];
+  if (paths.length === 0) return ranked;
+  const filter: Filter = opts;
+  const allow = isEmptyFilter(filter) ? undefined : index.chunkIdsMatching(filter);
+  const position = new Map(ranked.map((x, i) => [x.id, i]));
+  const first: number[] = [];
+  for (const path of paths) {
+    const ids = index.chunkIdsOf(path).filter((id) => !allow || allow.has(id));
+    if (ids.length === 0) continue;
+    // The note's best passage for this query when content ranked one, else its opening.
+    const best = ids.filter((id) => position.has(id)).sort((a, b) => position.get(a)! - position.get(b)!)[0];
+    first.push(best ?? ids[0]!);
+  }
+  if (first.length === 0) return ranked;
+  const top = (ranked[0]?.score ?? 0) + 1;
+  const lifted = new Set(first);
+  return [
+    ...first.map((id, i) => ({ id, score: Number((top + (first.length - i) * 1e-3).toFixed(6)) })),
+    ...ranked.filter((x) => !lifted.has(x.id)),
+  ];
+}
+
+async function rankByContent(index: NotesIndex, rawQuery: string, opts: SearchOptions): Promise<Ranked[]> {
   const mode = opts.mode ?? 'hybrid';
   const fusion: FusionOptions = { ...fusionFor(index.embedder), ...opts.fusion };
   const want = Math.min(MAX_K, Math.max(1, opts.k ?? 10)) + (opts.offset ?? 0);

@@ -150,6 +150,11 @@ export class StoreReads {
     }
   }
 
+  /** A note's chunk ids in order (empty when it is not indexed). */
+  chunkIdsOf(path: string): number[] {
+    return this.stmts.chunkIdsOfPath.all(path).map((r) => r.id);
+  }
+
   chunk(id: number): ChunkRecord | undefined {
     const r = this.stmts.chunkById.get(id);
     return r ? toChunk(r) : undefined;

@@ -64,6 +64,9 @@ export function prepareStatements(db: Db) {
       'SELECT c.id, c.text, n.title, c.headings FROM chunks c JOIN notes n ON n.id = c.note_id ORDER BY c.id',
     ),
     chunkById: db.prepare<[number], ChunkRow>(`${CHUNK_SELECT} WHERE c.id = ?`),
+    chunkIdsOfPath: db.prepare<[string], { id: number }>(
+      'SELECT c.id FROM chunks c JOIN notes n ON n.id = c.note_id WHERE n.path = ? ORDER BY c.seq',
+    ),
     // One statement for any number of ids: the list travels as a JSON array.
     chunksByIds: db.prepare<[string], ChunkRow>(`${CHUNK_SELECT} WHERE c.id IN (SELECT value FROM json_each(?))`),
     counts: db.prepare<[], { notes: number; chunks: number; vectors: number }>(

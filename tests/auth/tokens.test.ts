@@ -44,8 +44,17 @@ test('a corrupt token file is a clear error, not a crash', (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'tokens.json');
   writeFileSync(file, '{"version":1,"tokens":[{"id":"x"}]}');
+  // Commands that manage tokens stop with the code; a request being checked is refused (no
+  // token matches) and the operator hears about it once, not once per request.
   assert.throws(
-    () => new TokenStore(file).verify('abc'),
+    () => new TokenStore(file).list(),
     (e: unknown) => isNotesError(e, 'NOTES_E_STATE_CORRUPT'),
   );
+  const reported: unknown[] = [];
+  const store = new TokenStore(file, 'env-token-0123456789', (e) => reported.push(e));
+  assert.equal(store.verify('abc'), undefined);
+  assert.equal(store.verify('abc'), undefined);
+  assert.equal(store.verify('env-token-0123456789')?.id, 'env');
+  assert.equal(reported.length, 1);
+  assert.ok(isNotesError(reported[0], 'NOTES_E_STATE_CORRUPT'));
 });

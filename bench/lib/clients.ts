@@ -20,7 +20,17 @@ export interface BenchClient {
   call(name: string, args: Record<string, unknown>): Promise<boolean>;
   /** tools/call with its result, failing after timeoutMs (a call cut off by a crash waits 60 s otherwise). */
   result(name: string, args: Record<string, unknown>, timeoutMs?: number): Promise<ToolResult>;
+  /** resources/list (first page); resolves to the number of resources listed. */
+  listResources(): Promise<number>;
+  /** resources/read; resolves to the length of the text read. */
+  readResource(uri: string): Promise<number>;
   close(): Promise<void>;
+}
+
+function textLength(contents: ReadonlyArray<object>): number {
+  let n = 0;
+  for (const c of contents) n += String((c as { text?: unknown }).text ?? '').length;
+  return n;
 }
 
 function toResult(result: object): ToolResult {
@@ -47,6 +57,8 @@ export async function connect(era: Era, url: string, token: string | undefined, 
       },
       result: async (tool, args, timeoutMs = 60_000) =>
         toResult(await c.callTool({ name: tool, arguments: args }, undefined, { timeout: timeoutMs })),
+      listResources: async () => (await c.listResources()).resources.length,
+      readResource: async (uri) => textLength((await c.readResource({ uri })).contents),
       close: async () => {
         // End the session on the server too, so the next lane starts from the same state.
         await t.terminateSession().catch(() => undefined);
@@ -66,6 +78,8 @@ export async function connect(era: Era, url: string, token: string | undefined, 
     call: async (tool, args) => (await c.callTool({ name: tool, arguments: args })).isError !== true,
     result: async (tool, args, timeoutMs = 60_000) =>
       toResult(await c.callTool({ name: tool, arguments: args }, { timeout: timeoutMs })),
+    listResources: async () => (await c.listResources()).resources.length,
+    readResource: async (uri) => textLength((await c.readResource({ uri })).contents),
     close: () => c.close(),
   };
 }

@@ -207,7 +207,12 @@ class Stream {
 export class ListenStreams {
   readonly #o: ListenOptions;
   readonly #streams = new Set<Stream>();
-  readonly #byUri = new Map<string, Set<Stream>>();
+  /**
+   * Subscribers by URI, with the one copy of the URI string every stream's set refers to: 100
+   * streams of 7.4k subscriptions each parse 740k strings, which the collector then marks on
+   * every major GC for as long as the streams live.
+   */
+  readonly #byUri = new Map<string, { uri: string; streams: Set<Stream> }>();
   readonly #list = new Set<Stream>();
   readonly #perToken = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
@@ -278,7 +283,8 @@ export class ListenStreams {
     // Tools and prompts never change at run time here; only resource notifications are honoured.
     const honored: Record<string, unknown> = {};
     if (f.resourcesListChanged === true) honored.resourcesListChanged = true;
-    const uris = new Set(f.resourceSubscriptions ?? []);
+    const uris = new Set<string>();
+    for (const u of f.resourceSubscriptions ?? []) uris.add(this.#byUri.get(u)?.uri ?? u);
     if (uris.size > 0) honored.resourceSubscriptions = [...uris];
     res.writeHead(200, {
       'content-type': 'text/event-stream',
@@ -299,12 +305,12 @@ export class ListenStreams {
     if (tokenId !== undefined) this.#perToken.set(tokenId, mine + 1);
     if (stream.wantsList) this.#list.add(stream);
     for (const uri of uris) {
-      let set = this.#byUri.get(uri);
-      if (!set) {
-        set = new Set();
-        this.#byUri.set(uri, set);
+      let entry = this.#byUri.get(uri);
+      if (!entry) {
+        entry = { uri, streams: new Set() };
+        this.#byUri.set(uri, entry);
       }
-      set.add(stream);
+      entry.streams.add(stream);
     }
     void req;
   }
@@ -324,9 +330,9 @@ export class ListenStreams {
     if (!this.#streams.delete(s)) return;
     this.#list.delete(s);
     for (const uri of s.uris) {
-      const set = this.#byUri.get(uri);
-      set?.delete(s);
-      if (set?.size === 0) this.#byUri.delete(uri);
+      const entry = this.#byUri.get(uri);
+      entry?.streams.delete(s);
+      if (entry?.streams.size === 0) this.#byUri.delete(uri);
     }
     if (s.tokenId !== undefined) {
       const n = (this.#perToken.get(s.tokenId) ?? 1) - 1;
@@ -341,8 +347,8 @@ export class ListenStreams {
   }
 
   resourceUpdated(uri: string): void {
-    const set = this.#byUri.get(uri);
-    if (set) for (const s of set) s.push(uri);
+    const entry = this.#byUri.get(uri);
+    if (entry) for (const s of entry.streams) s.push(entry.uri);
   }
 
   resourcesChanged(): void {

@@ -4,7 +4,7 @@
 // serveParent. Every child started here is killed if the parent exits first.
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,19 @@ export const ReadyMsg = z.object({
   seconds: z.number(),
 });
 export type Ready = z.infer<typeof ReadyMsg>;
-const StatsMsg = z.object({ type: z.literal('stats'), peakKb: z.number(), nowKb: z.number(), cpuUs: z.number() });
+const StatsMsg = z.object({
+  type: z.literal('stats'),
+  peakKb: z.number(),
+  nowKb: z.number(),
+  cpuUs: z.number(),
+  /** process.memoryUsage() parts, in KB. */
+  heapUsedKb: z.number(),
+  heapTotalKb: z.number(),
+  externalKb: z.number(),
+  arrayBuffersKb: z.number(),
+  /** Open file descriptors (/proc/self/fd; -1 where there is none). */
+  fds: z.number(),
+});
 export type ChildStats = z.infer<typeof StatsMsg>;
 const ParentMsg = z.object({
   type: z.enum(['stats', 'stop', 'profile-start', 'profile-stop']),
@@ -60,12 +72,28 @@ export function serveParent(stop: () => Promise<void>): void {
     const m = ParentMsg.safeParse(raw);
     if (!m.success) return;
     if (m.data.type === 'stats') {
+      // A child started with --expose-gc (the soak) is sampled after a full collection, so
+      // its heap figures are what is live, not what the collector has not reached yet.
+      (globalThis as { gc?: () => void }).gc?.();
       const cpu = process.cpuUsage();
+      const mem = process.memoryUsage();
+      const kb = (v: number) => Math.round(v / 1024);
+      let fds = -1;
+      try {
+        fds = readdirSync('/proc/self/fd').length;
+      } catch {
+        // not Linux
+      }
       send({
         type: 'stats',
         peakKb: process.resourceUsage().maxRSS,
-        nowKb: Math.round(process.memoryUsage().rss / 1024),
+        nowKb: kb(mem.rss),
         cpuUs: cpu.user + cpu.system,
+        heapUsedKb: kb(mem.heapUsed),
+        heapTotalKb: kb(mem.heapTotal),
+        externalKb: kb(mem.external),
+        arrayBuffersKb: kb(mem.arrayBuffers),
+        fds,
       });
     } else if (m.data.type === 'profile-start') {
       // Main thread only, and only while requests are measured (not the index load).
@@ -108,8 +136,11 @@ export interface Child {
 }
 
 /** Fork `file` with `args` and wait for its ready message. */
-export async function startChild(label: string, file: string, args: string[]): Promise<Child> {
-  const proc = fork(file, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+export async function startChild(label: string, file: string, args: string[], execArgv?: string[]): Promise<Child> {
+  const proc = fork(file, args, {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    ...(execArgv ? { execArgv: [...process.execArgv, ...execArgv] } : {}),
+  });
   children.add(proc);
   const messages: unknown[] = [];
   let wake: (() => void) | undefined;

@@ -7,7 +7,7 @@ import type { Child } from '../lib/children.ts';
 import { type BenchClient, connect, type Era } from '../lib/clients.ts';
 import { QUESTIONS_FILE } from '../lib/paths.ts';
 import { percentile } from '../lib/percentile.ts';
-import { BLOCKS, CLIENTS, MODES, type Mode, type Op, PACED_RATE, type Plan, TOKEN } from './plan.ts';
+import { BLOCKS, CLIENTS, MODES, type Mode, type Op, PACED_SHARE, type Plan, TOKEN } from './plan.ts';
 
 export interface Stats {
   n: number;
@@ -27,6 +27,8 @@ export interface Row {
   mode: Mode;
   notes: Stats;
   base: Stats;
+  /** Requests a second offered in the paced mode (half of notes-mcp's measured capacity). */
+  rate?: number;
 }
 
 type Call = (client: BenchClient) => Promise<boolean>;
@@ -62,7 +64,7 @@ class Side {
   }
 
   /** A block of requests: `count` on the first client, or `count` on each client at once. */
-  async block(mode: Mode, count: number): Promise<void> {
+  async block(mode: Mode, count: number, rate: number): Promise<void> {
     const first = this.clients[0];
     if (!first) throw new Error('no clients');
     const serverCpu0 = (await this.server.stats()).cpuUs;
@@ -72,12 +74,12 @@ class Side {
       for (let i = 0; i < count; i++) await this.one(first);
     } else if (mode === '16 paced') {
       // Open loop, like agents arriving on their own schedule: requests start at random
-      // (Poisson) times, PACED_RATE a second on average, spread over the clients in turn,
+      // (Poisson) times, `rate` a second on average, spread over the clients in turn,
       // whether or not earlier ones have been answered.
       const inflight: Array<Promise<void>> = [];
       let next = performance.now();
       for (let i = 0; i < count * this.clients.length; i++) {
-        next += -Math.log(1 - Math.random()) * (1000 / PACED_RATE);
+        next += -Math.log(1 - Math.random()) * (1000 / rate);
         const wait = next - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         inflight.push(this.one(this.clients[i % this.clients.length] ?? first));
@@ -115,12 +117,18 @@ class Side {
  * notes-mcp and the baseline measured in alternating blocks (10 each), so a slow patch of a
  * shared machine lands on both sides instead of skewing the ratio.
  */
-async function measurePair(notes: Side, base: Side, mode: Mode, plan: Plan): Promise<{ notes: Stats; base: Stats }> {
+async function measurePair(
+  notes: Side,
+  base: Side,
+  mode: Mode,
+  plan: Plan,
+  rate: number,
+): Promise<{ notes: Stats; base: Stats }> {
   const total = mode === 'sequential' ? plan.sequential : mode === '16 paced' ? plan.pacedPerClient : plan.perClient;
   for (let b = 0; b < BLOCKS; b++) {
     const count = Math.floor((total * (b + 1)) / BLOCKS) - Math.floor((total * b) / BLOCKS);
-    await notes.block(mode, count);
-    await base.block(mode, count);
+    await notes.block(mode, count, rate);
+    await base.block(mode, count, rate);
   }
   return { notes: notes.stats(), base: base.stats() };
 }
@@ -171,14 +179,19 @@ export async function benchProtocols(notesServer: Child, baseServer: Child, plan
       }
       // Paced load only for search: it shows the latency agents see below saturation.
       const modes = op === 'search_notes' ? MODES : MODES.filter((m) => m !== '16 paced');
+      let capacity = Number.NaN;
       for (const mode of modes) {
+        const rate = capacity * PACED_SHARE;
         const { notes, base } = await measurePair(
           new Side(pools.notes, notesServer, requests.notes[op]),
           new Side(pools.base, baseServer, requests.base[op]),
           mode,
           plan,
+          rate,
         );
-        rows.push({ op, era, mode, notes, base });
+        // MODES runs '16 concurrent' (saturation) before '16 paced'.
+        if (mode === '16 concurrent') capacity = notes.rps;
+        rows.push({ op, era, mode, notes, base, ...(mode === '16 paced' ? { rate } : {}) });
         process.stderr.write(`  measured ${op} ${era} ${mode}\n`);
       }
     }

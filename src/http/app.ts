@@ -218,6 +218,11 @@ export function buildApp(d: AppDeps): express.Express {
     try {
       await d.endpoint.handle(req as IncomingMessage, res, body, caller);
     } catch (err) {
+      // A body express left unparsed (not JSON) is read by the SDK itself, with the same limit:
+      // past it, that is the client's 413, not our 500 (found by tests/fuzz/jsonrpc.test.ts).
+      if ((err as { name?: unknown }).name === 'RequestBodyTooLargeError') {
+        return fail(res, metrics, 'NOTES_E_BODY_TOO_LARGE', config.maxBodyBytes);
+      }
       log.error({ err, method }, 'mcp request failed');
       fail(res, metrics, 'NOTES_E_INTERNAL', 'the log has the details');
     }

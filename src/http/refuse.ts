@@ -39,7 +39,9 @@ export function refuseWith(
   if (unread) res.setHeader('Connection', 'close');
   res.writeHead(ERRORS[r.code].status, { 'content-type': 'application/json' });
   res.end(refusalBody(r.code, r.message));
-  if (unread) res.once('finish', () => req.socket.destroy());
+  // By 'finish' the socket may already be detached (null): an uncaught TypeError here took
+  // the whole daemon down (found by tests/fuzz/jsonrpc.test.ts).
+  if (unread) res.once('finish', () => req.socket?.destroy());
 }
 
 /** Answer with a declared error (nothing more, when the response already started). */

@@ -90,10 +90,10 @@ class Postings {
 
   push(id: number, tf: number): void {
     if (this.length === this.ids.length) {
-      const ids = new Int32Array(this.ids.length * 2);
+      const ids = new Int32Array(Math.max(4, this.ids.length * 2));
       ids.set(this.ids);
       this.ids = ids;
-      const tfs = new Uint16Array(this.tfs.length * 2);
+      const tfs = new Uint16Array(Math.max(4, this.tfs.length * 2));
       tfs.set(this.tfs);
       this.tfs = tfs;
     }
@@ -343,10 +343,14 @@ export class LexicalIndex {
       at += 8;
       const term = dec.decode(buf.subarray(at, at + nameLen));
       at += nameLen + ((4 - (nameLen % 4)) % 4);
+      if (at + len * 6 > buf.byteLength) return undefined;
       const p = new Postings();
-      p.ids = new Int32Array(buf.buffer.slice(at, at + len * 4));
+      // Views into the one buffer, not a copy per term: tldr-all has ~300k terms, and 600k
+      // small ArrayBuffers cost ~80 MB more RSS than their bytes. A view is full (length ==
+      // capacity), so the first push() moves that term to its own array.
+      p.ids = new Int32Array(buf.buffer, at, len);
       at += len * 4;
-      p.tfs = new Uint16Array(buf.buffer.slice(at, at + len * 2));
+      p.tfs = new Uint16Array(buf.buffer, at, len);
       at += len * 2 + ((len * 2) % 4);
       p.length = len;
       ix.#terms.set(term, p);

@@ -136,6 +136,13 @@ export class NotesIndex extends EventEmitter<Events> {
   #queuedSyncs = new Set<SyncJob>();
   /** Files not indexed (path → reason), persisted in meta for other processes to show. */
   #skipped = new Map<string, string>();
+  #statusFacts:
+    | {
+        generation: number;
+        counts: { notes: number; chunks: number; vectors: number };
+        lastIndexedAt: number | undefined;
+      }
+    | undefined;
 
   private constructor(
     opts: OpenIndexOptions,
@@ -375,6 +382,8 @@ export class NotesIndex extends EventEmitter<Events> {
   }
 
   #settle(): void {
+    // Vector garbage collection does not bump the generation: count again after any work.
+    this.#statusFacts = undefined;
     this.#queued--;
     if (this.#queued === 0) this.#pendingSince = undefined;
     this.#lastSyncAt = Date.now();
@@ -627,7 +636,13 @@ export class NotesIndex extends EventEmitter<Events> {
   }
 
   status(): IndexStatus {
-    const c = this.#store.counts();
+    // Counts and the latest indexed_at change only with the store generation: /health and
+    // /metrics ask on every request, and max(indexed_at) scans every note (3 ms on tldr-all).
+    const generation = this.#store.generation();
+    if (this.#statusFacts?.generation !== generation) {
+      this.#statusFacts = { generation, counts: this.#store.counts(), lastIndexedAt: this.#store.lastIndexedAt() };
+    }
+    const c = this.#statusFacts.counts;
     return {
       notesDir: this.config.notesDir,
       indexDir: this.config.indexDir,
@@ -637,8 +652,8 @@ export class NotesIndex extends EventEmitter<Events> {
       model: this.embedder.modelId,
       fingerprint: this.embedder.fingerprint,
       dims: this.embedder.dims,
-      generation: this.#store.generation(),
-      lastIndexedAt: this.#store.lastIndexedAt(),
+      generation,
+      lastIndexedAt: this.#statusFacts.lastIndexedAt,
       lastSyncAt: this.#lastSyncAt,
       lagMs: this.#pendingSince === undefined ? 0 : Date.now() - this.#pendingSince,
       syncing: this.#queued > 0,

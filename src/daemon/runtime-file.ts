@@ -1,6 +1,7 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { STATE_FILES } from '../config/index.ts';
 import { writeFileAtomicSync } from '../fs-atomic.ts';
 
 // <index folder>/daemon.json: where the daemon serving this notes folder can be reached, for
@@ -19,7 +20,7 @@ export const RuntimeInfo = z.object({
 export type RuntimeInfo = z.infer<typeof RuntimeInfo>;
 
 export function runtimeFile(indexDir: string): string {
-  return join(indexDir, 'daemon.json');
+  return join(indexDir, STATE_FILES.runtime);
 }
 
 export function writeRuntimeFile(indexDir: string, info: RuntimeInfo): void {
@@ -33,11 +34,24 @@ export function removeRuntimeFile(indexDir: string, pid = process.pid): void {
 }
 
 export function readRuntimeFile(indexDir: string): RuntimeInfo | undefined {
+  const r = readRuntime(indexDir);
+  return r.ok ? r.info : undefined;
+}
+
+/** The file's content, or why it cannot be used: absent is not the same as unreadable. */
+function readRuntime(indexDir: string): { ok: true; info: RuntimeInfo } | { ok: false; reason: string | null } {
+  let text: string;
   try {
-    const r = RuntimeInfo.safeParse(JSON.parse(readFileSync(runtimeFile(indexDir), 'utf8')));
-    return r.success ? r.data : undefined;
+    text = readFileSync(runtimeFile(indexDir), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { ok: false, reason: code === 'ENOENT' ? null : `cannot be read (${code ?? 'error'})` };
+  }
+  try {
+    const r = RuntimeInfo.safeParse(JSON.parse(text));
+    return r.success ? { ok: true, info: r.data } : { ok: false, reason: 'is not what a daemon writes' };
   } catch {
-    return undefined;
+    return { ok: false, reason: 'is not JSON' };
   }
 }
 
@@ -52,14 +66,16 @@ function alive(pid: number): boolean {
 
 export type DaemonProbe =
   | { state: 'none' }
+  | { state: 'unreadable'; reason: string }
   | { state: 'stale'; info: RuntimeInfo }
   | { state: 'silent'; info: RuntimeInfo; reason: string }
   | { state: 'serving'; info: RuntimeInfo; health: Record<string, unknown> };
 
 /** Is a daemon serving this index, and does it answer? Asks its /health (timeoutMs). */
 export async function probeDaemon(indexDir: string, timeoutMs = 2_000): Promise<DaemonProbe> {
-  const info = readRuntimeFile(indexDir);
-  if (!info) return { state: 'none' };
+  const r = readRuntime(indexDir);
+  if (!r.ok) return r.reason === null ? { state: 'none' } : { state: 'unreadable', reason: r.reason };
+  const info = r.info;
   if (!alive(info.pid)) return { state: 'stale', info };
   try {
     const r = await fetch(info.health, { signal: AbortSignal.timeout(timeoutMs) });

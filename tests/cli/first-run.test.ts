@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -111,6 +111,16 @@ test('the daemon says where it is: runtime file, doctor and status ask it over H
   assert.match(daemon?.detail ?? '', new RegExp(`serving http://127\\.0\\.0\\.1:${port}/mcp`));
   const st = run(['status', ...g], env);
   assert.match(st.out, new RegExp(`daemon: +serving http://127\\.0\\.0\\.1:${port}/mcp`));
+  // A garbled runtime file does not make the running daemon disappear from doctor.
+  const runtimeText = readFileSync(join(indexDir, 'daemon.json'), 'utf8');
+  writeFileSync(join(indexDir, 'daemon.json'), '{"pid": "garbage');
+  const garbled = JSON.parse(run(['doctor', ...g, '--json'], env).out) as {
+    checks: Array<{ name: string; level?: string; detail: string }>;
+  };
+  const seen = garbled.checks.find((c) => c.name === 'daemon');
+  assert.equal(seen?.level, 'warn');
+  assert.match(seen?.detail ?? '', new RegExp(`daemon\\.json is not JSON; pid ${child.pid} holds the index`));
+  writeFileSync(join(indexDir, 'daemon.json'), runtimeText);
   // A second daemon on the same port: which program holds it.
   const other = tempDir(t);
   const second = run(['serve', '--notes', notes, '--state', other, '--model', 'bundled', '--port', String(port)], {
@@ -151,13 +161,12 @@ test('on a terminal: one human line with the URL, folder, model and token file; 
   child.stdout.on('data', (d: Buffer) => {
     out += d.toString();
   });
-  for (let i = 0; i < 150 && !out.includes('serving http'); i++) await new Promise((r) => setTimeout(r, 100));
-  assert.match(
-    out,
-    new RegExp(
-      `notes-mcp serving http://127\\.0\\.0\\.1:${port}/mcp for .+ \\(model [^)]+\\); token: cat ".+access\\.token"`,
-    ),
+  const line = new RegExp(
+    `notes-mcp serving http://127\\.0\\.0\\.1:${port}/mcp for .+ \\(model [^)]+\\); token: cat ".+access\\.token"`,
   );
+  // Wait for the whole line: the pseudo-terminal may hand it over in more than one chunk.
+  for (let i = 0; i < 150 && !line.test(out); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.match(out, line);
   assert.doesNotMatch(out, /^\{"level"/m, 'pretty log lines, not JSON');
   await fetch(`http://127.0.0.1:${port}/health`);
   child.kill('SIGTERM');

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Config } from '../../config/index.ts';
+import { type Config, STATE_FILES } from '../../config/index.ts';
 import { describeError, NotesError } from '../../errors.ts';
 import { type CommandIO, configFrom, type GlobalOptions, printJson, processIO } from '../context.ts';
 
@@ -220,6 +220,16 @@ async function daemonCheck(config: Config, lockOwner: number | undefined): Promi
         ok: true,
         level: 'warn',
         detail: `not running: the daemon that served ${p.info.url} (pid ${p.info.pid}) stopped without a clean exit`,
+      };
+    case 'unreadable':
+      // A garbled file must not read as "nothing runs" while a daemon holds the index.
+      return {
+        name: 'daemon',
+        ok: true,
+        level: 'warn',
+        detail: lockOwner
+          ? `${STATE_FILES.runtime} ${p.reason}; pid ${lockOwner} holds the index: restart the daemon to write it again`
+          : `${STATE_FILES.runtime} ${p.reason} and no process holds the index: no daemon runs (the file can be removed)`,
       };
     default:
       return {

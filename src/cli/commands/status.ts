@@ -28,7 +28,7 @@ export function registerStatus(program: Command): void {
           : probe.state === 'silent'
             ? `pid ${probe.info.pid} should serve ${probe.info.url}, but ${probe.reason}`
             : owner
-              ? `not serving; pid ${owner} holds the index`
+              ? `not serving; pid ${owner} holds the index${probe.state === 'unreadable' ? ` (daemon.json ${probe.reason})` : ''}`
               : 'not running';
       if (!existsSync(indexFiles(config.indexDir).database)) {
         const empty = {

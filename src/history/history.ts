@@ -324,15 +324,19 @@ export class History {
     return (await this.entries()).slice(-limit).reverse();
   }
 
-  /** A kept version's bytes, checked against its hash; undefined when it is not kept (any more). */
-  async blob(hash: string): Promise<Buffer | undefined> {
-    if (!/^[0-9a-f]{64}$/.test(hash)) return undefined;
+  /**
+   * A kept version's bytes, checked against its hash. A version a journal entry still lists is
+   * never pruned on its own, so "missing" and "damaged" mean someone changed the state folder.
+   */
+  async blob(hash: string): Promise<{ ok: true; data: Buffer } | { ok: false; why: 'missing' | 'damaged' }> {
+    if (!/^[0-9a-f]{64}$/.test(hash)) return { ok: false, why: 'missing' };
+    let data: Buffer;
     try {
-      const data = await readFile(join(this.#blobs, hash.slice(0, 2), hash));
-      return contentHash(data) === hash ? data : undefined;
+      data = await readFile(join(this.#blobs, hash.slice(0, 2), hash));
     } catch {
-      return undefined;
+      return { ok: false, why: 'missing' };
     }
+    return contentHash(data) === hash ? { ok: true, data } : { ok: false, why: 'damaged' };
   }
 
   trashFile(name: string): string {

@@ -66,8 +66,15 @@ export async function restoreNote(
 
   const writeBack = async (hash: string, undid?: string): Promise<RestoreResult> => {
     if (cur === hash) return { path, hash, bytes: 0, how: 'unchanged', undid };
-    const bytes = await history.blob(hash);
-    if (!bytes) throw versionGone(path, `version ${hash} is no longer kept (history retention)`);
+    const kept = await history.blob(hash);
+    if (!kept.ok)
+      throw versionGone(
+        path,
+        kept.why === 'missing'
+          ? `the kept copy of version ${hash} is missing from the history folder (removed outside notes-mcp)`
+          : `the kept copy of version ${hash} no longer matches its hash (changed outside notes-mcp)`,
+      );
+    const bytes = kept.data;
     if (cur !== null && cur !== expected) {
       throw new NotesError('NOTES_E_NOTE_CONFLICT', [path, expected ?? 'none', cur]);
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { globSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { contentHash } from '../../src/notes/index.ts';
@@ -97,6 +97,20 @@ test('history and restore from the shell: list, undo, named version, conflicts, 
     none.err,
     /^notes-mcp: cannot restore Home\.md: notes-mcp has recorded no change to it \(NOTES_E_VERSION_NOT_FOUND\)\n$/,
   );
+  // A kept copy removed or changed behind notes-mcp's back is named as such, not as retention.
+  const blobOf = (hash: string) =>
+    globSync(`history/*/blobs/${hash.slice(0, 2)}/${hash}`, { cwd: d.index.config.stateDir })[0];
+  const afterEdit = contentHash(readFileSync(join(notes, 'Projects/Ideas.md'), 'utf8'));
+  const editorBlob = blobOf(current);
+  assert.ok(editorBlob, 'the editor text is kept');
+  writeFileSync(join(d.index.config.stateDir, editorBlob), 'tampered\n');
+  const damaged = await run(['restore', 'Projects/Ideas.md', '--to', current, '--expected-hash', afterEdit, ...g], env);
+  assert.equal(damaged.code, 1);
+  assert.match(damaged.err, /no longer matches its hash \(changed outside notes-mcp\).*NOTES_E_VERSION_NOT_FOUND/);
+  rmSync(join(d.index.config.stateDir, editorBlob));
+  const missing = await run(['restore', 'Projects/Ideas.md', '--to', current, '--expected-hash', afterEdit, ...g], env);
+  assert.match(missing.err, /is missing from the history folder \(removed outside notes-mcp\)/);
+  assert.equal(readFileSync(join(notes, 'Projects/Ideas.md'), 'utf8'), v0, 'nothing was written');
   const outside = await run(['restore', '../x.md', ...g], env);
   assert.equal(outside.code, 1);
   assert.match(outside.err, /NOTES_E_PATH_INVALID/);

@@ -35,8 +35,13 @@ test('a change keeps both versions once (content-addressed) and a journal line w
   );
   assert.deepEqual(v[0]!.who, { transport: 'http', tokenId: 'abcd1234', tokenName: 'laptop', user: undefined });
   assert.ok(e1.id < e2.id, 'ids sort by time');
-  assert.equal((await h.blob(contentHash('two\n')))?.toString(), 'two\n');
-  assert.equal(await h.blob('0'.repeat(64)), undefined);
+  const two = await h.blob(contentHash('two\n'));
+  assert.equal(two.ok && two.data.toString(), 'two\n');
+  assert.deepEqual(await h.blob('0'.repeat(64)), { ok: false, why: 'missing' });
+  // A kept copy changed on disk is reported as damaged, not handed back as that version.
+  const twoHash = contentHash('two\n');
+  writeFileSync(join(dir, 'blobs', twoHash.slice(0, 2), twoHash), 'tampered\n');
+  assert.deepEqual(await h.blob(contentHash('two\n')), { ok: false, why: 'damaged' });
   const line = JSON.parse(readFileSync(join(dir, 'journal.jsonl'), 'utf8').split('\n')[1]!);
   assert.deepEqual(Object.keys(line), ['v', 'id', 'at', 'tool', 'path', 'before', 'after', 'who']);
   assert.ok(!JSON.stringify(line).includes('one'), 'no note text in the journal');
@@ -82,8 +87,8 @@ test('retention: entries past the age bound go, then the oldest while kept versi
     [['a.md', contentHash(big('c'))]],
   );
   assert.equal(blobFiles(dir).length, 2);
-  assert.equal(await h.blob(contentHash(big('o'))), undefined);
-  assert.ok((await h.blob(contentHash(big('b')))) !== undefined);
+  assert.deepEqual(await h.blob(contentHash(big('o'))), { ok: false, why: 'missing' });
+  assert.equal((await h.blob(contentHash(big('b')))).ok, true);
   assert.ok(s.keptBytes <= 2500);
 });
 

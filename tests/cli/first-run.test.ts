@@ -169,7 +169,17 @@ test('on a terminal: one human line with the URL, folder, model and token file; 
   assert.match(out, line);
   assert.doesNotMatch(out, /^\{"level"/m, 'pretty log lines, not JSON');
   await fetch(`http://127.0.0.1:${port}/health`);
+  // The folders are removed after this: the daemon must be gone first, not writing into them.
   child.kill('SIGTERM');
+  await once(child, 'exit');
+  for (let i = 0; i < 100; i++) {
+    const up = await fetch(`http://127.0.0.1:${port}/health`).then(
+      () => true,
+      () => false,
+    );
+    if (!up) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });
 
 test('an Authorization header without "Bearer " says what is expected', { timeout: 60_000 }, async (t) => {

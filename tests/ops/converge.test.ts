@@ -214,7 +214,7 @@ test('a release that fails health or verification is rolled back; other instance
   await t.test('a release slower than the baseline, measured twice, is rolled back', async () => {
     const fixed = readRecord(layout.runningFile).release;
     breakServe(mac, 'slow');
-    const r = mac.run('provision.sh', [...base(mac, port), '--no-nginx', '--tolerance', '50']);
+    const r = mac.run('provision.sh', [...base(mac, port), '--no-nginx', '--tolerance', '50', '--tolerance-ms', '5']);
     assert.equal(r.status, 1, output(r));
     assert.match(r.stdout, /only the latency baseline failed: measuring once more before deciding/);
     assert.match(

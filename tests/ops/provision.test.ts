@@ -28,7 +28,18 @@ test('provision.sh on a stand-in macOS: installs once, then changes nothing', as
   const port = await freePort();
   const ports = ['--https-port', String(await freePort()), '--http-port', String(await freePort())];
   // A wide latency tolerance: a shared test machine is noisy (converge.test.ts tests the rollback).
-  const base = ['--sysroot', root, '--model', 'bundled', '--min-free-gb', '0', '--tolerance', '1000'];
+  const base = [
+    '--sysroot',
+    root,
+    '--model',
+    'bundled',
+    '--min-free-gb',
+    '0',
+    '--tolerance',
+    '1000',
+    '--tolerance-ms',
+    '250',
+  ];
   base.push('--email', 'ops@example.com');
   const provision = (args: string[], env?: Record<string, string>) =>
     mac.run('provision.sh', ['--source', mac.source, ...base, ...ports, ...args], env);

@@ -33,7 +33,7 @@ check_instance() {
     sleep 1
   done
   grep -q '"syncing":true' "$WORK/health.json" && note "the index is still syncing; verifying anyway"
-  local args=("$url" --config "$NM_CONFIG" --no-service --tolerance "$TOLERANCE")
+  local args=("$url" --config "$NM_CONFIG" --no-service --tolerance "$TOLERANCE" --tolerance-ms "$TOLERANCE_MS")
   [ "$NEW_BASELINE" = 1 ] && [ "$1" = "$RELEASE" ] && args+=(--update-baseline)
   # Returning to the release that last passed: what it must show again is that it works; its
   # latency was judged when it went in, and a noisy figure now is no reason to give up on it.

@@ -34,6 +34,7 @@ Install
 After a restart
   --tolerance PCT        tools/list p50/p95 may be PCT% slower than the instance's baseline
                          before the release is rolled back (default 50; see verify.sh)
+  --tolerance-ms MS      ... and never less than MS ms slower (default 5)
   --new-baseline         record this run's latency as the instance's new baseline (after a
                          change that is meant to be slower)
 
@@ -66,7 +67,7 @@ USAGE
 }
 
 INSTANCE=default MODE=daemon PORT=8765 NOTES="" SVC_USER="" MODEL="" SKIP_MODEL=0 ROTATE_TOKEN=0
-SOURCE="" PREFIX="" ARCH="" UPGRADE_DEPS=0 TOLERANCE=50 NEW_BASELINE=0
+SOURCE="" PREFIX="" ARCH="" UPGRADE_DEPS=0 TOLERANCE=50 TOLERANCE_MS=5 NEW_BASELINE=0
 SERVER_NAME="" TLS=letsencrypt ACME_CLIENT="" EMAIL="" CERT="" KEY="" HTTPS_PORT=443 HTTP_PORT=80 NO_NGINX=0
 PMSET="" MIN_FREE_GB=3 SYSROOT="" RATE="" BURST="" MAX_FILES="" EXTRA_LAYOUT=()
 
@@ -91,6 +92,7 @@ parse_options() {
       --arch) need "$@"; ARCH=$2; shift 2 ;;
       --upgrade-deps) UPGRADE_DEPS=1; shift ;;
       --tolerance) need "$@"; TOLERANCE=$2; shift 2 ;;
+      --tolerance-ms) need "$@"; TOLERANCE_MS=$2; shift 2 ;;
       --new-baseline) NEW_BASELINE=1; shift ;;
       --server-name) need "$@"; SERVER_NAME=$2; shift 2 ;;
       --tls) need "$@"; TLS=$2; shift 2 ;;
@@ -119,6 +121,7 @@ check_options() {
   case $TLS in letsencrypt | self-signed | existing) ;; *) die "--tls must be letsencrypt, self-signed or existing" ;; esac
   [[ $PORT =~ ^[0-9]+$ ]] || die "--port must be a number"
   [[ $TOLERANCE =~ ^[0-9]+$ ]] || die "--tolerance must be a whole number of percent"
+  [[ $TOLERANCE_MS =~ ^[0-9]+$ ]] || die "--tolerance-ms must be a whole number of milliseconds"
   [ -z "$PMSET" ] && { [ "$MODE" = daemon ] && PMSET=1 || PMSET=0; }
   [ -z "$SERVER_NAME" ] && NO_NGINX=1
   if [ "$TLS" = existing ] && [ "$NO_NGINX" = 0 ]; then

@@ -66,7 +66,8 @@ async function main(): Promise<void> {
       'loopback HTTP, times in ms, clients in one process',
   );
   console.log(
-    'notes-mcp: the daemon (express, bearer auth, rate limit, metrics) in a child process; 2025 clients on ' +
+    'notes-mcp: the daemon (express, bearer auth, rate limit, metrics) in a child process, measured once its ' +
+      'background warm-up (word vectors for late interaction) is done; 2025 clients on ' +
       'its sessionful lane. baseline: SDK v2 McpServer with one tool "echo" on bare node:http, no auth, ' +
       'createMcpHandler + toNodeHandler for 2026-07-28 and a sessionful NodeStreamableHTTPServerTransport for 2025.',
   );

@@ -256,7 +256,7 @@ async function scoreNow(
   return out;
 }
 
-interface Kernel {
+export interface Kernel {
   /** The Q query word vectors, one after another. */
   qv: Float32Array;
   Q: number;
@@ -274,7 +274,7 @@ interface Kernel {
  * (Skipping cosines that provably stay below the floor was tried: after half the components
  * only 10% could be skipped, not worth the branches.)
  */
-function wordCosines(k: Kernel, base: number, out: Float32Array, at: number): void {
+export function wordCosines(k: Kernel, base: number, out: Float32Array, at: number): void {
   const { qv, Q, vecs, dims } = k;
   let q = 0;
   for (; q + 8 <= Q; q += 8) {

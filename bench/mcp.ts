@@ -19,7 +19,7 @@ import { DEFAULT_CHUNK_OPTIONS } from '../src/chunk/index.ts';
 import { chooseMaxTokens, corpusNotes } from './mcp/corpus-cache.ts';
 import { benchProtocols } from './mcp/measure.ts';
 import { BLOCKS, CACHE_ROOT, CLIENTS, PACED_SHARE, parsePlan } from './mcp/plan.ts';
-import { int, SEARCH_CPU_RATIO, table } from './mcp/report.ts';
+import { cpuSplit, int, SEARCH_CPU_RATIO, table } from './mcp/report.ts';
 import { startServer } from './mcp/servers.ts';
 import { benchShutdown } from './mcp/shutdown.ts';
 
@@ -66,7 +66,8 @@ async function main(): Promise<void> {
       'loopback HTTP, times in ms, clients in one process',
   );
   console.log(
-    'notes-mcp: the daemon (express, bearer auth, rate limit, metrics) in a child process; 2025 clients on ' +
+    'notes-mcp: the daemon (express, bearer auth, rate limit, metrics) in a child process, measured once its ' +
+      'background warm-up (word vectors for late interaction) is done; 2025 clients on ' +
       'its sessionful lane. baseline: SDK v2 McpServer with one tool "echo" on bare node:http, no auth, ' +
       'createMcpHandler + toNodeHandler for 2026-07-28 and a sessionful NodeStreamableHTTPServerTransport for 2025.',
   );
@@ -82,6 +83,7 @@ async function main(): Promise<void> {
 
   console.log(table(rows));
   console.log('');
+  for (const line of cpuSplit(rows)) console.log(line);
   const mb = (kb: number) => `${(kb / 1024).toFixed(0)} MB`;
   console.log(
     `daemon memory: peak RSS ${mb(notesRss.peakKb)}${reused ? '' : ' (this run includes indexing)'}, ` +

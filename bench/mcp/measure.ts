@@ -163,10 +163,12 @@ export async function benchProtocols(notesServer: Child, baseServer: Child, plan
     const requests: Record<'notes' | 'base', Record<Op, Call>> = {
       notes: {
         'tools/list': async (c) => (await c.listTools()) === TOOLS.length,
+        list_notes: (c) => c.call('list_notes', { limit: 1 }),
         search_notes: (c) => c.call('search_notes', { query: nextQuery(), k: 8 }),
       },
       base: {
         'tools/list': async (c) => (await c.listTools()) === 1,
+        list_notes: (c) => c.call('echo', { text: 'list' }),
         search_notes: (c) => c.call('echo', { text: nextQuery() }),
       },
     };
@@ -177,8 +179,14 @@ export async function benchProtocols(notesServer: Child, baseServer: Child, plan
           for (let i = 0; i < plan.warmup; i++) await requests[server][op](c).catch(() => false);
         }
       }
-      // Paced load only for search: it shows the latency agents see below saturation.
-      const modes = op === 'search_notes' ? MODES : MODES.filter((m) => m !== '16 paced');
+      // Paced load only for search: it shows the latency agents see below saturation. The
+      // trivial tool is there for its CPU per call: sequential only.
+      const modes =
+        op === 'search_notes'
+          ? MODES
+          : op === 'list_notes'
+            ? (['sequential'] as const)
+            : MODES.filter((m) => m !== '16 paced');
       let capacity = Number.NaN;
       for (const mode of modes) {
         const rate = capacity * PACED_SHARE;

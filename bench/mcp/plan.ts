@@ -20,7 +20,8 @@ export const PACED_SHARE = 0.5;
 /** notes-mcp and the baseline alternate this many times per measurement. */
 export const BLOCKS = 10;
 
-export type Op = 'tools/list' | 'search_notes';
+/** list_notes is the daemon's trivial tool call: its HTTP, auth and tool plumbing without search. */
+export type Op = 'tools/list' | 'list_notes' | 'search_notes';
 export type Mode = 'sequential' | '16 concurrent' | '16 paced';
 export const MODES: readonly Mode[] = ['sequential', '16 concurrent', '16 paced'];
 
@@ -56,15 +57,15 @@ export function parsePlan(argv: string[]): Plan {
     throw new Error('--chunks-target takes a positive whole number of chunks, e.g. 100000');
   }
   const ops = z
-    .enum(['tools/list', 'search_notes'])
+    .enum(['tools/list', 'list_notes', 'search_notes'])
     .optional()
-    .parse(values.only, { error: () => '--only takes tools/list or search_notes' });
+    .parse(values.only, { error: () => '--only takes tools/list, list_notes or search_notes' });
   const era = z
     .enum(['2025-11-25', '2026-07-28'])
     .optional()
     .parse(values.era, { error: () => '--era takes 2025-11-25 or 2026-07-28' });
   const slice = {
-    ops: ops ? [ops] : (['tools/list', 'search_notes'] as const),
+    ops: ops ? [ops] : (['tools/list', 'list_notes', 'search_notes'] as const),
     eras: era ? [era] : ERAS,
     profileDir: values.profile,
     // A partial run is for looking at one thing: skip the shutdown part.

@@ -214,6 +214,7 @@ export class McpEndpoint {
         s.lastSeen = Date.now();
       });
     }
+    if (req.method === 'POST') headersWithFirstWrite(res);
     await s.transport.handleRequest(Object.assign(req, { auth: authInfo }), res, body);
   }
 
@@ -376,6 +377,36 @@ function isLegacy(req: IncomingMessage, body: unknown): boolean {
     ...(body !== undefined && { body }),
   });
   return outcome.kind === 'legacy';
+}
+
+/**
+ * Send a 2025 session's POST response headers together with its first bytes of body. The
+ * SDK's transport flushes the SSE headers on their own before the tool runs, then writes the
+ * event and ends: two socket writes per call, each a syscall that on loopback also pays for
+ * the client's side of TCP. Corking the socket until just after the first body write makes
+ * it one. Nothing waits on it: a client gets no data before the first event anyway, and
+ * progress notifications are body writes. GET notification streams are left alone.
+ */
+function headersWithFirstWrite(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket || socket.destroyed) return;
+  socket.cork();
+  let corked = true;
+  const release = (): void => {
+    if (!corked) return;
+    corked = false;
+    res.write = write;
+    socket.uncork();
+  };
+  const write = res.write;
+  res.write = function (this: ServerResponse, ...args: Parameters<typeof write>) {
+    const ok = write.apply(this, args);
+    // The end() that usually follows in the same tick joins the same write.
+    process.nextTick(release);
+    return ok;
+  } as typeof write;
+  res.once('finish', release);
+  res.once('close', release);
 }
 
 /** Stream a web Response to Node: headers, then the body with backpressure, until done or aborted. */

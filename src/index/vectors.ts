@@ -315,6 +315,23 @@ export class VectorIndex {
     return hits;
   }
 
+  /**
+   * The cosine of each of these chunks that has a vector, by id: what exact() scores them,
+   * without ranking them (fusion wants every one, in any order).
+   */
+  cosines(query: Float32Array, ids: Iterable<number>): Map<number, number> {
+    const out = new Map<number, number>();
+    const dims = this.dims;
+    for (const id of ids) {
+      const p = this.#live.get(id);
+      if (!p) continue;
+      let dot = 0;
+      for (let i = 0; i < dims; i++) dot += p[i]! * query[i]!;
+      out.set(id, dot);
+    }
+    return out;
+  }
+
   /** Resolves once the graph worker has applied every add and remove sent so far. */
   async settled(): Promise<void> {
     if (!this.#graph) return;

@@ -208,6 +208,7 @@ async function scoreNow(
   const Q = qIds.length;
   const qv = new Float32Array(Q * dims);
   for (let q = 0; q < Q; q++) qv.set(vecs.subarray(qIds[q]! * dims, (qIds[q]! + 1) * dims), q * dims);
+  const kern: Kernel = { qv, Q, vecs, dims };
   // Cosines of every query word against each distinct passage word, computed once per word:
   // slot[word id] is its row in `sims` (stamped with this call's number, so never cleared).
   table.stamp++;
@@ -236,17 +237,8 @@ async function scoreNow(
           grown.set(sims);
           sims = grown;
         }
-        const base = w * dims;
-        for (let q = 0; q < Q; q++) {
-          if (qIds[q] === w) {
-            sims[row * Q + q] = 1;
-            continue;
-          }
-          const qb = q * dims;
-          let d = 0;
-          for (let i = 0; i < dims; i++) d += qv[qb + i]! * vecs[base + i]!;
-          sims[row * Q + q] = d;
-        }
+        wordCosines(kern, w * dims, sims, row * Q);
+        for (let q = 0; q < Q; q++) if (qIds[q] === w) sims[row * Q + q] = 1;
       }
       const at = row * Q;
       for (let q = 0; q < Q; q++) {
@@ -262,4 +254,104 @@ async function scoreNow(
     out[c] = total / wSum;
   }
   return out;
+}
+
+export interface Kernel {
+  /** The Q query word vectors, one after another. */
+  qv: Float32Array;
+  Q: number;
+  vecs: Float32Array;
+  dims: number;
+}
+
+/**
+ * The cosines of one word vector (at `base` in k.vecs) with each query word, into
+ * out[at..at+Q): the hot loop of a hybrid query (~760 new words x 8 query words x 100 dims a
+ * query on tldr-en). Eight query words per pass over the word's vector (then four, two,
+ * one), so each of its components is read once for eight products and the loop overhead is
+ * shared; about twice as fast as one query word at a time. Every sum still runs over the
+ * components in order, in a double, as the plain loop did: the same cosines to the last bit.
+ * (Skipping cosines that provably stay below the floor was tried: after half the components
+ * only 10% could be skipped, not worth the branches.)
+ */
+export function wordCosines(k: Kernel, base: number, out: Float32Array, at: number): void {
+  const { qv, Q, vecs, dims } = k;
+  let q = 0;
+  for (; q + 8 <= Q; q += 8) {
+    const b0 = q * dims;
+    const b1 = b0 + dims;
+    const b2 = b1 + dims;
+    const b3 = b2 + dims;
+    const b4 = b3 + dims;
+    const b5 = b4 + dims;
+    const b6 = b5 + dims;
+    const b7 = b6 + dims;
+    let d0 = 0;
+    let d1 = 0;
+    let d2 = 0;
+    let d3 = 0;
+    let d4 = 0;
+    let d5 = 0;
+    let d6 = 0;
+    let d7 = 0;
+    for (let i = 0; i < dims; i++) {
+      const v = vecs[base + i]!;
+      d0 += qv[b0 + i]! * v;
+      d1 += qv[b1 + i]! * v;
+      d2 += qv[b2 + i]! * v;
+      d3 += qv[b3 + i]! * v;
+      d4 += qv[b4 + i]! * v;
+      d5 += qv[b5 + i]! * v;
+      d6 += qv[b6 + i]! * v;
+      d7 += qv[b7 + i]! * v;
+    }
+    out[at + q] = d0;
+    out[at + q + 1] = d1;
+    out[at + q + 2] = d2;
+    out[at + q + 3] = d3;
+    out[at + q + 4] = d4;
+    out[at + q + 5] = d5;
+    out[at + q + 6] = d6;
+    out[at + q + 7] = d7;
+  }
+  for (; q + 4 <= Q; q += 4) {
+    const b0 = q * dims;
+    const b1 = b0 + dims;
+    const b2 = b1 + dims;
+    const b3 = b2 + dims;
+    let d0 = 0;
+    let d1 = 0;
+    let d2 = 0;
+    let d3 = 0;
+    for (let i = 0; i < dims; i++) {
+      const v = vecs[base + i]!;
+      d0 += qv[b0 + i]! * v;
+      d1 += qv[b1 + i]! * v;
+      d2 += qv[b2 + i]! * v;
+      d3 += qv[b3 + i]! * v;
+    }
+    out[at + q] = d0;
+    out[at + q + 1] = d1;
+    out[at + q + 2] = d2;
+    out[at + q + 3] = d3;
+  }
+  for (; q + 2 <= Q; q += 2) {
+    const b0 = q * dims;
+    const b1 = b0 + dims;
+    let d0 = 0;
+    let d1 = 0;
+    for (let i = 0; i < dims; i++) {
+      const v = vecs[base + i]!;
+      d0 += qv[b0 + i]! * v;
+      d1 += qv[b1 + i]! * v;
+    }
+    out[at + q] = d0;
+    out[at + q + 1] = d1;
+  }
+  if (q < Q) {
+    const b0 = q * dims;
+    let d0 = 0;
+    for (let i = 0; i < dims; i++) d0 += qv[b0 + i]! * vecs[base + i]!;
+    out[at + q] = d0;
+  }
 }

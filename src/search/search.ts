@@ -220,7 +220,7 @@ async function rankByContent(index: NotesIndex, rawQuery: string, opts: SearchOp
     const inVec = new Set(vec.map((v) => v.id));
     const missing = new Set(bm25.filter((b) => !inVec.has(b.id)).map((b) => b.id));
     if (missing.size > 0) {
-      extraCosines = new Map(index.vectors.exact(qvec, missing.size, missing).map((h) => [h.id, h.score]));
+      extraCosines = index.vectors.cosines(qvec, missing);
     }
   }
   const fused = fuse({ bm25, vector: vec, ...(extraCosines ? { extraCosines } : {}) }, fusion);

@@ -5,7 +5,7 @@
 // its breakdown, measured step by step in another child on the same index.
 //   npm run bench:serving                      tldr-all (38k notes; the index is cached in os.tmpdir())
 //   npm run bench:serving -- --quick           tldr-en
-//   npm run bench:serving -- --profile DIR     the daemon's CPU profile during the first re-index
+//   npm run bench:serving -- --profile DIR     the daemon's CPU profiles during both re-indexes
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync } from 'node:fs';
@@ -288,12 +288,16 @@ async function main(): Promise<void> {
   };
   await phase('idle', () => new Promise((r) => setTimeout(r, 10_000)));
   const steady = await d.stats();
-  if (values.profile) {
-    mkdirSync(values.profile, { recursive: true });
-    d.profileStart();
-  }
-  await phase('full re-index', () => fullReindex(admin, port));
-  const profile = values.profile ? await d.profileStop(values.profile) : undefined;
+  const profiles: string[] = [];
+  const profiled = async (label: string): Promise<void> => {
+    if (values.profile) {
+      mkdirSync(values.profile, { recursive: true });
+      d.profileStart();
+    }
+    await phase(label, () => fullReindex(admin, port));
+    if (values.profile) profiles.push(await d.profileStop(values.profile));
+  };
+  await profiled('full re-index');
 
   const english = join(notes, 'pages');
   const uris = readdirSync(english, { recursive: true, encoding: 'utf8' })
@@ -307,9 +311,7 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 50));
   }
   const withStreams = await d.stats();
-  await phase(`full re-index, ${STREAMS} unread listen streams x ${uris.length.toLocaleString('en-US')} notes`, () =>
-    fullReindex(admin, port),
-  );
+  await profiled(`full re-index, ${STREAMS} unread listen streams x ${uris.length.toLocaleString('en-US')} notes`);
   for (const s of deaf) s.destroy();
   await Promise.all([...clients, admin].map((c) => c.close()));
   await d.stop();
@@ -331,7 +333,8 @@ async function main(): Promise<void> {
       (withStreams.nowKb - beforeStreams.nowKb) / 1024,
     )} more than just before they opened: their subscriptions), then the peak above during the re-index.`,
   );
-  if (profile) console.log(`daemon CPU profile (main thread, first re-index): ${profile}`);
+  if (profiles.length > 0)
+    console.log(`daemon CPU profiles (main thread; re-index, then with streams): ${profiles.join(', ')}`);
 
   process.stderr.write('  memory attribution...\n');
   const steps = await attribution(notes, state);

@@ -103,6 +103,23 @@ class Postings {
   }
 }
 
+/** Postings entries one compaction step visits (a millisecond or two at most). */
+const SWEEP_POSTINGS = 50_000;
+
+/** Keep the postings of live ids only; the number kept. */
+function dropDead(p: Postings, dead: Uint8Array): number {
+  let w = 0;
+  for (let r = 0; r < p.length; r++) {
+    const id = p.ids[r]!;
+    if (dead[id]) continue;
+    p.ids[w] = id;
+    p.tfs[w] = p.tfs[r]!;
+    w++;
+  }
+  p.length = w;
+  return w;
+}
+
 export interface LexicalDoc {
   id: number;
   text: string;
@@ -143,6 +160,8 @@ export class LexicalIndex {
   #live = 0;
   #totalLen = 0;
   #deletedCount = 0;
+  /** A compaction in progress, a step per add/remove call (see #sweepStep). */
+  #sweep: { dead: Uint8Array; count: number; terms: Iterator<[string, Postings]> } | undefined;
 
   get size(): number {
     return this.#live;
@@ -182,6 +201,7 @@ export class LexicalIndex {
     if (this.#docLen[doc.id]! > 0) return;
     // Not expected (chunk ids only grow), but a re-added id must not revive its old postings.
     if (this.#dead[doc.id]) this.#compact();
+    else if (this.#sweep) this.#sweepStep();
     const all = `${doc.title}\n${doc.headings.join('\n')}\n${doc.text}`;
     const tokens = lexicalTokens(all);
     const tf = new Map<string, number>();
@@ -216,24 +236,42 @@ export class LexicalIndex {
       this.#deletedCount++;
       this.#normFresh = false;
     }
-    if (this.#deletedCount > 1000 && this.#deletedCount > this.#live / 5) this.#compact();
+    if (!this.#sweep && this.#deletedCount > 1000 && this.#deletedCount > this.#live / 5) {
+      this.#sweep = { dead: this.#dead.slice(), count: this.#deletedCount, terms: this.#terms.entries() };
+    }
+    if (this.#sweep) this.#sweepStep();
+  }
+
+  /**
+   * Compact a slice of the terms: the removed chunks' postings go in steps of about
+   * SWEEP_POSTINGS entries, one step per add or remove, instead of all at once. Compacting
+   * tldr-all's postings whole took up to 95 ms on the main thread, several times per full
+   * re-index (every chunk is removed and added again). Ids removed after the sweep started
+   * are left for the next one; until then they are skipped at query time like any removed id.
+   */
+  #sweepStep(): void {
+    const sw = this.#sweep!;
+    let budget = SWEEP_POSTINGS;
+    while (budget > 0) {
+      const next = sw.terms.next();
+      if (next.done) {
+        const dead = this.#dead;
+        for (let id = 0; id < sw.dead.length; id++) if (sw.dead[id]) dead[id] = 0;
+        this.#deletedCount -= sw.count;
+        this.#sweep = undefined;
+        return;
+      }
+      const [term, p] = next.value;
+      budget -= p.length + 16;
+      if (dropDead(p, sw.dead) === 0) this.#terms.delete(term);
+    }
   }
 
   /** Drop postings of removed chunks (skipped at query time until then). */
   #compact(): void {
+    this.#sweep = undefined;
     const dead = this.#dead;
-    for (const [term, p] of this.#terms) {
-      let w = 0;
-      for (let r = 0; r < p.length; r++) {
-        const id = p.ids[r]!;
-        if (dead[id]) continue;
-        p.ids[w] = id;
-        p.tfs[w] = p.tfs[r]!;
-        w++;
-      }
-      p.length = w;
-      if (w === 0) this.#terms.delete(term);
-    }
+    for (const [term, p] of this.#terms) if (dropDead(p, dead) === 0) this.#terms.delete(term);
     dead.fill(0);
     this.#deletedCount = 0;
   }

@@ -223,8 +223,36 @@ test('compaction in steps: re-indexing everything, over and over, ends equal to 
   live.forEach((id, i) => {
     rebuilt.add({ id, text: text(i, 4), title: `t${i}`, headings: [] });
   });
-  const reloaded = LexicalIndex.load(ix.serialize(1), 1)!;
+  const bytes = ix.serialize(1);
+  // Slots are reused: four re-indexes of every chunk do not grow what the index holds.
+  assert.ok(bytes.length < 2 * rebuilt.serialize(1).length, `${bytes.length} bytes`);
+  const reloaded = LexicalIndex.load(bytes, 1)!;
   for (const q of ['archive git', 'term5 disk', 'round4 note17', 'compress']) {
     assert.deepEqual(reloaded.search(q, 20), rebuilt.search(q, 20), q);
   }
+});
+
+test('memory follows the number of chunks, not the highest chunk id', () => {
+  const ix = new LexicalIndex();
+  // Chunk ids only grow: a long-lived index sees ids far above its chunk count.
+  const ids = [3, 40_000_000, 40_000_001, 90_000_000];
+  ids.forEach((id, i) => {
+    ix.add({ id, text: `note ${i} shared`, title: 't', headings: [] });
+  });
+  assert.ok(ix.serialize(7).length < 4096, 'a few slots, not one per id up to 90,000,000');
+  const back = LexicalIndex.load(ix.serialize(7), 7)!;
+  assert.deepEqual([...back.ids()], ids);
+  assert.deepEqual(
+    back.search('shared', 10).map((h) => h.id),
+    ids,
+    'ties by lower id',
+  );
+  assert.deepEqual([...back.idsWithAll(['share'], new Set([40_000_001, 3]))].sort(), [3, 40_000_001]);
+  back.remove([40_000_000]);
+  back.add({ id: 40_000_000, text: 'brand new', title: 't', headings: [] });
+  assert.deepEqual(
+    back.search('shared', 10).map((h) => h.id),
+    [3, 40_000_001, 90_000_000],
+    're-added id: only its new text',
+  );
 });

@@ -25,7 +25,10 @@ import { corpusNotes } from './mcp/corpus-cache.ts';
 const SELF = fileURLToPath(import.meta.url);
 const STREAMS = 100;
 const P99_TARGET_MS = 250;
-const RSS_TARGET_MB = 400;
+/** Asked for in issue 11; the breakdown below shows the model, index and BM25 alone above it. */
+const RSS_ASKED_MB = 400;
+/** The target the breakdown supports (bench/README.md, Memory). */
+const RSS_TARGET_MB = 550;
 const QUERIES = [
   'extract a tar archive',
   'list open ports',
@@ -261,6 +264,8 @@ async function main(): Promise<void> {
     await clients[i % 2]!.call('search_notes', { query: QUERIES[i % QUERIES.length]!, k: 8 });
 
   const rows: string[][] = [];
+  let idle: { health: number; search: number } | undefined;
+  const times = (v: number, base: number) => (base > 0 ? `${(v / base).toFixed(1)}x` : '-');
   const phase = async (label: string, work: () => Promise<unknown>): Promise<void> => {
     process.stderr.write(`  ${label}...\n`);
     const t0 = performance.now();
@@ -271,6 +276,8 @@ async function main(): Promise<void> {
     const hp99 = percentile(p.health, 99);
     const sp99 = percentile(p.search, 99);
     const met = hp99 < P99_TARGET_MS && sp99 < P99_TARGET_MS && p.errors === 0;
+    const isIdle = label.startsWith('idle');
+    if (isIdle) idle = { health: hp99, search: sp99 };
     rows.push([
       `${label} (${secs.toFixed(1)} s)`,
       ms(percentile(p.health, 50)),
@@ -283,7 +290,9 @@ async function main(): Promise<void> {
       String(p.errors),
       `${w.cpuPct.toFixed(0)}%`,
       mb(w.peakMb),
-      label.startsWith('idle') ? '(baseline)' : `p99 < ${P99_TARGET_MS} ms: ${met ? 'met' : 'MISSED'}`,
+      loadavg()[0]!.toFixed(1),
+      isIdle || !idle ? '' : `${times(hp99, idle.health)} / ${times(sp99, idle.search)}`,
+      isIdle ? '(baseline)' : `p99 < ${P99_TARGET_MS} ms: ${met ? 'met' : 'MISSED'}`,
     ]);
   };
   await phase('idle', () => new Promise((r) => setTimeout(r, 10_000)));
@@ -320,11 +329,26 @@ async function main(): Promise<void> {
   console.log(
     'probes: open loop, /health every 50 ms (fetch) and search_notes every 100 ms (SDK clients, 2026-07-28 and ' +
       '2025-11-25 in turn), each started on schedule whether or not the last was answered; times in ms; ' +
-      'CPU and RSS of the daemon process (all threads), RSS sampled every 250 ms',
+      'CPU and RSS of the daemon process (all threads), RSS sampled every 250 ms; load: the 1-minute load average at the end of the phase; p99 vs idle: /health and search p99 over the idle row of this run',
   );
   console.log(
     table(
-      ['while', '/health p50', 'p99', 'max', 'search p50', 'p99', 'max', 'probes', 'err', 'CPU', 'peak RSS', 'target'],
+      [
+        'while',
+        '/health p50',
+        'p99',
+        'max',
+        'search p50',
+        'p99',
+        'max',
+        'probes',
+        'err',
+        'CPU',
+        'peak RSS',
+        'load',
+        'p99 vs idle',
+        'target',
+      ],
       rows,
     ),
   );
@@ -370,8 +394,10 @@ async function main(): Promise<void> {
   console.log(table(['step', 'RSS', 'delta', 'heap used', 'heap total', 'array buffers', 'other external'], stepRows));
   const steadyMb = steady.nowKb / 1024;
   console.log(
-    `target: steady RSS <= ${RSS_TARGET_MB} MB on tldr-all with the bundled model: ${
-      corpus !== 'tldr-all' ? '(not judged on tldr-en)' : steadyMb <= RSS_TARGET_MB ? 'met' : 'MISSED'
+    `target: steady RSS <= ${RSS_TARGET_MB} MB on tldr-all with the bundled model (${RSS_ASKED_MB} MB asked): ${
+      corpus !== 'tldr-all'
+        ? '(not judged on tldr-en)'
+        : `${steadyMb <= RSS_TARGET_MB ? 'met' : 'MISSED'}, ${steadyMb <= RSS_ASKED_MB ? 'met' : 'MISSED'}`
     } (${mb(steadyMb)})`,
   );
 }

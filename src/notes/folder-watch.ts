@@ -1,4 +1,4 @@
-import { type FSWatcher, lstatSync, type Stats, watch } from 'node:fs';
+import { type FSWatcher, lstatSync, type Stats, statSync, watch } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -28,9 +28,9 @@ interface Watched {
   w: FSWatcher;
 }
 
-function lstatOrUndefined(abs: string): Stats | undefined {
+function lstatOrUndefined(abs: string, follow = false): Stats | undefined {
   try {
-    return lstatSync(abs, { throwIfNoEntry: false });
+    return (follow ? statSync : lstatSync)(abs, { throwIfNoEntry: false });
   } catch {
     return undefined; // unreadable (EACCES) counts as gone: nothing there can be indexed
   }
@@ -133,8 +133,9 @@ export class FolderTree {
       if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EACCES' && code !== 'EPERM') this.#h.error(err);
       return false;
     }
-    // Checked after the watch is set: a folder replaced by a file in between is not kept.
-    const st = lstatOrUndefined(abs);
+    // Checked after the watch is set: a folder replaced by a file in between is not kept. The
+    // notes folder itself may be a link to a folder; links below it are not followed.
+    const st = lstatOrUndefined(abs, rel === '');
     if (!st?.isDirectory()) {
       w.close();
       return false;

@@ -335,3 +335,25 @@ test('a symlinked folder is not followed: notes through it are never reported', 
   const seen = h.batches.flatMap((b) => [...b.upserted, ...b.removed]);
   assert.ok(!seen.some((p) => p.startsWith('alias/') || p.includes('updir/')), JSON.stringify(seen));
 });
+
+test('a notes folder given as a symlink to a folder is watched', T, async (t) => {
+  const base = tempDir(t);
+  const real = join(base, 'real-vault');
+  mkdirSync(real);
+  symlinkSync(real, join(base, 'vault-link'));
+  const batches: ChangeBatch[] = [];
+  const w = await watchNotes(join(base, 'vault-link'), {
+    include: [],
+    exclude: [],
+    skipDirs: [],
+    onBatch: (b) => void batches.push(b),
+  });
+  t.after(() => w.close());
+  put(real, 'through/the-link.md');
+  const deadline = Date.now() + 15_000;
+  while (!batches.some((b) => b.upserted.includes('through/the-link.md')) && Date.now() < deadline) await sleep(50);
+  assert.ok(
+    batches.some((b) => b.upserted.includes('through/the-link.md')),
+    JSON.stringify(batches),
+  );
+});

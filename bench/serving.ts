@@ -6,6 +6,7 @@
 //   npm run bench:serving                      tldr-all (38k notes; the index is cached in os.tmpdir())
 //   npm run bench:serving -- --quick           tldr-en
 //   npm run bench:serving -- --profile DIR     the daemon's CPU profiles during both re-indexes
+//   npm run bench:serving -- --semi-space 8    the daemon's node with --max-semi-space-size=8
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync } from 'node:fs';
@@ -235,7 +236,9 @@ function table(head: string[], rows: string[][]): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { quick: { type: 'boolean' }, profile: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean' }, profile: { type: 'string' }, 'semi-space': { type: 'string' } },
+  });
   const corpus: CorpusName = values.quick ? 'tldr-en' : 'tldr-all';
   const notes = corpusNotes(corpus);
   const state = join(tmpdir(), 'notes-mcp-bench-serving', corpus, 'state');
@@ -249,7 +252,14 @@ async function main(): Promise<void> {
         .join(' '),
   );
   process.stderr.write('starting the daemon (the first run indexes the corpus)...\n');
-  const d = await startDaemonChild({ notes, state, maxSessions: 4 * STREAMS });
+  // --semi-space N: the daemon's node runs with --max-semi-space-size=N (MB), to weigh V8's
+  // young generation in the steady RSS (bench/README.md, Memory).
+  const semi = values['semi-space'];
+  const d = await startDaemonChild(
+    { notes, state, maxSessions: 4 * STREAMS },
+    semi ? [`--max-semi-space-size=${Number(semi)}`] : [],
+  );
+  if (semi) console.log(`daemon node flags: --max-semi-space-size=${Number(semi)}`);
   const port = Number(new URL(d.ready.url).port);
   console.log(
     `corpus: ${corpus}, ${d.ready.notes.toLocaleString('en-US')} notes, ${d.ready.chunks.toLocaleString('en-US')} chunks` +

@@ -9,7 +9,7 @@
 //   npm run bench:serving -- --semi-space 8    the daemon's node with --max-semi-space-size=8
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -172,6 +172,19 @@ async function watch(d: Child, until: Promise<unknown>): Promise<{ peakMb: numbe
   };
 }
 
+/**
+ * Microseconds some runnable task on the machine waited for a CPU (Linux pressure stall
+ * information), undefined elsewhere: how much other work competed with the daemon.
+ */
+function cpuStallUs(): number | undefined {
+  try {
+    const m = /^some .*total=(\d+)/m.exec(readFileSync('/proc/pressure/cpu', 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function deafListener(port: number, id: number, uris: readonly string[]): Socket {
   const body = JSON.stringify({
     jsonrpc: '2.0',
@@ -279,10 +292,14 @@ async function main(): Promise<void> {
   const phase = async (label: string, work: () => Promise<unknown>): Promise<void> => {
     process.stderr.write(`  ${label}...\n`);
     const t0 = performance.now();
+    const stall0 = cpuStallUs();
     const running = work();
     const [p, w] = await Promise.all([probe(port, clients, running), watch(d, running)]);
     await running;
     const secs = (performance.now() - t0) / 1000;
+    const stall1 = cpuStallUs();
+    const stallPct =
+      stall0 === undefined || stall1 === undefined ? '-' : `${(((stall1 - stall0) / 1e6 / secs) * 100).toFixed(0)}%`;
     const hp99 = percentile(p.health, 99);
     const sp99 = percentile(p.search, 99);
     const met = hp99 < P99_TARGET_MS && sp99 < P99_TARGET_MS && p.errors === 0;
@@ -301,6 +318,7 @@ async function main(): Promise<void> {
       `${w.cpuPct.toFixed(0)}%`,
       mb(w.peakMb),
       loadavg()[0]!.toFixed(1),
+      stallPct,
       isIdle || !idle ? '' : `${times(hp99, idle.health)} / ${times(sp99, idle.search)}`,
       isIdle ? '(baseline)' : `p99 < ${P99_TARGET_MS} ms: ${met ? 'met' : 'MISSED'}`,
     ]);
@@ -339,7 +357,7 @@ async function main(): Promise<void> {
   console.log(
     'probes: open loop, /health every 50 ms (fetch) and search_notes every 100 ms (SDK clients, 2026-07-28 and ' +
       '2025-11-25 in turn), each started on schedule whether or not the last was answered; times in ms; ' +
-      'CPU and RSS of the daemon process (all threads), RSS sampled every 250 ms; load: the 1-minute load average at the end of the phase; p99 vs idle: /health and search p99 over the idle row of this run',
+      'CPU and RSS of the daemon process (all threads), RSS sampled every 250 ms; load: the 1-minute load average at the end of the phase; CPU stall: share of the phase in which some task on the machine waited for a CPU (/proc/pressure/cpu); p99 vs idle: /health and search p99 over the idle row of this run',
   );
   console.log(
     table(
@@ -356,6 +374,7 @@ async function main(): Promise<void> {
         'CPU',
         'peak RSS',
         'load',
+        'CPU stall',
         'p99 vs idle',
         'target',
       ],

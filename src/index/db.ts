@@ -78,6 +78,15 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
+/**
+ * SQLite page cache sizes, in KiB. Bulk indexing needs the large one: with the default 2 MB
+ * every insert into a large index touched the disk. Serving reads little through SQLite (BM25
+ * and the graph live in memory; the OS caches the file), and the pages a large cache keeps
+ * stay in the process's RSS, so it runs with a small one.
+ */
+export const BULK_CACHE_KIB = 65_536;
+export const SERVING_CACHE_KIB = 8_192;
+
 export interface OpenDbOptions {
   readonly?: boolean;
 }
@@ -91,8 +100,7 @@ export function openDb(file: string, opts: OpenDbOptions = {}): Db {
   }
   try {
     db.pragma('busy_timeout = 5000');
-    // The default 2 MB page cache makes every insert into a large index touch the disk.
-    db.pragma('cache_size = -65536');
+    db.pragma(`cache_size = -${SERVING_CACHE_KIB}`);
     db.pragma('temp_store = MEMORY');
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');

@@ -262,6 +262,28 @@ export class Indexer {
     // threads), the main thread reads and parses group g+1 and commits group g-1.
     const groups: NoteFile[][] = [];
     for (let g = 0; g < files.length; g += GROUP_NOTES) groups.push(files.slice(g, g + GROUP_NOTES));
+    const bulk = groups.length > 1;
+    if (bulk) this.#d.store.cacheFor('bulk');
+    try {
+      await this.#runGroups(groups, existing, timings, full, skipped, totals, onProgress, files.length);
+    } finally {
+      if (bulk) this.#d.store.cacheFor('serving');
+    }
+    for (const s of skipped.slice(0, 50)) log.warn({ note_path: s.path, reason: s.reason }, 'note not indexed');
+    if (skipped.length > 50) log.warn({ skipped: skipped.length }, 'more notes were not indexed (first 50 logged)');
+    return { ...totals, skipped };
+  }
+
+  async #runGroups(
+    groups: readonly NoteFile[][],
+    existing: ReadonlyMap<string, { hash: string; id: number }>,
+    timings: SyncTimings,
+    full: boolean,
+    skipped: SyncSummary['skipped'],
+    totals: { indexed: number; sameHash: number; embedded: number },
+    onProgress: ((p: SyncProgress) => void) | undefined,
+    total: number,
+  ): Promise<void> {
     let done = 0;
     let prepared = groups.length > 0 ? await this.#prepare(groups[0]!, existing, full, timings, skipped) : undefined;
     let embedding = prepared ? this.#embed(prepared, timings) : undefined;
@@ -275,12 +297,9 @@ export class Indexer {
       totals.sameHash += prepared!.touched.length;
       totals.embedded += vectors.size;
       done += groups[g]!.length;
-      onProgress?.({ phase: 'index', done, total: files.length });
+      onProgress?.({ phase: 'index', done, total });
       prepared = next;
     }
-    for (const s of skipped.slice(0, 50)) log.warn({ note_path: s.path, reason: s.reason }, 'note not indexed');
-    if (skipped.length > 50) log.warn({ skipped: skipped.length }, 'more notes were not indexed (first 50 logged)');
-    return { ...totals, skipped };
   }
 
   /**

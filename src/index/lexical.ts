@@ -11,7 +11,7 @@ const K1 = 1.2;
 const B = 0.75;
 const MAX_TOKEN = 40;
 // Bumped when serialize()'s layout or the tokenisation changes: old files are then rebuilt.
-const LEXICAL_FORMAT = 1;
+const LEXICAL_FORMAT = 2;
 
 const stemCache = new Map<string, string>();
 
@@ -103,6 +103,23 @@ class Postings {
   }
 }
 
+/** Postings entries one compaction step visits (a millisecond or two at most). */
+const SWEEP_POSTINGS = 50_000;
+
+/** Keep the postings of live ids only; the number kept. */
+function dropDead(p: Postings, dead: Uint8Array): number {
+  let w = 0;
+  for (let r = 0; r < p.length; r++) {
+    const id = p.ids[r]!;
+    if (dead[id]) continue;
+    p.ids[w] = id;
+    p.tfs[w] = p.tfs[r]!;
+    w++;
+  }
+  p.length = w;
+  return w;
+}
+
 export interface LexicalDoc {
   id: number;
   text: string;
@@ -126,7 +143,15 @@ export function buildLexicalIndex(docs: Iterable<LexicalDoc>): LexicalIndex {
 
 export class LexicalIndex {
   #terms = new Map<string, Postings>();
-  // Dense per-id arrays (chunk ids are small, increasing integers): no hashing on the hot path.
+  // Postings and the arrays below are indexed by slot, not chunk id: chunk ids only grow (a
+  // full re-index of tldr-all's 47k chunks adds 47k to the highest), so arrays indexed by id
+  // grew with the index's history (1M slots, ~26 MB, for 47k chunks after 17 re-indexes).
+  // A slot is reused once compaction has dropped its postings.
+  #slotOf = new Map<number, number>();
+  #idOf = new Int32Array(1024);
+  #nextSlot = 0;
+  #free: number[] = [];
+  // Dense per-slot arrays: no hashing on the hot path.
   #docLen = new Float32Array(1024);
   #dead = new Uint8Array(1024);
   #acc = new Float64Array(1024);
@@ -143,18 +168,23 @@ export class LexicalIndex {
   #live = 0;
   #totalLen = 0;
   #deletedCount = 0;
+  /** A compaction in progress, a step per add/remove call (see #sweepStep). */
+  #sweep: { dead: Uint8Array; count: number; terms: Iterator<[string, Postings]> } | undefined;
 
   get size(): number {
     return this.#live;
   }
 
-  #ensure(id: number): void {
-    if (id < this.#docLen.length) return;
+  #ensure(slot: number): void {
+    if (slot < this.#docLen.length) return;
     let n = this.#docLen.length;
-    while (n <= id) n *= 2;
+    while (n <= slot) n *= 2;
     const len = new Float32Array(n);
     len.set(this.#docLen);
     this.#docLen = len;
+    const idOf = new Int32Array(n);
+    idOf.set(this.#idOf);
+    this.#idOf = idOf;
     const dead = new Uint8Array(n);
     dead.set(this.#dead);
     this.#dead = dead;
@@ -178,10 +208,13 @@ export class LexicalIndex {
   }
 
   add(doc: LexicalDoc): void {
-    this.#ensure(doc.id);
-    if (this.#docLen[doc.id]! > 0) return;
-    // Not expected (chunk ids only grow), but a re-added id must not revive its old postings.
-    if (this.#dead[doc.id]) this.#compact();
+    if (this.#slotOf.has(doc.id)) return;
+    if (this.#sweep) this.#sweepStep();
+    // A re-added id gets a fresh slot: its old postings stay with the old, dead one.
+    const slot = this.#free.pop() ?? this.#nextSlot++;
+    this.#ensure(slot);
+    this.#idOf[slot] = doc.id;
+    this.#slotOf.set(doc.id, slot);
     const all = `${doc.title}\n${doc.headings.join('\n')}\n${doc.text}`;
     const tokens = lexicalTokens(all);
     const tf = new Map<string, number>();
@@ -195,11 +228,11 @@ export class LexicalIndex {
         p = new Postings();
         this.#terms.set(term, p);
       }
-      p.push(doc.id, n);
+      p.push(slot, n);
     }
     // Length 0 marks "absent", so an empty chunk counts as length 1.
     const len = Math.max(1, tokens.length);
-    this.#docLen[doc.id] = len;
+    this.#docLen[slot] = len;
     this.#totalLen += len;
     this.#live++;
     this.#normFresh = false;
@@ -207,33 +240,58 @@ export class LexicalIndex {
 
   remove(ids: Iterable<number>): void {
     for (const id of ids) {
-      const len = id < this.#docLen.length ? this.#docLen[id]! : 0;
-      if (len === 0) continue;
-      this.#docLen[id] = 0;
-      this.#dead[id] = 1;
+      const slot = this.#slotOf.get(id);
+      if (slot === undefined) continue;
+      this.#slotOf.delete(id);
+      const len = this.#docLen[slot]!;
+      this.#docLen[slot] = 0;
+      this.#dead[slot] = 1;
       this.#totalLen -= len;
       this.#live--;
       this.#deletedCount++;
       this.#normFresh = false;
     }
-    if (this.#deletedCount > 1000 && this.#deletedCount > this.#live / 5) this.#compact();
+    if (!this.#sweep && this.#deletedCount > 1000 && this.#deletedCount > this.#live / 5) {
+      this.#sweep = { dead: this.#dead.slice(), count: this.#deletedCount, terms: this.#terms.entries() };
+    }
+    if (this.#sweep) this.#sweepStep();
+  }
+
+  /**
+   * Compact a slice of the terms: the removed chunks' postings go in steps of about
+   * SWEEP_POSTINGS entries, one step per add or remove, instead of all at once. Compacting
+   * tldr-all's postings whole took up to 95 ms on the main thread, several times per full
+   * re-index (every chunk is removed and added again). Ids removed after the sweep started
+   * are left for the next one; until then they are skipped at query time like any removed id.
+   */
+  #sweepStep(): void {
+    const sw = this.#sweep!;
+    let budget = SWEEP_POSTINGS;
+    while (budget > 0) {
+      const next = sw.terms.next();
+      if (next.done) {
+        const dead = this.#dead;
+        for (let slot = 0; slot < sw.dead.length; slot++) {
+          if (!sw.dead[slot]) continue;
+          dead[slot] = 0;
+          this.#free.push(slot);
+        }
+        this.#deletedCount -= sw.count;
+        this.#sweep = undefined;
+        return;
+      }
+      const [term, p] = next.value;
+      budget -= p.length + 16;
+      if (dropDead(p, sw.dead) === 0) this.#terms.delete(term);
+    }
   }
 
   /** Drop postings of removed chunks (skipped at query time until then). */
   #compact(): void {
+    this.#sweep = undefined;
     const dead = this.#dead;
-    for (const [term, p] of this.#terms) {
-      let w = 0;
-      for (let r = 0; r < p.length; r++) {
-        const id = p.ids[r]!;
-        if (dead[id]) continue;
-        p.ids[w] = id;
-        p.tfs[w] = p.tfs[r]!;
-        w++;
-      }
-      p.length = w;
-      if (w === 0) this.#terms.delete(term);
-    }
+    for (const [term, p] of this.#terms) if (dropDead(p, dead) === 0) this.#terms.delete(term);
+    for (let slot = 0; slot < this.#nextSlot; slot++) if (dead[slot]) this.#free.push(slot);
     dead.fill(0);
     this.#deletedCount = 0;
   }
@@ -256,6 +314,7 @@ export class LexicalIndex {
     const norm = this.#norms(this.#totalLen / N || 1);
     const acc = this.#acc;
     const touched = this.#touched;
+    const idOf = this.#idOf;
     let count = 0;
     for (const term of terms) {
       const p = this.#terms.get(term);
@@ -266,21 +325,24 @@ export class LexicalIndex {
       const ids = p.ids;
       const tfs = p.tfs;
       for (let i = 0; i < p.length; i++) {
-        const id = ids[i]!;
-        const nm = norm[id]!;
+        const slot = ids[i]!;
+        const nm = norm[slot]!;
         if (nm === 0) continue; // removed
-        if (allow && !allow.has(id)) continue;
+        if (allow && !allow.has(idOf[slot]!)) continue;
         const tf = tfs[i]!;
-        if (acc[id] === 0) {
-          touched[count++] = id;
-          rarity[id] = 0;
+        if (acc[slot] === 0) {
+          touched[count++] = slot;
+          rarity[slot] = 0;
         }
-        acc[id]! += (w * tf) / (tf + nm);
-        if (rare > rarity[id]!) rarity[id] = rare;
+        acc[slot]! += (w * tf) / (tf + nm);
+        if (rare > rarity[slot]!) rarity[slot] = rare;
       }
     }
-    const out = topN(touched, count, acc, n);
-    for (const hit of out) hit.rarity = rarity[hit.id]!;
+    const out = topN(touched, count, acc, idOf, n);
+    for (const hit of out) {
+      hit.rarity = rarity[hit.id]!;
+      hit.id = idOf[hit.id]!;
+    }
     for (let i = 0; i < count; i++) acc[touched[i]!] = 0;
     return out;
   }
@@ -294,22 +356,13 @@ export class LexicalIndex {
     if (this.#deletedCount > 0) this.#compact();
     const enc = new TextEncoder();
     const parts: Uint8Array[] = [];
-    let maxId = 0;
-    for (let id = this.#docLen.length - 1; id > 0; id--) {
-      if (this.#docLen[id] !== 0) {
-        maxId = id;
-        break;
-      }
-    }
-    const head = new Float64Array([
-      LEXICAL_FORMAT,
-      generation,
-      this.#live,
-      this.#totalLen,
-      maxId + 1,
-      this.#terms.size,
-    ]);
-    parts.push(new Uint8Array(head.buffer), new Uint8Array(this.#docLen.buffer, 0, (maxId + 1) * 4));
+    const slots = this.#nextSlot;
+    const head = new Float64Array([LEXICAL_FORMAT, generation, this.#live, this.#totalLen, slots, this.#terms.size]);
+    parts.push(
+      new Uint8Array(head.buffer),
+      new Uint8Array(this.#docLen.buffer, 0, slots * 4),
+      new Uint8Array(this.#idOf.buffer, 0, slots * 4),
+    );
     for (const [term, p] of this.#terms) {
       const name = enc.encode(term);
       const meta = new Uint32Array([name.length, p.length]);
@@ -333,8 +386,17 @@ export class LexicalIndex {
     const slots = head[4]!;
     ix.#ensure(slots);
     let at = 48;
+    if (48 + slots * 8 > buf.byteLength) return undefined;
     ix.#docLen.set(new Float32Array(buf.buffer, at, slots));
     at += slots * 4;
+    ix.#idOf.set(new Int32Array(buf.buffer, at, slots));
+    at += slots * 4;
+    ix.#nextSlot = slots;
+    // serialize() compacts first: a slot of length 0 holds no postings and is free.
+    for (let slot = 0; slot < slots; slot++) {
+      if (ix.#docLen[slot]! > 0) ix.#slotOf.set(ix.#idOf[slot]!, slot);
+      else ix.#free.push(slot);
+    }
     ix.#live = head[2]!;
     ix.#totalLen = head[3]!;
     const dec = new TextDecoder();
@@ -361,8 +423,7 @@ export class LexicalIndex {
 
   /** Ids of the chunks held, in increasing order. */
   *ids(): Generator<number> {
-    const docLen = this.#docLen;
-    for (let id = 0; id < docLen.length; id++) if (docLen[id]! > 0) yield id;
+    yield* [...this.#slotOf.keys()].sort((a, b) => a - b);
   }
 
   /**
@@ -385,33 +446,39 @@ export class LexicalIndex {
     }
     if (lists.length === 0) return new Set();
     lists.sort((a, b) => a.length - b.length);
-    let ids = new Set<number>();
+    // Intersected as slots, answered as chunk ids.
+    let slots = new Set<number>();
     const first = lists[0]!;
+    const idOf = this.#idOf;
     for (let i = 0; i < first.length; i++) {
-      const id = first.ids[i]!;
-      if (this.#docLen[id] !== 0 && (!allow || allow.has(id))) ids.add(id);
+      const slot = first.ids[i]!;
+      if (this.#docLen[slot] !== 0 && (!allow || allow.has(idOf[slot]!))) slots.add(slot);
     }
     for (const p of lists.slice(1)) {
       const next = new Set<number>();
-      for (let i = 0; i < p.length && next.size < ids.size; i++) if (ids.has(p.ids[i]!)) next.add(p.ids[i]!);
-      ids = next;
-      if (ids.size === 0) break;
+      for (let i = 0; i < p.length && next.size < slots.size; i++) if (slots.has(p.ids[i]!)) next.add(p.ids[i]!);
+      slots = next;
+      if (slots.size === 0) break;
     }
+    const ids = new Set<number>();
+    for (const slot of slots) ids.add(idOf[slot]!);
     return ids;
   }
 }
 
 /**
- * The n highest of the first `count` ids, best first (ties by lower id): a bounded min-heap in
+ * The n highest of the first `count` slots, best first (ties by lower chunk id; hits carry the
+ * slot, which the caller turns into the id): a bounded min-heap in
  * typed arrays, so a query touching tens of thousands of chunks allocates nothing per chunk.
  */
-function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): LexicalHit[] {
+function topN(ids: Int32Array, count: number, acc: Float64Array, idOf: Int32Array, n: number): LexicalHit[] {
   const k = Math.min(n, count);
   if (k <= 0) return [];
   const hid = new Int32Array(k);
   const hs = new Float64Array(k);
   // Root = the worst kept entry: lower score, or the same score and a higher id.
-  const worse = (i: number, j: number): boolean => hs[i]! < hs[j]! || (hs[i] === hs[j] && hid[i]! > hid[j]!);
+  const worse = (i: number, j: number): boolean =>
+    hs[i]! < hs[j]! || (hs[i] === hs[j] && idOf[hid[i]!]! > idOf[hid[j]!]!);
   const swap = (i: number, j: number): void => {
     const id = hid[i]!;
     hid[i] = hid[j]!;
@@ -435,7 +502,7 @@ function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): Lex
       }
       continue;
     }
-    if (score < hs[0]! || (score === hs[0] && id > hid[0]!)) continue;
+    if (score < hs[0]! || (score === hs[0] && idOf[id]! > idOf[hid[0]!]!)) continue;
     hid[0] = id;
     hs[0] = score;
     for (let i = 0; ; ) {
@@ -451,5 +518,5 @@ function topN(ids: Int32Array, count: number, acc: Float64Array, n: number): Lex
   }
   const out: LexicalHit[] = [];
   for (let i = 0; i < size; i++) out.push({ id: hid[i]!, score: hs[i]!, rarity: 0 });
-  return out.sort((a, b) => b.score - a.score || a.id - b.id);
+  return out.sort((a, b) => b.score - a.score || idOf[a.id]! - idOf[b.id]!);
 }

@@ -96,6 +96,8 @@ export interface Backlink extends StoredLink {
 }
 
 const MAX_CANDIDATES = 20;
+/** While indexing, status() reads the counts again at most this often. */
+const STATUS_REFRESH_MS = 1000;
 
 function folderOf(path: string): string {
   return path.includes('/') ? path.slice(0, path.lastIndexOf('/')) : '';
@@ -139,6 +141,8 @@ export class NotesIndex extends EventEmitter<Events> {
   #statusFacts:
     | {
         generation: number;
+        /** performance.now() when read. */
+        at: number;
         counts: { notes: number; chunks: number; vectors: number };
         lastIndexedAt: number | undefined;
       }
@@ -638,11 +642,21 @@ export class NotesIndex extends EventEmitter<Events> {
   status(): IndexStatus {
     // Counts and the latest indexed_at change only with the store generation: /health and
     // /metrics ask on every request, and max(indexed_at) scans every note (3 ms on tldr-all).
+    // While indexing runs, the generation moves with every commit, and reading them again for
+    // each /health took 11 s of a tldr-all re-index's main thread (through a growing WAL, up
+    // to tens of ms a call): then they are read at most once a second.
     const generation = this.#store.generation();
-    if (this.#statusFacts?.generation !== generation) {
-      this.#statusFacts = { generation, counts: this.#store.counts(), lastIndexedAt: this.#store.lastIndexedAt() };
+    const facts = this.#statusFacts;
+    const t = performance.now();
+    if (facts?.generation !== generation && (!facts || !this.busy || t - facts.at >= STATUS_REFRESH_MS)) {
+      this.#statusFacts = {
+        generation,
+        at: t,
+        counts: this.#store.counts(),
+        lastIndexedAt: this.#store.lastIndexedAt(),
+      };
     }
-    const c = this.#statusFacts.counts;
+    const c = this.#statusFacts!.counts;
     return {
       notesDir: this.config.notesDir,
       indexDir: this.config.indexDir,
@@ -653,7 +667,7 @@ export class NotesIndex extends EventEmitter<Events> {
       fingerprint: this.embedder.fingerprint,
       dims: this.embedder.dims,
       generation,
-      lastIndexedAt: this.#statusFacts.lastIndexedAt,
+      lastIndexedAt: this.#statusFacts!.lastIndexedAt,
       lastSyncAt: this.#lastSyncAt,
       lagMs: this.#pendingSince === undefined ? 0 : Date.now() - this.#pendingSince,
       syncing: this.#queued > 0,

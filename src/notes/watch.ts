@@ -1,8 +1,8 @@
 import { realpath, stat } from 'node:fs/promises';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import Watcher from 'watcher';
 import type { Logger } from '../log.ts';
 import { createNoteFilter, type NoteFilter, type ScanOptions } from './filter.ts';
+import { FolderTree } from './folder-watch.ts';
 import { isInside, nfc, reachedWithoutFolderLinks } from './paths.ts';
 import { scanFolder } from './scan.ts';
 import type { ChangeBatch } from './types.ts';
@@ -27,10 +27,6 @@ export interface NotesWatcher {
 }
 
 type Change = 'upsert' | 'remove';
-
-// The watcher library's own debounce only groups raw fs events before it stats them; the
-// batching callers see is ours (debounceMs / maxWaitMs).
-const RAW_DEBOUNCE_MS = 25;
 
 class Batcher {
   readonly #root: string;
@@ -66,6 +62,10 @@ class Batcher {
   ignored(abs: string): boolean {
     const rel = this.rel(abs);
     return rel !== null && this.#filter.isIgnored(rel);
+  }
+
+  isSkippedDir(rel: string): boolean {
+    return this.#filter.isSkippedDir(rel);
   }
 
   #pending(): boolean {
@@ -212,28 +212,17 @@ export async function watchNotes(root: string, opts: WatchOptions): Promise<Note
   const abs = resolve(root);
   const filter = await createNoteFilter(abs, opts);
   const batcher = new Batcher(abs, filter, opts);
-  const watcher = new Watcher(abs, {
-    recursive: true,
-    ignoreInitial: true,
-    renameDetection: false,
-    debounce: RAW_DEBOUNCE_MS,
-    ignore: (p: string) => batcher.ignored(p),
+  const tree = new FolderTree(abs, {
+    rel: (p) => batcher.rel(p),
+    isSkippedDir: (rel) => batcher.isSkippedDir(rel),
+    isIgnored: (p) => batcher.ignored(p),
+    event: (kind, p) => batcher.event(kind, p),
+    error: (err) => opts.log?.warn({ err }, 'note watcher error'),
   });
-  watcher.on('all', (event: string, path: string, pathNext?: string) => {
-    // Rename events only come with renameDetection, which delays everything; kept correct anyway.
-    if (event === 'rename' || event === 'renameDir') {
-      batcher.event(event === 'rename' ? 'unlink' : 'unlinkDir', path);
-      if (pathNext) batcher.event(event === 'rename' ? 'add' : 'addDir', pathNext);
-    } else batcher.event(event, path);
-  });
-  watcher.on('error', (err: unknown) => opts.log?.warn({ err }, 'note watcher error'));
-  await new Promise<void>((res) => {
-    if (watcher.isReady()) res();
-    else watcher.once('ready', () => res());
-  });
+  await tree.start();
   return {
     async close() {
-      watcher.close();
+      tree.close();
       await batcher.close();
     },
   };

@@ -170,3 +170,34 @@ test('a read-only open next to an unsaved graph searches exactly instead of rebu
   const hit = await search(ro, 'narwhal tusks', { k: 1, mode: 'vector' });
   assert.equal(hit.hits[0]?.path, 'common/zz-fresh.md');
 });
+
+test('status() during indexing is read at most once a second, and is current once indexing ends', async (t) => {
+  const notes = tldrVault(t, { common: 600, linux: 200 });
+  const index = await openTestIndex(t, notes);
+  await index.sync();
+  const before = index.status();
+  assert.equal(before.notes, 800);
+  writeNotes(
+    notes,
+    Object.fromEntries(Array.from({ length: 1200 }, (_, i) => [`bulk/n${i}.md`, `# n${i}\n\nbulk note ${i}\n`])),
+  );
+  // Status read in a tight loop while the sync commits group after group.
+  const seen = new Set<number>();
+  let calls = 0;
+  const running = index.sync({ full: true });
+  let done = false;
+  void running.finally(() => {
+    done = true;
+  });
+  const t0 = performance.now();
+  while (!done) {
+    seen.add(index.status().notes);
+    calls++;
+    await new Promise((r) => setImmediate(r));
+  }
+  await running;
+  const seconds = (performance.now() - t0) / 1000;
+  assert.ok(calls > 50, `${calls} status calls`);
+  assert.ok(seen.size <= Math.ceil(seconds) + 2, `${seen.size} distinct counts in ${seconds.toFixed(1)} s`);
+  assert.equal(index.status().notes, 2000, 'current as soon as indexing ends');
+});

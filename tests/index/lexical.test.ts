@@ -186,3 +186,73 @@ test('idf: higher for rarer terms, an absent term counted as found once; ids() l
   ix.remove([5, 7]);
   assert.deepEqual([...ix.ids()], [3, 4, 6, 8, 9, 10, 11, 12, 13]);
 });
+
+test('compaction in steps: re-indexing everything, over and over, ends equal to a fresh index', () => {
+  const words = ['tar', 'archive', 'ports', 'git', 'commit', 'disk', 'usage', 'folder', 'compress', 'list'];
+  const text = (n: number, round: number) =>
+    `${words[n % 10]} ${words[(n * 7) % 10]} note${n} round${round} term${n % 97} ${words[(n + round) % 10]}`;
+  const ix = new LexicalIndex();
+  const n = 4000;
+  let next = 1;
+  let live: number[] = [];
+  for (let i = 0; i < n; i++) {
+    ix.add({ id: next, text: text(i, 0), title: `t${i}`, headings: [] });
+    live.push(next++);
+  }
+  // Like a full re-index: each note's chunk removed and added under a new id, in small groups,
+  // so compactions start and run while removals and additions go on.
+  for (let round = 1; round <= 4; round++) {
+    const fresh: number[] = [];
+    for (let i = 0; i < n; i += 25) {
+      ix.remove(live.slice(i, i + 25));
+      for (let j = i; j < Math.min(n, i + 25); j++) {
+        ix.add({ id: next, text: text(j, round), title: `t${j}`, headings: [] });
+        fresh.push(next++);
+      }
+      const hits = ix.search('archive git', 50);
+      const alive = new Set([...live.slice(i + 25), ...fresh]);
+      assert.ok(
+        hits.every((h) => alive.has(h.id)),
+        `round ${round}: a removed chunk was found`,
+      );
+    }
+    live = fresh;
+  }
+  assert.equal(ix.size, n);
+  const rebuilt = new LexicalIndex();
+  live.forEach((id, i) => {
+    rebuilt.add({ id, text: text(i, 4), title: `t${i}`, headings: [] });
+  });
+  const bytes = ix.serialize(1);
+  // Slots are reused: four re-indexes of every chunk do not grow what the index holds.
+  assert.ok(bytes.length < 2 * rebuilt.serialize(1).length, `${bytes.length} bytes`);
+  const reloaded = LexicalIndex.load(bytes, 1)!;
+  for (const q of ['archive git', 'term5 disk', 'round4 note17', 'compress']) {
+    assert.deepEqual(reloaded.search(q, 20), rebuilt.search(q, 20), q);
+  }
+});
+
+test('memory follows the number of chunks, not the highest chunk id', () => {
+  const ix = new LexicalIndex();
+  // Chunk ids only grow: a long-lived index sees ids far above its chunk count.
+  const ids = [3, 40_000_000, 40_000_001, 90_000_000];
+  ids.forEach((id, i) => {
+    ix.add({ id, text: `note ${i} shared`, title: 't', headings: [] });
+  });
+  assert.ok(ix.serialize(7).length < 4096, 'a few slots, not one per id up to 90,000,000');
+  const back = LexicalIndex.load(ix.serialize(7), 7)!;
+  assert.deepEqual([...back.ids()], ids);
+  assert.deepEqual(
+    back.search('shared', 10).map((h) => h.id),
+    ids,
+    'ties by lower id',
+  );
+  assert.deepEqual([...back.idsWithAll(['share'], new Set([40_000_001, 3]))].sort(), [3, 40_000_001]);
+  back.remove([40_000_000]);
+  back.add({ id: 40_000_000, text: 'brand new', title: 't', headings: [] });
+  assert.deepEqual(
+    back.search('shared', 10).map((h) => h.id),
+    [3, 40_000_001, 90_000_000],
+    're-added id: only its new text',
+  );
+});

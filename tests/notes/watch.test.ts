@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
@@ -223,4 +223,137 @@ test('close stops delivery', T, async (t) => {
   put(h.root, 'late.md');
   await sleep(800);
   assert.equal(h.batches.length, 0);
+});
+
+// The watcher watches folders, not files: each case below is one a folder watch could miss
+// (a folder made and filled before its watch is set, a folder that moved, a link to a folder).
+
+test('a note created in new nested sub-folders, at once and after the folders exist', T, async (t) => {
+  const h = await harness(t);
+  put(h.root, 'new/a/b/c/at-once.md');
+  await h.until((all) => all.some((b) => b.upserted.includes('new/a/b/c/at-once.md')));
+  // Written only once the new folders are watched: reported by their own watches.
+  await sleep(300);
+  put(h.root, 'new/a/b/c/later.md');
+  mkdirSync(join(h.root, 'new/a/b/c/d'));
+  await sleep(300);
+  put(h.root, 'new/a/b/c/d/deeper.md');
+  await h.until((all) => {
+    const up = new Set(all.flatMap((b) => b.upserted));
+    return up.has('new/a/b/c/later.md') && up.has('new/a/b/c/d/deeper.md');
+  });
+});
+
+test('a note renamed across folders: removed under the old path, upserted under the new', T, async (t) => {
+  const h = await harness(t, {
+    setup: (root) => {
+      put(root, 'x/note.md');
+      mkdirSync(join(root, 'y'));
+    },
+  });
+  renameSync(join(h.root, 'x/note.md'), join(h.root, 'y/note.md'));
+  await h.until(
+    (all) => all.some((b) => b.removed.includes('x/note.md')) && all.some((b) => b.upserted.includes('y/note.md')),
+  );
+});
+
+test('a folder moved into another folder keeps being watched under its new path', T, async (t) => {
+  const h = await harness(t, {
+    setup: (root) => {
+      put(root, 'inbox/proj/a.md');
+      mkdirSync(join(root, 'archive'));
+    },
+  });
+  renameSync(join(h.root, 'inbox/proj'), join(h.root, 'archive/proj'));
+  await h.until(
+    (all) =>
+      all.some((b) => b.removedDirs.includes('inbox/proj')) &&
+      all.some((b) => b.upserted.includes('archive/proj/a.md')),
+  );
+  const n = h.batches.length;
+  // Changes inside the moved folder, and none reported under its old path.
+  writeFileSync(join(h.root, 'archive/proj/a.md'), 'edited after the move');
+  put(h.root, 'archive/proj/b.md');
+  await h.until((all) => {
+    const up = new Set(all.slice(n).flatMap((b) => b.upserted));
+    return up.has('archive/proj/a.md') && up.has('archive/proj/b.md');
+  });
+  assert.ok(!h.batches.slice(n).some((b) => b.upserted.some((p) => p.startsWith('inbox/'))));
+});
+
+test('a folder moved in from outside is read whole and watched; one moved out is forgotten', T, async (t) => {
+  const outside = join(tempDir(t), 'elsewhere');
+  put(outside, 'came/in.md');
+  put(outside, 'came/sub/deep.md');
+  const h = await harness(t, { setup: (root) => put(root, 'leaving/gone.md') });
+  renameSync(join(outside, 'came'), join(h.root, 'came'));
+  renameSync(join(h.root, 'leaving'), join(outside, 'leaving'));
+  await h.until((all) => {
+    const up = new Set(all.flatMap((b) => b.upserted));
+    return up.has('came/in.md') && up.has('came/sub/deep.md') && all.some((b) => b.removedDirs.includes('leaving'));
+  });
+  const n = h.batches.length;
+  put(outside, 'leaving/after.md');
+  put(h.root, 'came/sub/new.md');
+  await h.until((all) => all.slice(n).some((b) => b.upserted.includes('came/sub/new.md')));
+  await sleep(400);
+  assert.ok(!h.batches.slice(n).some((b) => b.upserted.some((p) => p.startsWith('leaving'))));
+});
+
+test('a folder deleted and made again under the same name is watched again', T, async (t) => {
+  const h = await harness(t, { setup: (root) => put(root, 'daily/old.md') });
+  rmSync(join(h.root, 'daily'), { recursive: true });
+  mkdirSync(join(h.root, 'daily'));
+  await h.until((all) => all.some((b) => b.removedDirs.includes('daily')));
+  await sleep(300);
+  put(h.root, 'daily/new.md');
+  await h.until((all) => all.some((b) => b.upserted.includes('daily/new.md')));
+  assert.ok(!h.upserted().has('daily/old.md'));
+});
+
+test('atomic-rename saves in a sub-folder, as editors do, are upserts and never removals', T, async (t) => {
+  const h = await harness(t, { setup: (root) => put(root, 'sub/deep/note.md', 'v1') });
+  for (let i = 2; i <= 4; i++) {
+    // vim-style: a backup moved aside, the new text renamed over the note, the backup removed.
+    renameSync(join(h.root, 'sub/deep/note.md'), join(h.root, 'sub/deep/note.md~'));
+    writeFileSync(join(h.root, 'sub/deep/.note.md.tmp'), `v${i}`);
+    renameSync(join(h.root, 'sub/deep/.note.md.tmp'), join(h.root, 'sub/deep/note.md'));
+    unlinkSync(join(h.root, 'sub/deep/note.md~'));
+  }
+  await h.until((all) => all.some((b) => b.upserted.includes('sub/deep/note.md')));
+  await sleep(600);
+  assert.ok(!h.batches.some((b) => b.removed.includes('sub/deep/note.md')), JSON.stringify(h.batches));
+});
+
+test('a symlinked folder is not followed: notes through it are never reported', T, async (t) => {
+  const h = await harness(t, { setup: (root) => put(root, 'real/a.md') });
+  symlinkSync(join(h.root, 'real'), join(h.root, 'alias'));
+  symlinkSync('..', join(h.root, 'real', 'updir'));
+  put(h.root, 'real/b.md');
+  await h.until((all) => all.some((b) => b.upserted.includes('real/b.md')));
+  await sleep(400);
+  const seen = h.batches.flatMap((b) => [...b.upserted, ...b.removed]);
+  assert.ok(!seen.some((p) => p.startsWith('alias/') || p.includes('updir/')), JSON.stringify(seen));
+});
+
+test('a notes folder given as a symlink to a folder is watched', T, async (t) => {
+  const base = tempDir(t);
+  const real = join(base, 'real-vault');
+  mkdirSync(real);
+  symlinkSync(real, join(base, 'vault-link'));
+  const batches: ChangeBatch[] = [];
+  const w = await watchNotes(join(base, 'vault-link'), {
+    include: [],
+    exclude: [],
+    skipDirs: [],
+    onBatch: (b) => void batches.push(b),
+  });
+  t.after(() => w.close());
+  put(real, 'through/the-link.md');
+  const deadline = Date.now() + 15_000;
+  while (!batches.some((b) => b.upserted.includes('through/the-link.md')) && Date.now() < deadline) await sleep(50);
+  assert.ok(
+    batches.some((b) => b.upserted.includes('through/the-link.md')),
+    JSON.stringify(batches),
+  );
 });

@@ -1,5 +1,5 @@
 import { indexText, linkKey, nameKeyOfPath, type NoteLink } from '../../chunk/index.ts';
-import type { Db } from '../db.ts';
+import { BULK_CACHE_KIB, type Db, SERVING_CACHE_KIB } from '../db.ts';
 import { StoreReads } from './reads.ts';
 import { type ChunkInput, type NoteInput, parseStringList, type ReplaceResult, vecToBlob } from './rows.ts';
 import { prepareStatements } from './statements.ts';
@@ -11,6 +11,11 @@ import { prepareStatements } from './statements.ts';
 export class Store extends StoreReads {
   constructor(db: Db) {
     super(db, prepareStatements(db));
+  }
+
+  /** The page cache for bulk indexing (large) or serving (small): see BULK_CACHE_KIB. */
+  cacheFor(use: 'bulk' | 'serving'): void {
+    this.db.pragma(`cache_size = -${use === 'bulk' ? BULK_CACHE_KIB : SERVING_CACHE_KIB}`);
   }
 
   setMeta(key: string, value: string): void {

@@ -10,7 +10,6 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { connect as netConnect, type Socket } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +18,7 @@ import { z } from 'zod';
 import type { Child } from './lib/children.ts';
 import { type BenchClient, connect } from './lib/clients.ts';
 import { CHILD_TOKEN as TOKEN, startDaemonChild } from './lib/daemon-child.ts';
+import { deafListener } from './lib/deaf-listener.ts';
 import type { CorpusName } from './lib/corpus.ts';
 import { percentile } from './lib/percentile.ts';
 import { corpusNotes } from './mcp/corpus-cache.ts';
@@ -185,32 +185,6 @@ function cpuStallUs(): number | undefined {
   }
 }
 
-function deafListener(port: number, id: number, uris: readonly string[]): Socket {
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    id,
-    method: 'subscriptions/listen',
-    params: {
-      notifications: { resourcesListChanged: true, resourceSubscriptions: uris },
-      _meta: {
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientCapabilities': {},
-        'io.modelcontextprotocol/clientInfo': { name: 'deaf', version: '1' },
-      },
-    },
-  });
-  const socket = netConnect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  socket.pause();
-  socket.write(
-    `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TOKEN}\r\n` +
-      'Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
-      'Mcp-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-  return socket;
-}
-
 /**
  * reindex full, until the index is idle again: past the tool's deadline the call answers
  * "running" and the re-index goes on, so /health says when it is done.
@@ -341,7 +315,7 @@ async function main(): Promise<void> {
     .filter((p) => p.endsWith('.md'))
     .map((p) => `note://pages/${p.split('/').map(encodeURIComponent).join('/')}`);
   const beforeStreams = await d.stats();
-  const deaf = Array.from({ length: STREAMS }, (_, i) => deafListener(port, i + 1, uris));
+  const deaf = Array.from({ length: STREAMS }, (_, i) => deafListener(port, TOKEN, i + 1, uris));
   for (let i = 0; i < 400; i++) {
     const h = (await (await fetch(`http://127.0.0.1:${port}/health`)).json()) as { listen_streams?: number };
     if (h.listen_streams === STREAMS) break;

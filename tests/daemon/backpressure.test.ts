@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { deafListener } from '../../bench/lib/deaf-listener.ts';
 import { noteUri } from '../../src/notes/index.ts';
 import { TEST_TOKEN } from '../helpers/daemon.ts';
 import { freePort } from '../helpers/spawn.ts';
@@ -30,34 +30,6 @@ const RSS_SLACK_MB = 250;
 function rssMb(pid: number): number {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : Number.NaN;
-}
-
-/** A listen request written to a raw socket, which is then never read. */
-function deafListener(port: number, id: number, uris: readonly string[]): Socket {
-  const body = JSON.stringify({
-    jsonrpc: '2.0',
-    id,
-    method: 'subscriptions/listen',
-    params: {
-      notifications: { resourcesListChanged: true, resourceSubscriptions: uris },
-      // The 2026-07-28 per-request envelope, as the SDK client sends it.
-      _meta: {
-        'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-        'io.modelcontextprotocol/clientCapabilities': {},
-        'io.modelcontextprotocol/clientInfo': { name: 'deaf', version: '1' },
-      },
-    },
-  });
-  const socket = connect(port, '127.0.0.1');
-  socket.on('error', () => undefined);
-  socket.pause();
-  socket.write(
-    `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nAuthorization: Bearer ${TEST_TOKEN}\r\n` +
-      'Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
-      'Mcp-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\n' +
-      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
-  );
-  return socket;
 }
 
 interface Health {
@@ -158,7 +130,7 @@ test(`${STREAMS} listen streams that never read, subscribed to every tldr-en not
     .filter((p) => p.endsWith('.md'))
     .map((p) => noteUri(`pages/${p}`));
   assert.ok(uris.length > 7000, `${uris.length} notes`);
-  const deaf = Array.from({ length: STREAMS }, (_, i) => deafListener(port, i + 1, uris));
+  const deaf = Array.from({ length: STREAMS }, (_, i) => deafListener(port, TEST_TOKEN, i + 1, uris));
   t.after(() => {
     for (const s of deaf) s.destroy();
   });

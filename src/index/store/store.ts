@@ -40,6 +40,24 @@ export class Store extends StoreReads {
     this.stmts.deleteChunksOfNote.run(noteId);
   }
 
+  /** One chunk row and its FTS row (inside the caller's transaction). */
+  #insertChunk(noteId: number, title: string, c: ChunkInput): { id: number; embedHash: string } {
+    const s = this.stmts;
+    const id = Number(
+      s.insertChunk.run({
+        noteId,
+        seq: c.seq,
+        headings: JSON.stringify(c.headings),
+        startLine: c.startLine,
+        endLine: c.endLine,
+        text: c.text,
+        embedHash: c.embedHash,
+      }).lastInsertRowid,
+    );
+    s.insertFts.run(id, indexText(c.text), title, c.headings.join(' '));
+    return { id, embedHash: c.embedHash };
+  }
+
   /**
    * Replace a note's metadata, chunks and FTS rows in one transaction; vectors for new embed
    * hashes are inserted alongside (content-addressed, so unchanged text keeps its vector).
@@ -79,21 +97,7 @@ export class Store extends StoreReads {
       for (const tag of note.tags) s.insertTag.run(noteId, tag);
       for (const [hash, vec] of vectors) s.insertVector.run(hash, vecToBlob(vec));
       const added: ReplaceResult['added'] = [];
-      for (const c of chunks) {
-        const id = Number(
-          s.insertChunk.run({
-            noteId,
-            seq: c.seq,
-            headings: JSON.stringify(c.headings),
-            startLine: c.startLine,
-            endLine: c.endLine,
-            text: c.text,
-            embedHash: c.embedHash,
-          }).lastInsertRowid,
-        );
-        s.insertFts.run(id, indexText(c.text), note.title, c.headings.join(' '));
-        added.push({ id, embedHash: c.embedHash });
-      }
+      for (const c of chunks) added.push(this.#insertChunk(noteId, note.title, c));
       this.#writeLinks(noteId, note, links);
       this.#bump();
       return { noteId, added, removed, created: !existing };
@@ -207,19 +211,7 @@ export class Store extends StoreReads {
         for (const c of chunks.slice(i, i + slice)) {
           const vec = vectors.get(c.embedHash);
           if (vec) s.insertVector.run(c.embedHash, vecToBlob(vec));
-          const id = Number(
-            s.insertChunk.run({
-              noteId,
-              seq: c.seq,
-              headings: JSON.stringify(c.headings),
-              startLine: c.startLine,
-              endLine: c.endLine,
-              text: c.text,
-              embedHash: c.embedHash,
-            }).lastInsertRowid,
-          );
-          s.insertFts.run(id, indexText(c.text), note.title, c.headings.join(' '));
-          added.push({ id, embedHash: c.embedHash });
+          added.push(this.#insertChunk(noteId, note.title, c));
         }
         this.#bump();
       });

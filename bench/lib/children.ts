@@ -8,6 +8,7 @@ import { readdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import { z } from 'zod';
 
 export const ReadyMsg = z.object({
@@ -34,7 +35,7 @@ const StatsMsg = z.object({
 });
 export type ChildStats = z.infer<typeof StatsMsg>;
 const ParentMsg = z.object({
-  type: z.enum(['stats', 'stop', 'profile-start', 'profile-stop']),
+  type: z.enum(['stats', 'stop', 'profile-start', 'profile-stop', 'heap-snapshot']),
   dir: z.string().optional(),
 });
 const ProfiledMsg = z.object({ type: z.literal('profiled'), file: z.string() });
@@ -95,6 +96,11 @@ export function serveParent(stop: () => Promise<void>): void {
         arrayBuffersKb: kb(mem.arrayBuffers),
         fds,
       });
+    } else if (m.data.type === 'heap-snapshot') {
+      // After a full collection, so two snapshots differ by what stayed live, not by garbage.
+      (globalThis as { gc?: () => void }).gc?.();
+      const file = writeHeapSnapshot(join(m.data.dir ?? tmpdir(), `daemon-${Date.now()}.heapsnapshot`));
+      send({ type: 'profiled', file });
     } else if (m.data.type === 'profile-start') {
       // Main thread only, and only while requests are measured (not the index load).
       profiler = new Session();
@@ -133,6 +139,8 @@ export interface Child {
   /** Profile the child's main thread until `profileStop`, which returns the file written. */
   profileStart(): void;
   profileStop(dir: string): Promise<string>;
+  /** Write a heap snapshot of the child into dir; resolves to the file written. */
+  heapSnapshot(dir: string): Promise<string>;
 }
 
 /** Fork `file` with `args` and wait for its ready message. */
@@ -171,6 +179,10 @@ export async function startChild(label: string, file: string, args: string[], ex
     profileStart: () => proc.send({ type: 'profile-start' }),
     profileStop: async (dir) => {
       proc.send({ type: 'profile-stop', dir });
+      return (await next(ProfiledMsg)).file;
+    },
+    heapSnapshot: async (dir) => {
+      proc.send({ type: 'heap-snapshot', dir });
       return (await next(ProfiledMsg)).file;
     },
     stop: async () => {

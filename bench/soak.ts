@@ -57,19 +57,28 @@ const SAMPLE_EVERY = Math.max(500, Math.floor(CALLS / 40));
  */
 const WARMUP = Math.floor(CALLS / 5);
 
-const Health = z.object({ sessions: z.number(), listen_streams: z.number() }).loose();
+const Health = z.object({ chunks: z.number(), sessions: z.number(), listen_streams: z.number() }).loose();
 
 interface Sample {
   calls: number;
   seconds: number;
   rssMb: number;
+  /** RSS of anonymous memory (heaps of V8, malloc, onnxruntime) and of mapped files. */
+  anonMb: number;
+  fileMb: number;
+  /** Of the RSS, pages freed lazily (MADV_FREE) that the kernel has not taken back yet. */
+  lazyFreeMb: number;
   heapMb: number;
   heapTotalMb: number;
+  /** Committed V8 old and new space (after the collection: new space is empty, only kept). */
+  oldSpaceMb: number;
+  newSpaceMb: number;
   arrayBuffersMb: number;
   externalMb: number;
   fds: number;
   sessions: number;
   streams: number;
+  chunks: number;
   notesMb: number;
   /** The index database file, and its write-ahead log (kept at its size between checkpoints). */
   dbMb: number;
@@ -229,13 +238,19 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
         calls: done,
         seconds: (performance.now() - t0) / 1000,
         rssMb: s.nowKb / 1024,
+        anonMb: s.rssAnonKb / 1024,
+        fileMb: s.rssFileKb / 1024,
+        lazyFreeMb: s.lazyFreeKb / 1024,
         heapMb: s.heapUsedKb / 1024,
         heapTotalMb: s.heapTotalKb / 1024,
+        oldSpaceMb: (s.spacesKb.old_space ?? 0) / 1024,
+        newSpaceMb: (s.spacesKb.new_space ?? 0) / 1024,
         arrayBuffersMb: s.arrayBuffersKb / 1024,
         externalMb: s.externalKb / 1024,
         fds: s.fds,
         sessions: h.sessions,
         streams: h.listen_streams,
+        chunks: h.chunks,
         ...dataSizes(notes, state),
       });
     };
@@ -421,13 +436,19 @@ function report(r: PhaseResult): { flat: boolean; fits: Map<string, Fit> } {
       'calls',
       's',
       'RSS MB',
+      'anon',
+      'file',
+      'lazy free',
       'heap MB',
       'heap total MB',
+      'old space',
+      'new space',
       'array buffers MB',
       'external MB',
       'fds',
       'sessions',
       'streams',
+      'chunks',
       'notes MB',
       'index db MB',
       'wal MB',
@@ -437,13 +458,19 @@ function report(r: PhaseResult): { flat: boolean; fits: Map<string, Fit> } {
       s.calls.toLocaleString('en-US'),
       s.seconds.toFixed(0),
       s.rssMb.toFixed(0),
+      s.anonMb.toFixed(0),
+      s.fileMb.toFixed(0),
+      s.lazyFreeMb.toFixed(0),
       s.heapMb.toFixed(1),
       s.heapTotalMb.toFixed(0),
+      s.oldSpaceMb.toFixed(0),
+      s.newSpaceMb.toFixed(0),
       s.arrayBuffersMb.toFixed(1),
       s.externalMb.toFixed(1),
       String(s.fds),
       String(s.sessions),
       String(s.streams),
+      String(s.chunks),
       s.notesMb.toFixed(2),
       s.dbMb.toFixed(2),
       s.walMb.toFixed(1),

@@ -4,11 +4,11 @@
 // serveParent. Every child started here is killed if the parent exits first.
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { z } from 'zod';
 
 export const ReadyMsg = z.object({
@@ -32,6 +32,16 @@ const StatsMsg = z.object({
   arrayBuffersKb: z.number(),
   /** Open file descriptors (/proc/self/fd; -1 where there is none). */
   fds: z.number(),
+  /** RSS of anonymous memory and of mapped files (/proc/self/status; -1 where there is none). */
+  rssAnonKb: z.number(),
+  rssFileKb: z.number(),
+  /**
+   * Pages given back with MADV_FREE and not yet reclaimed (/proc/self/smaps_rollup): counted in
+   * RSS until the kernel needs them, so RSS stays at its high-water mark after a peak.
+   */
+  lazyFreeKb: z.number(),
+  /** Committed size of each V8 heap space (new_space, old_space, large_object_space, ...). */
+  spacesKb: z.record(z.string(), z.number()),
 });
 export type ChildStats = z.infer<typeof StatsMsg>;
 const ParentMsg = z.object({
@@ -80,11 +90,17 @@ export function serveParent(stop: () => Promise<void>): void {
       const mem = process.memoryUsage();
       const kb = (v: number) => Math.round(v / 1024);
       let fds = -1;
+      let status = '';
+      let rollup = '';
       try {
         fds = readdirSync('/proc/self/fd').length;
+        status = readFileSync('/proc/self/status', 'utf8');
+        rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
       } catch {
         // not Linux
       }
+      const field = (text: string, key: string) =>
+        Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? -1);
       send({
         type: 'stats',
         peakKb: process.resourceUsage().maxRSS,
@@ -95,6 +111,10 @@ export function serveParent(stop: () => Promise<void>): void {
         externalKb: kb(mem.external),
         arrayBuffersKb: kb(mem.arrayBuffers),
         fds,
+        rssAnonKb: field(status, 'RssAnon'),
+        rssFileKb: field(status, 'RssFile'),
+        lazyFreeKb: field(rollup, 'LazyFree'),
+        spacesKb: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, kb(sp.space_size)])),
       });
     } else if (m.data.type === 'heap-snapshot') {
       // After a full collection, so two snapshots differ by what stayed live, not by garbage.

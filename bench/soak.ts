@@ -36,7 +36,8 @@ const QUERIES = ['extract a tar archive', 'list open ports', 'git undo last comm
 const PAGE_CACHE_MB = 64;
 
 const PHASES = ['constant', 'growth'] as const;
-type Phase = (typeof PHASES)[number];
+/** 'readonly' (on demand): the constant phase with its writes replaced by reads, a control. */
+type Phase = (typeof PHASES)[number] | 'readonly';
 
 const { values } = parseArgs({
   options: {
@@ -48,8 +49,9 @@ const { values } = parseArgs({
 });
 const CALLS = Number(values.calls);
 if (!Number.isInteger(CALLS) || CALLS < 1000) throw new Error('--calls takes a whole number >= 1000');
-const RUN: readonly Phase[] = values.phase === 'both' ? PHASES : PHASES.filter((p) => p === values.phase);
-if (RUN.length === 0) throw new Error('--phase takes constant, growth or both');
+const RUN: readonly Phase[] =
+  values.phase === 'both' ? PHASES : [...PHASES, 'readonly' as const].filter((p) => p === values.phase);
+if (RUN.length === 0) throw new Error('--phase takes constant, growth, readonly or both');
 const SAMPLE_EVERY = Math.max(500, Math.floor(CALLS / 40));
 /**
  * Samples up to here are the warm-up: the page cache, the BM25 and query caches and V8's
@@ -211,7 +213,7 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
     // The constant phase's notes exist from the start, so its first writes replace text of the
     // same size instead of creating notes.
     const current: Array<Array<0 | 1>> = Array.from({ length: WORKERS }, () => Array<0 | 1>(OWN_NOTES).fill(0));
-    if (phase === 'constant') {
+    if (phase !== 'growth') {
       mkdirSync(join(notes, 'soak'));
       for (let w = 0; w < WORKERS; w++)
         for (let k = 0; k < OWN_NOTES; k++) writeFileSync(join(notes, 'soak', `w${w}-${k}.md`), variant(w, k, 0));
@@ -281,6 +283,10 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
         if (!(await c.call('write_note', { path, content: `line ${n} of worker ${w}\n`, mode: 'append' }))) errors++;
         return 'write_note append';
       }
+      if (phase === 'readonly') {
+        if (!(await c.call('read_note', { path }))) errors++;
+        return 'read_note (own)';
+      }
       const next: 0 | 1 = current[w]![k] === 0 ? 1 : 0;
       if (!(await c.call('write_note', { path, content: variant(w, k, next), mode: 'overwrite' }))) errors++;
       current[w]![k] = next;
@@ -294,6 +300,10 @@ async function runPhase(phase: Phase): Promise<PhaseResult> {
         const ok = await c.call('edit_note', { path, operations: [{ op: 'add_tags', tags: [`t${n % 7}`] }] });
         if (!ok) byKind['edit_note refused'] = (byKind['edit_note refused'] ?? 0) + 1;
         return 'edit_note add_tags';
+      }
+      if (phase === 'readonly') {
+        if (!(await c.call('read_note', { path }))) errors++;
+        return 'read_note (own)';
       }
       const [from, to] = current[w]![k] === 0 ? ['alpha', 'omega'] : ['omega', 'alpha'];
       const ok = await c.call('edit_note', {

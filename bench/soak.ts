@@ -14,7 +14,8 @@
 //   npm run bench:soak                                      100,000 calls per phase
 //   npm run bench:soak -- --calls 20000 --phase constant    a short run of one phase
 //   ... --heap-snapshots DIR    the daemon's heap after the warm-up and at the end (slow)
-import { cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+//   ... --malloc /usr/lib/x86_64-linux-gnu/libjemalloc.so.2    the daemon on jemalloc
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,6 +46,11 @@ const { values } = parseArgs({
     phase: { type: 'string', default: 'both' },
     /** Write the daemon's heap after the warm-up and after the run here, to diff what stayed. */
     'heap-snapshots': { type: 'string' },
+    /**
+     * Run the daemon on another malloc (LD_PRELOAD of this library, e.g. jemalloc): a slope that
+     * goes away is memory glibc keeps after a peak, not memory the daemon holds.
+     */
+    malloc: { type: 'string' },
   },
 });
 const CALLS = Number(values.calls);
@@ -510,6 +516,17 @@ function report(r: PhaseResult): { flat: boolean; fits: Map<string, Fit> } {
     `data on disk per 10k calls: ${data.map(([n]) => `${n} ${signed(fits.get(n)!.perTenK)} MB`).join(', ')} ` +
       `(index db at the end ${r.samples.at(-1)?.dbMb.toFixed(1)} MB, page cache bound ${PAGE_CACHE_MB} MiB)`,
   );
+  // Where an RSS slope lives: V8's committed heap, what is freed lazily, or the rest of the
+  // anonymous memory (malloc, onnxruntime, SQLite, the HNSW worker), or mapped files.
+  const parts: Array<[string, (s: Sample) => number]> = [
+    ['V8 committed heap', (s) => s.heapTotalMb],
+    ['anonymous outside the V8 heap', (s) => s.anonMb - s.heapTotalMb],
+    ['lazily freed', (s) => s.lazyFreeMb],
+    ['mapped files', (s) => s.fileMb],
+  ];
+  console.log(
+    `RSS parts per 10k calls: ${parts.map(([n, f]) => `${n} ${signed(fit(r.samples, f).perTenK)} MB`).join(', ')}`,
+  );
   const last = r.samples.at(-1);
   console.log(
     `after the run: ${last?.sessions} sessions, ${last?.streams} listen streams open (target 0 and 0 once clients ` +
@@ -520,13 +537,20 @@ function report(r: PhaseResult): { flat: boolean; fits: Map<string, Fit> } {
 }
 
 async function main(): Promise<void> {
+  const malloc = values.malloc;
+  if (malloc !== undefined) {
+    if (!existsSync(malloc)) throw new Error(`--malloc: no such library ${malloc}`);
+    // Forked children inherit the environment: the daemon starts on this allocator.
+    process.env.LD_PRELOAD = malloc;
+  }
   const cpu = cpus();
   console.log(`# notes-mcp soak, ${new Date().toISOString()}`);
   console.log(
     `machine: ${cpu.length} cores, node ${process.version}, load average ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}; ${CALLS.toLocaleString('en-US')} calls per phase, ${WORKERS} workers, each client replaced every ` +
-      `${CALLS_PER_SESSION} calls, eras alternating; ${NOTES} tldr pages and ${WORKERS * OWN_NOTES} written notes`,
+      `${CALLS_PER_SESSION} calls, eras alternating; ${NOTES} tldr pages and ${WORKERS * OWN_NOTES} written notes; ` +
+      `malloc ${malloc ?? "the system's"}`,
   );
   console.log('');
   const results = new Map<Phase, { flat: boolean; fits: Map<string, Fit> }>();

@@ -47,6 +47,8 @@ export type ChildStats = z.infer<typeof StatsMsg>;
 const ParentMsg = z.object({
   type: z.enum(['stats', 'stop', 'profile-start', 'profile-stop', 'heap-snapshot']),
   dir: z.string().optional(),
+  /** Collect as V8 does before running out of memory (compacting, handing free pages back). */
+  reduce: z.boolean().optional(),
 });
 const ProfiledMsg = z.object({ type: z.literal('profiled'), file: z.string() });
 
@@ -84,8 +86,12 @@ export function serveParent(stop: () => Promise<void>): void {
     if (!m.success) return;
     if (m.data.type === 'stats') {
       // A child started with --expose-gc (the soak) is sampled after a full collection, so
-      // its heap figures are what is live, not what the collector has not reached yet.
-      (globalThis as { gc?: () => void }).gc?.();
+      // its heap figures are what is live, not what the collector has not reached yet. A full
+      // collection keeps the freed pages resident for reuse (RSS stays at its peak); the
+      // memory-reducing one gives them back, so RSS is then what the process holds.
+      const gc = (globalThis as { gc?: (o?: object) => void }).gc;
+      if (m.data.reduce) gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+      else gc?.();
       const cpu = process.cpuUsage();
       const mem = process.memoryUsage();
       const kb = (v: number) => Math.round(v / 1024);
@@ -153,8 +159,8 @@ export function serveParent(stop: () => Promise<void>): void {
 export interface Child {
   proc: ChildProcess;
   ready: Ready;
-  /** Peak and current RSS, and CPU time used so far (all threads). */
-  stats(): Promise<ChildStats>;
+  /** Peak and current RSS, and CPU time used so far (all threads); reduce: see ParentMsg. */
+  stats(opts?: { reduce?: boolean }): Promise<ChildStats>;
   stop(): Promise<number | null>;
   /** Profile the child's main thread until `profileStop`, which returns the file written. */
   profileStart(): void;
@@ -192,8 +198,8 @@ export async function startChild(label: string, file: string, args: string[], ex
   return {
     proc,
     ready,
-    stats: () => {
-      proc.send({ type: 'stats' });
+    stats: (opts) => {
+      proc.send({ type: 'stats', ...opts });
       return next(StatsMsg);
     },
     profileStart: () => proc.send({ type: 'profile-start' }),

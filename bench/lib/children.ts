@@ -4,10 +4,11 @@
 // serveParent. Every child started here is killed if the parent exits first.
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { z } from 'zod';
 
 export const ReadyMsg = z.object({
@@ -31,11 +32,23 @@ const StatsMsg = z.object({
   arrayBuffersKb: z.number(),
   /** Open file descriptors (/proc/self/fd; -1 where there is none). */
   fds: z.number(),
+  /** RSS of anonymous memory and of mapped files (/proc/self/status; -1 where there is none). */
+  rssAnonKb: z.number(),
+  rssFileKb: z.number(),
+  /**
+   * Pages given back with MADV_FREE and not yet reclaimed (/proc/self/smaps_rollup): counted in
+   * RSS until the kernel needs them, so RSS stays at its high-water mark after a peak.
+   */
+  lazyFreeKb: z.number(),
+  /** Committed size of each V8 heap space (new_space, old_space, large_object_space, ...). */
+  spacesKb: z.record(z.string(), z.number()),
 });
 export type ChildStats = z.infer<typeof StatsMsg>;
 const ParentMsg = z.object({
-  type: z.enum(['stats', 'stop', 'profile-start', 'profile-stop']),
+  type: z.enum(['stats', 'stop', 'profile-start', 'profile-stop', 'heap-snapshot']),
   dir: z.string().optional(),
+  /** Collect as V8 does before running out of memory (compacting, handing free pages back). */
+  reduce: z.boolean().optional(),
 });
 const ProfiledMsg = z.object({ type: z.literal('profiled'), file: z.string() });
 
@@ -73,17 +86,27 @@ export function serveParent(stop: () => Promise<void>): void {
     if (!m.success) return;
     if (m.data.type === 'stats') {
       // A child started with --expose-gc (the soak) is sampled after a full collection, so
-      // its heap figures are what is live, not what the collector has not reached yet.
-      (globalThis as { gc?: () => void }).gc?.();
+      // its heap figures are what is live, not what the collector has not reached yet. A full
+      // collection keeps the freed pages resident for reuse (RSS stays at its peak); the
+      // memory-reducing one gives them back, so RSS is then what the process holds.
+      const gc = (globalThis as { gc?: (o?: object) => void }).gc;
+      if (m.data.reduce) gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+      else gc?.();
       const cpu = process.cpuUsage();
       const mem = process.memoryUsage();
       const kb = (v: number) => Math.round(v / 1024);
       let fds = -1;
+      let status = '';
+      let rollup = '';
       try {
         fds = readdirSync('/proc/self/fd').length;
+        status = readFileSync('/proc/self/status', 'utf8');
+        rollup = readFileSync('/proc/self/smaps_rollup', 'utf8');
       } catch {
         // not Linux
       }
+      const field = (text: string, key: string) =>
+        Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? -1);
       send({
         type: 'stats',
         peakKb: process.resourceUsage().maxRSS,
@@ -94,7 +117,16 @@ export function serveParent(stop: () => Promise<void>): void {
         externalKb: kb(mem.external),
         arrayBuffersKb: kb(mem.arrayBuffers),
         fds,
+        rssAnonKb: field(status, 'RssAnon'),
+        rssFileKb: field(status, 'RssFile'),
+        lazyFreeKb: field(rollup, 'LazyFree'),
+        spacesKb: Object.fromEntries(getHeapSpaceStatistics().map((sp) => [sp.space_name, kb(sp.space_size)])),
       });
+    } else if (m.data.type === 'heap-snapshot') {
+      // After a full collection, so two snapshots differ by what stayed live, not by garbage.
+      (globalThis as { gc?: () => void }).gc?.();
+      const file = writeHeapSnapshot(join(m.data.dir ?? tmpdir(), `daemon-${Date.now()}.heapsnapshot`));
+      send({ type: 'profiled', file });
     } else if (m.data.type === 'profile-start') {
       // Main thread only, and only while requests are measured (not the index load).
       profiler = new Session();
@@ -127,12 +159,14 @@ export function serveParent(stop: () => Promise<void>): void {
 export interface Child {
   proc: ChildProcess;
   ready: Ready;
-  /** Peak and current RSS, and CPU time used so far (all threads). */
-  stats(): Promise<ChildStats>;
+  /** Peak and current RSS, and CPU time used so far (all threads); reduce: see ParentMsg. */
+  stats(opts?: { reduce?: boolean }): Promise<ChildStats>;
   stop(): Promise<number | null>;
   /** Profile the child's main thread until `profileStop`, which returns the file written. */
   profileStart(): void;
   profileStop(dir: string): Promise<string>;
+  /** Write a heap snapshot of the child into dir; resolves to the file written. */
+  heapSnapshot(dir: string): Promise<string>;
 }
 
 /** Fork `file` with `args` and wait for its ready message. */
@@ -164,13 +198,17 @@ export async function startChild(label: string, file: string, args: string[], ex
   return {
     proc,
     ready,
-    stats: () => {
-      proc.send({ type: 'stats' });
+    stats: (opts) => {
+      proc.send({ type: 'stats', ...opts });
       return next(StatsMsg);
     },
     profileStart: () => proc.send({ type: 'profile-start' }),
     profileStop: async (dir) => {
       proc.send({ type: 'profile-stop', dir });
+      return (await next(ProfiledMsg)).file;
+    },
+    heapSnapshot: async (dir) => {
+      proc.send({ type: 'heap-snapshot', dir });
       return (await next(ProfiledMsg)).file;
     },
     stop: async () => {

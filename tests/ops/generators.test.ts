@@ -97,13 +97,16 @@ test('the daemon plist carries the launchd keys the ops kit relies on, with abso
   const layout = resolveLayout(DAEMON);
   const p = checkJobPlist(instancePlist(layout), 'com.notes-mcp.default');
   const args = stringArray(p.ProgramArguments);
-  assert.deepEqual(args.slice(-3), [
+  assert.deepEqual(args.slice(-4), [
     '/opt/homebrew/opt/node@24/bin/node',
+    // A capped young generation: the steady RSS budget (bench/README.md, Memory).
+    '--max-semi-space-size=16',
     // The instance's own pin: another instance's upgrade never changes what this one runs.
     '/opt/notes-mcp/instances/default/current/bin/notes-mcp.js',
     'serve',
   ]);
-  for (const a of args.slice(4)) assert.ok(isAbsolute(a) || a === 'serve', `${a} must be absolute`);
+  for (const a of args.slice(4))
+    assert.ok(isAbsolute(a) || a === 'serve' || a.startsWith('--max-semi-space-size='), `${a} must be absolute`);
   assert.equal(p.UserName, '_notesmcp');
   assert.equal(p.RunAtLoad, true);
   assert.equal(p.KeepAlive, true);

@@ -47,6 +47,8 @@ class WordTable {
   slotOf = new Int32Array(0);
   slotStamp = new Uint32Array(0);
   stamp = 0;
+  /** Scratch for one scoring pass, kept between passes (grown, never shrunk): its cosines. */
+  sims = new Float32Array(8 * 1024);
   /** Per owner, the background embedding of its chunks' words (running or done). */
   warmed = new WeakMap<object, Promise<void>>();
   /** Queries score one at a time: a clear() during another's embed would mix up its ids. */
@@ -218,7 +220,9 @@ async function scoreNow(
   }
   const { slotOf, slotStamp, stamp } = table;
   let rows = 0;
-  let sims = new Float32Array(Q * 1024);
+  // Reused across calls: a fresh one was 30-60 KB of garbage per hybrid query.
+  if (table.sims.length < Q * 1024) table.sims = new Float32Array(Q * 1024);
+  let sims = table.sims;
   const best = new Float32Array(Q);
   for (let c = 0; c < ids.length; c++) {
     best.fill(0);
@@ -236,6 +240,7 @@ async function scoreNow(
           const grown = new Float32Array(sims.length * 2);
           grown.set(sims);
           sims = grown;
+          table.sims = grown;
         }
         wordCosines(kern, w * dims, sims, row * Q);
         for (let q = 0; q < Q; q++) if (qIds[q] === w) sims[row * Q + q] = 1;

@@ -3,7 +3,7 @@
 // to src/search/ can be shown to cost less and to return the same hits. The queries are
 // bench:mcp's (the eval questions in four spellings, k 8, one per note); the index is
 // bench:mcp's cached tldr-en index (run `npm run bench:mcp -- --quick` once to build it).
-//   npm run bench:mcp-search [-- --rounds 3]
+//   npm run bench:mcp-search [-- --rounds 3] [-- --late-depth 40]   (late interaction on fewer passages)
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -20,8 +20,12 @@ import { search, warmSearch } from '../src/search/index.ts';
 import { QUESTIONS_FILE } from './lib/paths.ts';
 import { CACHE_ROOT } from './mcp/plan.ts';
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({
+  options: { rounds: { type: 'string', default: '3' }, 'late-depth': { type: 'string' } },
+});
 const rounds = z.coerce.number().int().min(1).max(20).parse(values.rounds);
+const lateDepth = z.coerce.number().int().min(1).max(400).optional().parse(values['late-depth']);
+const fusion = lateDepth === undefined ? {} : { fusion: { lateDepth } };
 
 const qs = z
   .array(z.object({ q: z.string().min(1) }))
@@ -57,7 +61,7 @@ async function pass(): Promise<{ cpu: number; main: number; gc: number; digest: 
   const c0 = process.cpuUsage();
   const m0 = process.threadCpuUsage();
   for (const q of queries) {
-    const r = await search(index, q, { k: 8, onePerNote: true });
+    const r = await search(index, q, { k: 8, onePerNote: true, ...fusion });
     hash.update(JSON.stringify([r.hits, r.hasMore, r.nextOffset]));
   }
   const c = process.cpuUsage(c0);
@@ -75,7 +79,7 @@ async function pass(): Promise<{ cpu: number; main: number; gc: number; digest: 
 
 await pass(); // JIT and query vectors of this order: every measured pass embeds as the first did
 console.log(
-  `search() in process on ${index.status().chunks} chunks, ${queries.length} queries a pass, k 8, one per note; ` +
+  `search() in process on ${index.status().chunks} chunks, ${queries.length} queries a pass, k 8, one per note${lateDepth === undefined ? '' : `, late interaction on the top ${lateDepth}`}; ` +
     `load average ${loadavg()
       .map((l) => l.toFixed(2))
       .join(' ')}`,

@@ -13,6 +13,7 @@ import {
   warmSearch,
 } from '../../src/search/index.ts';
 import { lateScores, passageWords, wordCosines } from '../../src/search/late.ts';
+import { layQueries, simdCosines } from '../../src/search/simd.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { openTestIndex, sharedEmbedder, testConfig, tldrVault, writeNotes } from '../helpers/vault.ts';
 
@@ -48,6 +49,39 @@ test('word cosines, eight query words per pass, equal the plain loop bit for bit
       }
     }
     assert.deepEqual([...got], [...want], `${Q} query words`);
+  }
+});
+
+test('word cosines in WebAssembly SIMD equal the plain loop bit for bit for 1 to 19 query words', () => {
+  // Node 24 runs WebAssembly SIMD: no kernel here is a failure, not a reason to skip.
+  const simd = simdCosines();
+  assert.ok(simd, 'WebAssembly SIMD kernel available');
+  let seed = 11;
+  const next = () => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed / 2 ** 31 - 0.5;
+  };
+  const dims = 100;
+  const words = 37;
+  const vecs = Float32Array.from({ length: words * dims }, next);
+  for (let Q = 1; Q <= 19; Q++) {
+    const rows = Float32Array.from({ length: Q * dims }, next);
+    const stride = Q + (Q & 1);
+    simd.reserve(stride, words, dims);
+    assert.equal(layQueries(rows, Q, dims, simd.q), stride);
+    simd.words.set(vecs);
+    simd.run(stride, words, dims);
+    const got: number[] = [];
+    const want: number[] = [];
+    for (let w = 0; w < words; w++) {
+      for (let q = 0; q < Q; q++) {
+        let d = 0;
+        for (let i = 0; i < dims; i++) d += rows[q * dims + i]! * vecs[w * dims + i]!;
+        want.push(Math.fround(d));
+        got.push(simd.out[w * stride + q]!);
+      }
+    }
+    assert.deepEqual(got, want, `${Q} query words`);
   }
 });
 

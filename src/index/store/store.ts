@@ -72,18 +72,7 @@ export class Store extends StoreReads {
     const s = this.stmts;
     return this.transaction((): ReplaceResult => {
       const existing = s.noteIdByPath.get(note.path);
-      const row = {
-        path: note.path,
-        diskPath: note.diskPath,
-        hash: note.hash,
-        size: note.size,
-        mtimeMs: note.mtimeMs,
-        title: note.title,
-        tags: JSON.stringify(note.tags),
-        aliases: JSON.stringify(note.aliases),
-        frontMatter: JSON.stringify(note.frontMatter),
-        indexedAt: Date.now(),
-      };
+      const row = noteRow(note);
       let noteId: number;
       const removed: number[] = [];
       if (existing) {
@@ -177,18 +166,7 @@ export class Store extends StoreReads {
     slice = 400,
   ): Promise<ReplaceResult> {
     const s = this.stmts;
-    const row = {
-      path: note.path,
-      diskPath: note.diskPath,
-      hash: note.hash,
-      size: note.size,
-      mtimeMs: note.mtimeMs,
-      title: note.title,
-      tags: JSON.stringify(note.tags),
-      aliases: JSON.stringify(note.aliases),
-      frontMatter: JSON.stringify(note.frontMatter),
-      indexedAt: Date.now(),
-    };
+    const row = noteRow(note);
     const pending = { ...row, hash: '', size: -1 };
     const removed: number[] = [];
     const { noteId, created } = this.transaction(() => {
@@ -262,4 +240,20 @@ export class Store extends StoreReads {
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** A note's row as the notes table stores it, stamped with the time it was indexed. */
+function noteRow(note: NoteInput) {
+  return {
+    path: note.path,
+    diskPath: note.diskPath,
+    hash: note.hash,
+    size: note.size,
+    mtimeMs: note.mtimeMs,
+    title: note.title,
+    tags: JSON.stringify(note.tags),
+    aliases: JSON.stringify(note.aliases),
+    frontMatter: JSON.stringify(note.frontMatter),
+    indexedAt: Date.now(),
+  };
 }

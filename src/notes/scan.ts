@@ -86,6 +86,19 @@ function statNote(realRoot: string, f: Found): NoteFile | null {
   }
 }
 
+/**
+ * Of two files whose names differ only in Unicode form (possible on Linux, not on APFS), the
+ * one spelled in NFC is the note, as read_note and the writers resolve a path (they try the NFC
+ * spelling first): otherwise search could show one file's text and read_note the other's. Past
+ * that, the disk spelling decides, so the choice never depends on readdir order.
+ */
+function twinOrder(a: NoteFile, b: NoteFile): number {
+  const an = a.absPath.endsWith(a.path);
+  const bn = b.absPath.endsWith(b.path);
+  if (an !== bn) return an ? -1 : 1;
+  return a.absPath < b.absPath ? -1 : a.absPath > b.absPath ? 1 : 0;
+}
+
 async function toNotes(realRoot: string, found: readonly Found[]): Promise<NoteFile[]> {
   const notes: NoteFile[] = [];
   for (let i = 0; i < found.length; i++) {
@@ -93,7 +106,7 @@ async function toNotes(realRoot: string, found: readonly Found[]): Promise<NoteF
     if (n) notes.push(n);
     if (i % STAT_SLICE === STAT_SLICE - 1) await yieldToLoop();
   }
-  notes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  notes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : twinOrder(a, b)));
   const unique: NoteFile[] = [];
   for (const n of notes) if (unique[unique.length - 1]?.path !== n.path) unique.push(n);
   return unique;
@@ -103,7 +116,7 @@ async function toNotes(realRoot: string, found: readonly Found[]): Promise<NoteF
  * Every note under `root`: Markdown files matching the include globs and not the excludes,
  * outside hidden folders, node_modules and skipDirs. Symlinked folders are not entered;
  * a symlinked note counts when its real path is a file inside the real root. Sorted by path;
- * when NFC and NFD spellings of one name both exist, the first is kept.
+ * when NFC and NFD spellings of one name both exist, the NFC one is kept (twinOrder).
  */
 export async function scanNotes(
   root: string,

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { scanNotes, TEMP_PREFIX } from '../../src/notes/index.ts';
+import { readNote, scanNotes, TEMP_PREFIX } from '../../src/notes/index.ts';
 import { tempDir, unpackCorpus } from '../helpers/tmp.ts';
 
 function put(root: string, rel: string, text = `# ${rel}\n`): void {
@@ -116,6 +116,22 @@ test('NFD names on disk are reported as NFC paths, once', async (t) => {
   // Both spellings side by side (possible on Linux): one note.
   put(root, 'R\u00e9sum\u00e9/caf\u00e9.md');
   assert.equal((await scanNotes(root, ALL)).length, 1);
+});
+
+test('twin names in NFC and NFD: the NFC file is the note, as read_note resolves it, in either order', async (t) => {
+  for (const first of ['nfc', 'nfd'] as const) {
+    const root = tempDir(t);
+    const write = (form: 'nfc' | 'nfd') =>
+      writeFileSync(join(root, form === 'nfc' ? 'caf\u00e9.md' : 'cafe\u0301.md'), `# ${form}\n`);
+    write(first);
+    write(first === 'nfc' ? 'nfd' : 'nfc');
+    const found = await scanNotes(root, ALL);
+    assert.deepEqual(
+      found.map((n) => [n.path, n.absPath]),
+      [['caf\u00e9.md', join(root, 'caf\u00e9.md')]],
+    );
+    assert.equal((await readNote(root, 'caf\u00e9.md')).content, '# nfc\n');
+  }
 });
 
 test('tldr-all: every page found', { timeout: 120_000 }, async (t) => {

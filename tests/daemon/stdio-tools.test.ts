@@ -53,10 +53,12 @@ for (const era of ['2025', '2026'] as const) {
       assert.equal(r.isError, true, name);
       assert.match(JSON.stringify(r.content), re);
     };
-    // The initial index runs in the background: wait until backlinks are known.
+    // The initial index runs in the background: until it has the alias, "Start" is not found;
+    // wait until it resolves and backlinks are known.
     let home: Record<string, unknown> = {};
-    for (let i = 0; i < 100; i++) {
-      home = await ok('read_note', { path: 'Start' });
+    for (let i = 0; i < 200; i++) {
+      const r = await call('read_note', { path: 'Start' });
+      if (r.isError !== true) home = r.structuredContent as Record<string, unknown>;
       if (Number(home.backlinks_total) > 0) break;
       await new Promise((r) => setTimeout(r, 100));
     }

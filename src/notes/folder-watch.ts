@@ -94,6 +94,9 @@ export class FolderTree {
       // and made again at once: the file system reuses the number), whose watch is gone.
       if (known && !renamed && known.dev === st.dev && known.ino === st.ino) return;
       if (known) this.#drop(rel, abs);
+      // A folder where no folder was watched may have replaced a note of the same name
+      // (x.md deleted, then a folder x.md made or moved there): that note is gone.
+      else this.#h.event('unlink', abs);
       if (!this.#h.isSkippedDir(rel)) await this.#addTree(rel, abs, true);
       return;
     }

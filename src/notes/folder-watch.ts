@@ -1,6 +1,6 @@
-import { type FSWatcher, lstatSync, type Stats, statSync, watch } from 'node:fs';
+import { type FSWatcher, lstatSync, readlinkSync, realpathSync, type Stats, statSync, watch } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 // One fs.watch per folder, none per file. The watcher library this replaces kept a stats
 // object and a path for every file it saw (about 68 MB of RSS on tldr-all's 38k notes); a
@@ -44,6 +44,12 @@ export class FolderTree {
   /** Events are handled one at a time, in the order they came: a folder's add awaits readdir. */
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  /**
+   * Links to files, by the root-relative path of what they point at: a note that is a link
+   * gets no event when its target changes or goes, so the target's events are passed on.
+   */
+  readonly #links = new Map<string, Set<string>>();
+  #realRoot = '';
 
   constructor(root: string, hooks: FolderTreeHooks) {
     this.#root = root;
@@ -52,6 +58,7 @@ export class FolderTree {
 
   /** Watch the root and every folder below it; resolves once all are watched. */
   async start(): Promise<void> {
+    this.#realRoot = realpathSync(this.#root);
     await this.#addTree('', this.#root, false);
   }
 
@@ -101,7 +108,37 @@ export class FolderTree {
       return;
     }
     if (known) this.#drop(rel, abs);
+    if (st?.isSymbolicLink()) this.#noteLink(abs);
     this.#h.event(st ? 'change' : 'unlink', abs);
+    this.#linksTo(rel, false);
+  }
+
+  #noteLink(abs: string): void {
+    let target: string;
+    try {
+      target = realpathSync(abs);
+    } catch {
+      try {
+        target = resolve(dirname(abs), readlinkSync(abs)); // dangling: where it will point once made
+      } catch {
+        return;
+      }
+    }
+    const r = relative(isAbsolute(target) && target.startsWith(this.#realRoot) ? this.#realRoot : this.#root, target);
+    if (r === '' || r.startsWith('..') || isAbsolute(r)) return; // outside the root: never a note
+    const key = sep === '/' ? r : r.split(sep).join('/');
+    const set = this.#links.get(key) ?? new Set<string>();
+    set.add(abs);
+    this.#links.set(key, set);
+  }
+
+  /** Pass a change of `rel` (or, with `under`, of anything below it) on to the links to it. */
+  #linksTo(rel: string, under: boolean): void {
+    if (this.#links.size === 0) return;
+    for (const [target, links] of this.#links) {
+      if (target !== rel && !(under && target.startsWith(`${rel}/`))) continue;
+      for (const l of links) if (!this.#h.isIgnored(l)) this.#h.event('change', l);
+    }
   }
 
   /** Watch `abs` and the folders below it, breadth first; then announce it when `announce`. */
@@ -117,13 +154,17 @@ export class FolderTree {
         continue; // gone or unreadable meanwhile: its parent's watch reports what happened
       }
       for (const e of entries) {
+        if (e.isSymbolicLink()) this.#noteLink(join(d.abs, e.name));
         if (!e.isDirectory()) continue;
         const childAbs = join(d.abs, e.name);
         const childRel = this.#h.rel(childAbs);
         if (childRel !== null && !this.#h.isSkippedDir(childRel)) level.push({ rel: childRel, abs: childAbs });
       }
     }
-    if (announce && !this.#closed) this.#h.event('addDir', abs);
+    if (announce && !this.#closed) {
+      this.#h.event('addDir', abs);
+      this.#linksTo(rel, true);
+    }
   }
 
   #watch(rel: string, abs: string): boolean {
@@ -164,5 +205,6 @@ export class FolderTree {
       }
     }
     this.#h.event('unlinkDir', abs);
+    this.#linksTo(rel, true);
   }
 }

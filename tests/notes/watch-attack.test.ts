@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { type ChangeBatch, watchNotes } from '../../src/notes/index.ts';
@@ -144,5 +144,40 @@ test('git checkout of many files at once', T, async (t) => {
   git('checkout', '-q', 'master');
   await m.agrees();
   git('checkout', '-q', 'two');
+  await m.agrees();
+});
+
+test('a note that is a symlink to a note whose target is deleted', T, async (t) => {
+  const m = await mirror(t, (r) => {
+    put(r, 't.md');
+    symlinkSync('t.md', join(r, 'link.md'));
+  });
+  unlinkSync(join(m.root, 't.md'));
+  await m.agrees();
+});
+
+// Not fixed: the root's watch follows the old folder's inode and nothing notices the new one
+// (needs the root's own events, or a poll while it is missing). Left as todo for the integrator.
+test('the notes folder itself swapped for a new one (mv notes notes.old; mkdir notes)', {
+  ...T,
+  todo: 'the watcher keeps watching the old folder',
+}, async (t) => {
+  const m = await mirror(t, (r) => put(r, 'old.md'));
+  renameSync(m.root, `${m.root}.old`);
+  mkdirSync(m.root);
+  put(m.root, 'new.md');
+  await m.agrees();
+  put(m.root, 'later.md');
+  await m.agrees();
+});
+
+test('a link note whose target folder is removed, then whose target comes back', T, async (t) => {
+  const m = await mirror(t, (r) => {
+    put(r, 'd/t.md');
+    symlinkSync('d/t.md', join(r, 'link.md'));
+  });
+  rmSync(join(m.root, 'd'), { recursive: true });
+  await m.agrees();
+  put(m.root, 'd/t.md');
   await m.agrees();
 });

@@ -181,3 +181,48 @@ test('a link note whose target folder is removed, then whose target comes back',
   put(m.root, 'd/t.md');
   await m.agrees();
 });
+
+test('a folder replaced by a link to a folder, and the link by a folder again', T, async (t) => {
+  const m = await mirror(t, (r) => {
+    put(r, 'f/a.md');
+    put(r, 'g/b.md');
+  });
+  rmSync(join(m.root, 'f'), { recursive: true });
+  symlinkSync('g', join(m.root, 'f'));
+  await m.agrees();
+  unlinkSync(join(m.root, 'f'));
+  put(m.root, 'f/c.md');
+  await m.agrees();
+});
+
+test('folders moved into and out of hidden and skipped folders', T, async (t) => {
+  const m = await mirror(t, (r) => {
+    put(r, 'keep/a/x.md');
+    put(r, 'keep/b/y.md');
+    mkdirSync(join(r, '.trash'));
+    mkdirSync(join(r, 'node_modules'));
+  });
+  renameSync(join(m.root, 'keep/a'), join(m.root, '.trash/a'));
+  renameSync(join(m.root, 'keep/b'), join(m.root, 'node_modules/b'));
+  await m.agrees();
+  renameSync(join(m.root, '.trash/a'), join(m.root, 'a'));
+  renameSync(join(m.root, 'node_modules/b'), join(m.root, 'keep/b'));
+  await m.agrees();
+  put(m.root, 'a/late.md');
+  await m.agrees();
+});
+
+test('a note and a folder swap names; notes renamed to and from other extensions', T, async (t) => {
+  const m = await mirror(t, (r) => {
+    put(r, 'n.md');
+    put(r, 'dir/in.md');
+    put(r, 'plain.txt', 'x');
+  });
+  renameSync(join(m.root, 'n.md'), join(m.root, 'tmp'));
+  renameSync(join(m.root, 'dir'), join(m.root, 'n.md'));
+  renameSync(join(m.root, 'tmp'), join(m.root, 'dir'));
+  renameSync(join(m.root, 'plain.txt'), join(m.root, 'plain.md'));
+  await m.agrees();
+  renameSync(join(m.root, 'plain.md'), join(m.root, 'plain.txt'));
+  await m.agrees();
+});

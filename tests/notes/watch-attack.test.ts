@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { type ChangeBatch, watchNotes } from '../../src/notes/index.ts';
@@ -225,4 +225,22 @@ test('a note and a folder swap names; notes renamed to and from other extensions
   await m.agrees();
   renameSync(join(m.root, 'plain.md'), join(m.root, 'plain.txt'));
   await m.agrees();
+});
+
+// Not fixed: the kernel queues at most max_queued_events per inotify instance; past that it
+// drops events and says so with IN_Q_OVERFLOW, which libuv discards (its wd is -1), so fs.watch
+// never learns it missed anything. A stalled event loop (here spawnSync; in the daemon any long
+// synchronous step) during a burst loses notes until the next restart. Needs a rescan safety net.
+test('a burst larger than the inotify queue while the event loop is busy', {
+  ...T,
+  todo: 'fs.watch on Linux drops IN_Q_OVERFLOW silently',
+}, async (t) => {
+  const max = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
+  const m = await mirror(t, (r) => mkdirSync(join(r, 'burst')));
+  const n = Math.ceil(max / 2) + 2000; // each file: IN_CREATE and IN_MODIFY
+  execFileSync(process.execPath, [
+    '-e',
+    `const fs=require('node:fs');for(let i=0;i<${n};i++)fs.writeFileSync(${JSON.stringify(join(m.root, 'burst'))}+'/n'+i+'.md','# '+i+'\\n')`,
+  ]);
+  await m.agrees(20_000);
 });

@@ -1,4 +1,13 @@
-import { type FSWatcher, lstatSync, readlinkSync, realpathSync, type Stats, statSync, watch } from 'node:fs';
+import {
+  type FSWatcher,
+  lstatSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  type Stats,
+  statSync,
+  watch,
+} from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
@@ -28,6 +37,19 @@ interface Watched {
   w: FSWatcher;
 }
 
+/**
+ * Events one inotify instance queues before the kernel drops the rest (Linux; 0 elsewhere).
+ * libuv discards the IN_Q_OVERFLOW event that says so, so a full queue is inferred from its size.
+ */
+function inotifyQueueLimit(): number {
+  if (process.platform !== 'linux') return 0;
+  try {
+    return Number.parseInt(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'), 10) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 function lstatOrUndefined(abs: string, follow = false): Stats | undefined {
   try {
     return (follow ? statSync : lstatSync)(abs, { throwIfNoEntry: false });
@@ -50,6 +72,9 @@ export class FolderTree {
    */
   readonly #links = new Map<string, Set<string>>();
   #realRoot = '';
+  /** Events seen in this turn of the event loop, all read from the kernel's queue at once. */
+  #burst = 0;
+  readonly #queueLimit = inotifyQueueLimit();
 
   constructor(root: string, hooks: FolderTreeHooks) {
     this.#root = root;
@@ -79,6 +104,11 @@ export class FolderTree {
 
   #onEvent(dirAbs: string, type: string, name: string | null): void {
     if (this.#closed) return;
+    if (this.#queueLimit > 0) {
+      if (this.#burst++ === 0) setImmediate(() => (this.#burst = 0));
+      // A queue read full (the loop was busy during a burst): events past it were dropped.
+      if (this.#burst === this.#queueLimit - 16) this.#enqueue(() => this.#rescan());
+    }
     if (name === null) {
       // No name (not seen on Linux, macOS or Windows, allowed by the API): read the folder again.
       this.#enqueue(() => this.#addTree(this.#h.rel(dirAbs) ?? '', dirAbs, true));
@@ -139,6 +169,32 @@ export class FolderTree {
       if (target !== rel && !(under && target.startsWith(`${rel}/`))) continue;
       for (const l of links) if (!this.#h.isIgnored(l)) this.#h.event('change', l);
     }
+  }
+
+  /** After events were lost: watch what is unwatched, and have every top-level entry read again. */
+  async #rescan(): Promise<void> {
+    this.#h.error(new Error('the file event queue overflowed: reading the notes folder again'));
+    await this.#addTree('', this.#root, false);
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(this.#root, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    const seen = new Set<string>();
+    for (const e of entries) {
+      const abs = join(this.#root, e.name);
+      const rel = this.#h.rel(abs);
+      if (rel === null || this.#h.isIgnored(abs)) continue;
+      seen.add(rel);
+      if (this.#dirs.has(rel)) {
+        // The indexer drops what is under a removed folder and not found again by the scan.
+        this.#h.event('unlinkDir', abs);
+        this.#h.event('addDir', abs);
+      } else this.#h.event('change', abs);
+    }
+    for (const [rel, d] of [...this.#dirs])
+      if (rel !== '' && !rel.includes('/') && !seen.has(rel)) this.#drop(rel, d.abs);
   }
 
   /** Watch `abs` and the folders below it, breadth first; then announce it when `announce`. */

@@ -9,7 +9,7 @@ import {
   watch,
 } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 // One fs.watch per folder, none per file. The watcher library this replaces kept a stats
 // object and a path for every file it saw (about 68 MB of RSS on tldr-all's 38k notes); a
@@ -75,6 +75,9 @@ export class FolderTree {
   /** Events seen in this turn of the event loop, all read from the kernel's queue at once. */
   #burst = 0;
   readonly #queueLimit = inotifyQueueLimit();
+  /** Files directly in the root: what to remove if the root itself is replaced. */
+  readonly #rootFiles = new Set<string>();
+  #rootTimer: NodeJS.Timeout | undefined;
 
   constructor(root: string, hooks: FolderTreeHooks) {
     this.#root = root;
@@ -94,6 +97,7 @@ export class FolderTree {
 
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#rootTimer);
     for (const d of this.#dirs.values()) d.w.close();
     this.#dirs.clear();
   }
@@ -108,6 +112,11 @@ export class FolderTree {
       if (this.#burst++ === 0) setImmediate(() => (this.#burst = 0));
       // A queue read full (the loop was busy during a burst): events past it were dropped.
       if (this.#burst === this.#queueLimit - 16) this.#enqueue(() => this.#rescan());
+    }
+    // The root's own watch names the root itself when it is moved or deleted (so may a child
+    // of the same name: the check is one stat).
+    if (dirAbs === this.#root && type === 'rename' && name === basename(this.#root)) {
+      this.#enqueue(() => this.#checkRoot());
     }
     if (name === null) {
       // No name (not seen on Linux, macOS or Windows, allowed by the API): read the folder again.
@@ -138,6 +147,10 @@ export class FolderTree {
       return;
     }
     if (known) this.#drop(rel, abs);
+    if (!rel.includes('/')) {
+      if (st) this.#rootFiles.add(abs);
+      else this.#rootFiles.delete(abs);
+    }
     if (st?.isSymbolicLink()) this.#noteLink(abs);
     this.#h.event(st ? 'change' : 'unlink', abs);
     this.#linksTo(rel, false);
@@ -169,6 +182,29 @@ export class FolderTree {
       if (target !== rel && !(under && target.startsWith(`${rel}/`))) continue;
       for (const l of links) if (!this.#h.isIgnored(l)) this.#h.event('change', l);
     }
+  }
+
+  /**
+   * The notes folder moved away or deleted (and perhaps made again): every watch follows the old
+   * folder, so all are dropped with what they held, and the folder at the root path is read anew.
+   */
+  async #checkRoot(): Promise<void> {
+    if (this.#closed) return;
+    this.#rootTimer = undefined;
+    const was = this.#dirs.get('');
+    const st = lstatOrUndefined(this.#root, true);
+    if (was && st?.isDirectory() && st.dev === was.dev && st.ino === was.ino) return;
+    for (const [rel, d] of [...this.#dirs]) if (rel !== '' && !rel.includes('/')) this.#drop(rel, d.abs);
+    for (const d of this.#dirs.values()) d.w.close();
+    this.#dirs.clear();
+    for (const abs of this.#rootFiles) this.#h.event('unlink', abs);
+    this.#rootFiles.clear();
+    if (!st?.isDirectory()) {
+      // Gone for now: look again each second (a restore or a sync tool may make it again).
+      this.#rootTimer = setTimeout(() => this.#enqueue(() => this.#checkRoot()), 1000);
+      return;
+    }
+    await this.#rescan();
   }
 
   /** After events were lost: watch what is unwatched, and have every top-level entry read again. */
@@ -211,6 +247,7 @@ export class FolderTree {
       }
       for (const e of entries) {
         if (e.isSymbolicLink()) this.#noteLink(join(d.abs, e.name));
+        if (d.rel === '' && !e.isDirectory()) this.#rootFiles.add(join(d.abs, e.name));
         if (!e.isDirectory()) continue;
         const childAbs = join(d.abs, e.name);
         const childRel = this.#h.rel(childAbs);

@@ -156,18 +156,31 @@ test('a note that is a symlink to a note whose target is deleted', T, async (t) 
   await m.agrees();
 });
 
-// Not fixed: the root's watch follows the old folder's inode and nothing notices the new one
-// (needs the root's own events, or a poll while it is missing). Left as todo for the integrator.
-test('the notes folder itself swapped for a new one (mv notes notes.old; mkdir notes)', {
-  ...T,
-  todo: 'the watcher keeps watching the old folder',
-}, async (t) => {
-  const m = await mirror(t, (r) => put(r, 'old.md'));
+// Every watch follows its folder's inode: a notes folder moved away kept being watched (its
+// edits reported under the root's paths) and the new folder at the root path was never watched.
+test('the notes folder itself swapped for a new one (mv notes notes.old; mkdir notes)', T, async (t) => {
+  const m = await mirror(t, (r) => {
+    put(r, 'old.md');
+    put(r, 'sub/old.md');
+  });
   renameSync(m.root, `${m.root}.old`);
   mkdirSync(m.root);
   put(m.root, 'new.md');
+  put(m.root, 'sub/new.md');
   await m.agrees();
   put(m.root, 'later.md');
+  put(`${m.root}.old`, 'sub/moved-away-edit.md');
+  await m.agrees();
+});
+
+test('the notes folder deleted, then made again a few seconds later', T, async (t) => {
+  const m = await mirror(t, (r) => put(r, 'a/old.md'));
+  rmSync(m.root, { recursive: true });
+  await new Promise((r) => setTimeout(r, 1500));
+  put(m.root, 'a/new.md');
+  put(m.root, 'top.md');
+  await m.agrees();
+  put(m.root, 'a/later.md');
   await m.agrees();
 });
 

@@ -231,6 +231,13 @@ export class FolderTree {
     }
     for (const [rel, d] of [...this.#dirs])
       if (rel !== '' && !rel.includes('/') && !seen.has(rel)) this.#drop(rel, d.abs);
+    for (const abs of [...this.#rootFiles]) {
+      const rel = this.#h.rel(abs);
+      if (rel !== null && !seen.has(rel)) {
+        this.#rootFiles.delete(abs);
+        this.#h.event('unlink', abs);
+      }
+    }
   }
 
   /** Watch `abs` and the folders below it, breadth first; then announce it when `announce`. */

@@ -246,7 +246,10 @@ test('a note and a folder swap names; notes renamed to and from other extensions
 // during a burst lost notes until the next restart; the watcher now reads the folder again.
 test('a burst past the inotify queue while the event loop is busy: creations, then removals', T, async (t) => {
   const max = Number(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'));
-  const m = await mirror(t, (r) => mkdirSync(join(r, 'burst')));
+  const m = await mirror(t, (r) => {
+    mkdirSync(join(r, 'burst'));
+    put(r, 'top.md');
+  });
   const n = Math.ceil(max / 2) + 2000; // each file: IN_CREATE and IN_MODIFY
   const burst = (code: string) =>
     execFileSync(process.execPath, ['-e', `const fs=require('node:fs');const d=${JSON.stringify(m.root)};${code}`]);
@@ -254,7 +257,7 @@ test('a burst past the inotify queue while the event loop is busy: creations, th
   await m.agrees(20_000);
   // Removals past the queue, and a folder made meanwhile (unwatched until the folder is read again).
   burst(
-    `fs.mkdirSync(d+'/later/deep',{recursive:true});fs.writeFileSync(d+'/later/deep/x.md','# x\\n');for(let i=0;i<${n};i++)fs.unlinkSync(d+'/burst/n'+i+'.md')`,
+    `fs.mkdirSync(d+'/later/deep',{recursive:true});fs.writeFileSync(d+'/later/deep/x.md','# x\\n');for(let i=0;i<${n};i++){fs.unlinkSync(d+'/burst/n'+i+'.md');fs.writeFileSync(d+'/burst/m'+i+'.md','')}fs.unlinkSync(d+'/top.md')`,
   );
   await m.agrees(20_000);
   put(m.root, 'later/deep/y.md');

@@ -1,6 +1,15 @@
-import { type FSWatcher, lstatSync, type Stats, statSync, watch } from 'node:fs';
+import {
+  type FSWatcher,
+  lstatSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  type Stats,
+  statSync,
+  watch,
+} from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 // One fs.watch per folder, none per file. The watcher library this replaces kept a stats
 // object and a path for every file it saw (about 68 MB of RSS on tldr-all's 38k notes); a
@@ -28,6 +37,19 @@ interface Watched {
   w: FSWatcher;
 }
 
+/**
+ * Events one inotify instance queues before the kernel drops the rest (Linux; 0 elsewhere).
+ * libuv discards the IN_Q_OVERFLOW event that says so, so a full queue is inferred from its size.
+ */
+function inotifyQueueLimit(): number {
+  if (process.platform !== 'linux') return 0;
+  try {
+    return Number.parseInt(readFileSync('/proc/sys/fs/inotify/max_queued_events', 'utf8'), 10) || 0;
+  } catch {
+    return 0;
+  }
+}
+
 function lstatOrUndefined(abs: string, follow = false): Stats | undefined {
   try {
     return (follow ? statSync : lstatSync)(abs, { throwIfNoEntry: false });
@@ -44,6 +66,18 @@ export class FolderTree {
   /** Events are handled one at a time, in the order they came: a folder's add awaits readdir. */
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  /**
+   * Links to files, by the root-relative path of what they point at: a note that is a link
+   * gets no event when its target changes or goes, so the target's events are passed on.
+   */
+  readonly #links = new Map<string, Set<string>>();
+  #realRoot = '';
+  /** Events seen in this turn of the event loop, all read from the kernel's queue at once. */
+  #burst = 0;
+  readonly #queueLimit = inotifyQueueLimit();
+  /** Files directly in the root: what to remove if the root itself is replaced. */
+  readonly #rootFiles = new Set<string>();
+  #rootTimer: NodeJS.Timeout | undefined;
 
   constructor(root: string, hooks: FolderTreeHooks) {
     this.#root = root;
@@ -52,6 +86,7 @@ export class FolderTree {
 
   /** Watch the root and every folder below it; resolves once all are watched. */
   async start(): Promise<void> {
+    this.#realRoot = realpathSync(this.#root);
     await this.#addTree('', this.#root, false);
   }
 
@@ -62,6 +97,7 @@ export class FolderTree {
 
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#rootTimer);
     for (const d of this.#dirs.values()) d.w.close();
     this.#dirs.clear();
   }
@@ -72,6 +108,16 @@ export class FolderTree {
 
   #onEvent(dirAbs: string, type: string, name: string | null): void {
     if (this.#closed) return;
+    if (this.#queueLimit > 0) {
+      if (this.#burst++ === 0) setImmediate(() => (this.#burst = 0));
+      // A queue read full (the loop was busy during a burst): events past it were dropped.
+      if (this.#burst === this.#queueLimit - 16) this.#enqueue(() => this.#rescan());
+    }
+    // The root's own watch names the root itself when it is moved or deleted (so may a child
+    // of the same name: the check is one stat).
+    if (dirAbs === this.#root && type === 'rename' && name === basename(this.#root)) {
+      this.#enqueue(() => this.#checkRoot());
+    }
     if (name === null) {
       // No name (not seen on Linux, macOS or Windows, allowed by the API): read the folder again.
       this.#enqueue(() => this.#addTree(this.#h.rel(dirAbs) ?? '', dirAbs, true));
@@ -94,11 +140,104 @@ export class FolderTree {
       // and made again at once: the file system reuses the number), whose watch is gone.
       if (known && !renamed && known.dev === st.dev && known.ino === st.ino) return;
       if (known) this.#drop(rel, abs);
+      // A folder where no folder was watched may have replaced a note of the same name
+      // (x.md deleted, then a folder x.md made or moved there): that note is gone.
+      else this.#h.event('unlink', abs);
       if (!this.#h.isSkippedDir(rel)) await this.#addTree(rel, abs, true);
       return;
     }
     if (known) this.#drop(rel, abs);
+    if (!rel.includes('/')) {
+      if (st) this.#rootFiles.add(abs);
+      else this.#rootFiles.delete(abs);
+    }
+    if (st?.isSymbolicLink()) this.#noteLink(abs);
     this.#h.event(st ? 'change' : 'unlink', abs);
+    this.#linksTo(rel, false);
+  }
+
+  #noteLink(abs: string): void {
+    let target: string;
+    try {
+      target = realpathSync(abs);
+    } catch {
+      try {
+        target = resolve(dirname(abs), readlinkSync(abs)); // dangling: where it will point once made
+      } catch {
+        return;
+      }
+    }
+    const r = relative(isAbsolute(target) && target.startsWith(this.#realRoot) ? this.#realRoot : this.#root, target);
+    if (r === '' || r.startsWith('..') || isAbsolute(r)) return; // outside the root: never a note
+    const key = sep === '/' ? r : r.split(sep).join('/');
+    const set = this.#links.get(key) ?? new Set<string>();
+    set.add(abs);
+    this.#links.set(key, set);
+  }
+
+  /** Pass a change of `rel` (or, with `under`, of anything below it) on to the links to it. */
+  #linksTo(rel: string, under: boolean): void {
+    if (this.#links.size === 0) return;
+    for (const [target, links] of this.#links) {
+      if (target !== rel && !(under && target.startsWith(`${rel}/`))) continue;
+      for (const l of links) if (!this.#h.isIgnored(l)) this.#h.event('change', l);
+    }
+  }
+
+  /**
+   * The notes folder moved away or deleted (and perhaps made again): every watch follows the old
+   * folder, so all are dropped with what they held, and the folder at the root path is read anew.
+   */
+  async #checkRoot(): Promise<void> {
+    if (this.#closed) return;
+    this.#rootTimer = undefined;
+    const was = this.#dirs.get('');
+    const st = lstatOrUndefined(this.#root, true);
+    if (was && st?.isDirectory() && st.dev === was.dev && st.ino === was.ino) return;
+    for (const [rel, d] of [...this.#dirs]) if (rel !== '' && !rel.includes('/')) this.#drop(rel, d.abs);
+    for (const d of this.#dirs.values()) d.w.close();
+    this.#dirs.clear();
+    for (const abs of this.#rootFiles) this.#h.event('unlink', abs);
+    this.#rootFiles.clear();
+    if (!st?.isDirectory()) {
+      // Gone for now: look again each second (a restore or a sync tool may make it again).
+      this.#rootTimer = setTimeout(() => this.#enqueue(() => this.#checkRoot()), 1000);
+      return;
+    }
+    await this.#rescan();
+  }
+
+  /** After events were lost: watch what is unwatched, and have every top-level entry read again. */
+  async #rescan(): Promise<void> {
+    this.#h.error(new Error('the file event queue overflowed: reading the notes folder again'));
+    await this.#addTree('', this.#root, false);
+    let entries: import('node:fs').Dirent[];
+    try {
+      entries = await readdir(this.#root, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    const seen = new Set<string>();
+    for (const e of entries) {
+      const abs = join(this.#root, e.name);
+      const rel = this.#h.rel(abs);
+      if (rel === null || this.#h.isIgnored(abs)) continue;
+      seen.add(rel);
+      if (this.#dirs.has(rel)) {
+        // The indexer drops what is under a removed folder and not found again by the scan.
+        this.#h.event('unlinkDir', abs);
+        this.#h.event('addDir', abs);
+      } else this.#h.event('change', abs);
+    }
+    for (const [rel, d] of [...this.#dirs])
+      if (rel !== '' && !rel.includes('/') && !seen.has(rel)) this.#drop(rel, d.abs);
+    for (const abs of [...this.#rootFiles]) {
+      const rel = this.#h.rel(abs);
+      if (rel !== null && !seen.has(rel)) {
+        this.#rootFiles.delete(abs);
+        this.#h.event('unlink', abs);
+      }
+    }
   }
 
   /** Watch `abs` and the folders below it, breadth first; then announce it when `announce`. */
@@ -114,13 +253,18 @@ export class FolderTree {
         continue; // gone or unreadable meanwhile: its parent's watch reports what happened
       }
       for (const e of entries) {
+        if (e.isSymbolicLink()) this.#noteLink(join(d.abs, e.name));
+        if (d.rel === '' && !e.isDirectory()) this.#rootFiles.add(join(d.abs, e.name));
         if (!e.isDirectory()) continue;
         const childAbs = join(d.abs, e.name);
         const childRel = this.#h.rel(childAbs);
         if (childRel !== null && !this.#h.isSkippedDir(childRel)) level.push({ rel: childRel, abs: childAbs });
       }
     }
-    if (announce && !this.#closed) this.#h.event('addDir', abs);
+    if (announce && !this.#closed) {
+      this.#h.event('addDir', abs);
+      this.#linksTo(rel, true);
+    }
   }
 
   #watch(rel: string, abs: string): boolean {
@@ -161,5 +305,6 @@ export class FolderTree {
       }
     }
     this.#h.event('unlinkDir', abs);
+    this.#linksTo(rel, true);
   }
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -120,6 +120,12 @@ test('the daemon says where it is: runtime file, doctor and status ask it over H
   const seen = garbled.checks.find((c) => c.name === 'daemon');
   assert.equal(seen?.level, 'warn');
   assert.match(seen?.detail ?? '', new RegExp(`daemon\\.json is not JSON; pid ${child.pid} holds the index`));
+  // No runtime file at all: the daemon holding the index is still named.
+  rmSync(join(indexDir, 'daemon.json'));
+  const missing = JSON.parse(run(['doctor', ...g, '--json'], env).out) as typeof garbled;
+  const named = missing.checks.find((c) => c.name === 'daemon');
+  assert.equal(named?.level, 'warn');
+  assert.match(named?.detail ?? '', new RegExp(`pid ${child.pid} \\(notes-mcp serve\\) holds the index`));
   writeFileSync(join(indexDir, 'daemon.json'), runtimeText);
   // A second daemon on the same port: which program holds it.
   const other = tempDir(t);

@@ -231,7 +231,17 @@ async function daemonCheck(config: Config, lockOwner: number | undefined): Promi
           ? `${STATE_FILES.runtime} ${p.reason}; pid ${lockOwner} holds the index: restart the daemon to write it again`
           : `${STATE_FILES.runtime} ${p.reason} and no process holds the index: no daemon runs (the file can be removed)`,
       };
-    default:
+    default: {
+      // No runtime file: a `notes-mcp index` may hold the index, or a daemon whose file was
+      // removed; its command line tells which, so a serving daemon is never reported absent.
+      const serves = lockOwner !== undefined && (await commandLine(lockOwner)).some((a) => a === 'serve');
+      if (serves)
+        return {
+          name: 'daemon',
+          ok: true,
+          level: 'warn',
+          detail: `pid ${lockOwner} (notes-mcp serve) holds the index but left no ${STATE_FILES.runtime}: restart it so doctor and status can reach it`,
+        };
       return {
         name: 'daemon',
         ok: true,
@@ -239,6 +249,7 @@ async function daemonCheck(config: Config, lockOwner: number | undefined): Promi
           ? `no daemon serves this notes folder; pid ${lockOwner} (e.g. "notes-mcp index") holds its index`
           : 'no daemon serves this notes folder',
       };
+    }
   }
 }
 
@@ -319,4 +330,16 @@ export function registerDoctor(program: Command): void {
     .action(async (_opts: { json?: boolean }, cmd: Command) => {
       await doctorAction(cmd.optsWithGlobals(), processIO);
     });
+}
+
+/** A process's arguments (ps works on macOS and Linux alike); none when it cannot be asked. */
+async function commandLine(pid: number): Promise<string[]> {
+  const { execFileSync } = await import('node:child_process');
+  try {
+    return execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 2_000 })
+      .trim()
+      .split(/\s+/);
+  } catch {
+    return [];
+  }
 }

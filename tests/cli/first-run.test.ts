@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BIN, tempDir } from '../helpers/tmp.ts';
 import { writeNotes } from '../helpers/vault.ts';
+import { freePort } from '../helpers/spawn.ts';
 
 // What a new user meets: mistakes answered in one coded line, and a daemon that says where it is.
 
@@ -21,15 +21,6 @@ function assertOneLine(err: string, code: string): void {
   assert.ok(lines.length <= 2, `one line (plus at most the --help hint): ${err}`);
   assert.match(lines[0] ?? '', new RegExp(`^notes-mcp: .+ \\(${code}\\)$`));
   assert.doesNotMatch(err, /\n\s+at /);
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
 }
 
 test('a notes folder that does not exist is refused (not created) unless --create; a file is refused', (t) => {

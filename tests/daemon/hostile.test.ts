@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
@@ -11,18 +10,10 @@ import { TokenStore } from '../../src/auth/tokens.ts';
 import { TEST_TOKEN } from '../helpers/daemon.ts';
 import { BIN, tempDir } from '../helpers/tmp.ts';
 import { tldrVault, writeNotes } from '../helpers/vault.ts';
+import { freePort } from '../helpers/spawn.ts';
 
 // The daemon, spawned for real and attacked from outside: odd files and greedy clients must
 // never freeze it or let one client lock out another.
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-}
 
 interface Spawned {
   child: ChildProcess;

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { test } from 'node:test';
@@ -14,15 +13,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { TEST_TOKEN } from '../helpers/daemon.ts';
 import { BIN, tempDir } from '../helpers/tmp.ts';
 import { tldrVault, writeNotes } from '../helpers/vault.ts';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-}
+import { freePort } from '../helpers/spawn.ts';
 
 async function waitHealthy(port: number, child: ChildProcess): Promise<Record<string, unknown>> {
   for (let i = 0; i < 200; i++) {

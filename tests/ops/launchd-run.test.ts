@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { userInfo } from 'node:os';
@@ -20,6 +29,24 @@ function prepare(layout: Layout, token: string): void {
   for (const d of [layout.notes, layout.state, layout.logs, layout.etcDir]) mkdirSync(d, { recursive: true });
   writeFileSync(layout.tokenFile, `${token}\n`, { mode: 0o600 });
   writeFileSync(layout.configFile, instanceConfig(layout));
+}
+
+/**
+ * This node, at a path another user can reach. The job runs as nobody, who must traverse every
+ * folder above the program: a clone inside a 0700 folder (`mktemp -d`) would refuse exec.
+ * A hard link when the folders share a file system, else a copy.
+ */
+function nodeReachableFrom(root: string): string {
+  const bin = join(root, 'node-bin');
+  mkdirSync(bin, { mode: 0o755 });
+  const node = join(bin, 'node');
+  try {
+    linkSync(process.execPath, node);
+  } catch {
+    copyFileSync(process.execPath, node);
+    chmodSync(node, 0o755);
+  }
+  return node;
 }
 
 function exited(proc: ChildProcess): Promise<number | null> {
@@ -84,7 +111,7 @@ console.log(JSON.stringify({ uid: process.getuid(), env: process.env, mode: fs.s
     root,
     instance: 'as-nobody',
     app,
-    node: process.execPath,
+    node: nodeReachableFrom(root),
     user: 'nobody',
     maxFiles: 4321,
   });

@@ -116,7 +116,7 @@ export function openDb(file: string, opts: OpenDbOptions = {}): Db {
         db.pragma('checkpoint_fullfsync = ON');
       }
       migrate(db);
-      limitFtsDeleteMerges(db);
+      configureFtsMerges(db);
     } else {
       const v = db.pragma('user_version', { simple: true }) as number;
       if (v !== SCHEMA_VERSION) {
@@ -133,18 +133,33 @@ export function openDb(file: string, opts: OpenDbOptions = {}): Db {
 }
 
 /**
- * FTS5 rewrites a whole segment as soon as a tenth of its rows are deleted (deletemerge 10):
- * during a full re-index of tldr-all, where every chunk is deleted and written again, single
- * DELETEs took up to 1.4 s on the main thread (/health p99 1.4 s). With 0, deleted rows are
- * dropped by FTS5's ordinary incremental merges instead (20,000 re-indexed chunks: worst
- * DELETE 36 ms, 1.3 s in all, against 1.1 s and 8 s). The setting lives in the database.
+ * FTS5's own merging runs inside whichever write happens to trigger it, for as long as it
+ * takes. Two settings, both kept in the database, hand it to Store instead, which merges a
+ * bounded amount at the end of each write transaction (FTS_MERGE_PAGES):
+ * - deletemerge 0: FTS5 rewrote a whole segment as soon as a tenth of its rows were deleted.
+ *   During a full re-index of tldr-all, where every chunk is deleted and written again, single
+ *   DELETEs took up to 1.4 s on the main thread (/health p99 1.4 s); with 0, deleted rows go
+ *   in the ordinary merges (20,000 re-indexed chunks: worst DELETE 36 ms, against 1.1 s).
+ * - automerge 0: an ordinary merge ran inside one DELETE for up to 150-750 ms on the first
+ *   full re-index after a start (/health p99 259 ms, max 797 ms). Rewriting every FTS row of
+ *   tldr-all on a copy of its index, the worst statement went from 153 ms to 18 ms with
+ *   50-page merges per transaction, the table ending as compact (4,298 pages against 4,274).
  */
-function limitFtsDeleteMerges(db: Db): void {
-  const row = db.prepare("SELECT v FROM chunks_fts_config WHERE k = 'deletemerge'").get() as
-    | { v?: unknown }
-    | undefined;
-  if (row?.v !== 0) db.exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('deletemerge', 0)");
+function configureFtsMerges(db: Db): void {
+  const rows = db.prepare("SELECT k, v FROM chunks_fts_config WHERE k IN ('deletemerge', 'automerge')").all() as Array<{
+    k: string;
+    v: unknown;
+  }>;
+  for (const k of ['deletemerge', 'automerge']) {
+    if (rows.find((r) => r.k === k)?.v !== 0) db.exec(`INSERT INTO chunks_fts(chunks_fts, rank) VALUES('${k}', 0)`);
+  }
 }
+
+/**
+ * FTS5 merge work (in pages written) at the end of each write transaction: enough to keep the
+ * segments as few as FTS5's own automerge did, in steps of ~20 ms at most.
+ */
+export const FTS_MERGE_PAGES = 50;
 
 function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
-import { NotesIndex } from '../../src/index/index.ts';
+import { indexFiles, NotesIndex } from '../../src/index/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { search } from '../../src/search/index.ts';
 import { REPO_ROOT, tempDir } from '../helpers/tmp.ts';
@@ -201,3 +202,55 @@ test('status() during indexing is read at most once a second, and is current onc
   assert.ok(seen.size <= Math.ceil(seconds) + 2, `${seen.size} distinct counts in ${seconds.toFixed(1)} s`);
   assert.equal(index.status().notes, 2000, 'current as soon as indexing ends');
 });
+
+test('FTS5 merges in bounded steps at the end of each write, never inside one, and stays compact', async (t) => {
+  // FTS5's own automerge ran inside whichever DELETE triggered it: 150-750 ms on the main
+  // thread during a full re-index of tldr-all (src/index/db.ts). Both its merge settings are
+  // off in the database, and each write transaction ends with a bounded merge step, which
+  // must keep the segments as few as FTS5's automerge did (without any merging, each write
+  // adds a segment until FTS5's crisis merge at 16 a level).
+  const notes = tldrVault(t, { common: 5 });
+  const state = tempDir(t, 'notes-mcp-state-');
+  const index = await openTestIndex(t, notes, state);
+  await index.sync();
+  for (let i = 0; i < 120; i++) {
+    writeFileSync(join(notes, `note-${i}.md`), `# Note ${i}\n\nzqmerge${i} written in write number ${i}.\n`);
+    await index.sync();
+  }
+  const db = new Database(indexFiles(testConfig(notes, state).indexDir).database, { readonly: true });
+  t.after(() => db.close());
+  const config = Object.fromEntries(
+    (db.prepare('SELECT k, v FROM chunks_fts_config').all() as Array<{ k: string; v: unknown }>).map((r) => [r.k, r.v]),
+  );
+  assert.equal(config.automerge, 0, 'FTS5 automerge off');
+  assert.equal(config.deletemerge, 0, 'FTS5 deletemerge off');
+  const segments = ftsSegments(
+    db.prepare('SELECT block FROM chunks_fts_data WHERE id = 10').get() as { block: Buffer },
+  );
+  assert.ok(segments <= 8, `${segments} FTS5 segments after 121 writes`);
+  // Merged segments still answer: every note written is found once.
+  for (let i = 0; i < 120; i += 17) assert.equal(index.fts(`zqmerge${i}`, 10).length, 1, `zqmerge${i}`);
+});
+
+/**
+ * The number of segments in an FTS5 structure record (the %_data row with id 10): a 4-byte
+ * cookie, the optional 4-byte FF000001 marker of the contentless-delete format, then the
+ * level count and the segment count as SQLite varints.
+ */
+function ftsSegments(row: { block: Buffer }): number {
+  const b = row.block;
+  let at = 4;
+  if (b.readUInt32BE(4) === 0xff000001) at = 8;
+  const varint = (): number => {
+    let v = 0;
+    for (let i = 0; i < 9; i++) {
+      const byte = b[at++]!;
+      if (i === 8) return v * 256 + byte;
+      v = v * 128 + (byte & 0x7f);
+      if (byte < 0x80) return v;
+    }
+    return v;
+  };
+  varint(); // levels
+  return varint();
+}

@@ -26,6 +26,7 @@ export function prepareStatements(db: Db) {
     chunkIdsOfNote: db.prepare<[number], { id: number }>('SELECT id FROM chunks WHERE note_id = ?'),
     deleteChunksOfNote: db.prepare<[number]>('DELETE FROM chunks WHERE note_id = ?'),
     deleteFts: db.prepare<[number]>('DELETE FROM chunks_fts WHERE rowid = ?'),
+    mergeFts: db.prepare<[number]>("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('merge', ?)"),
     insertNote: db.prepare(
       `INSERT INTO notes(path, disk_path, hash, size, mtime_ms, title, tags, aliases, front_matter, indexed_at)
        VALUES (@path, @diskPath, @hash, @size, @mtimeMs, @title, @tags, @aliases, @frontMatter, @indexedAt)`,

@@ -1,5 +1,5 @@
 import { indexText, linkKey, nameKeyOfPath, type NoteLink } from '../../chunk/index.ts';
-import { BULK_CACHE_KIB, type Db, SERVING_CACHE_KIB } from '../db.ts';
+import { BULK_CACHE_KIB, type Db, FTS_MERGE_PAGES, SERVING_CACHE_KIB } from '../db.ts';
 import { StoreReads } from './reads.ts';
 import { type ChunkInput, type NoteInput, parseStringList, type ReplaceResult, vecToBlob } from './rows.ts';
 import { prepareStatements } from './statements.ts';
@@ -22,9 +22,27 @@ export class Store extends StoreReads {
     this.stmts.setMeta.run(key, value);
   }
 
-  /** Run fn in one IMMEDIATE transaction, or inside the caller's if one is open. */
+  /** FTS rows were written in the open transaction: it ends with a merge step. */
+  #ftsWritten = false;
+
+  /**
+   * Run fn in one IMMEDIATE transaction, or inside the caller's if one is open. One that
+   * wrote FTS rows ends with a bounded FTS5 merge step (see FTS_MERGE_PAGES).
+   */
   transaction<T>(fn: () => T): T {
-    return this.db.inTransaction ? fn() : this.db.transaction(fn).immediate();
+    if (this.db.inTransaction) return fn();
+    this.#ftsWritten = false;
+    try {
+      return this.db
+        .transaction(() => {
+          const r = fn();
+          if (this.#ftsWritten) this.stmts.mergeFts.run(FTS_MERGE_PAGES);
+          return r;
+        })
+        .immediate();
+    } finally {
+      this.#ftsWritten = false;
+    }
   }
 
   #bump(): void {
@@ -36,6 +54,7 @@ export class Store extends StoreReads {
     for (const c of this.stmts.chunkIdsOfNote.all(noteId)) {
       removed.push(c.id);
       this.stmts.deleteFts.run(c.id);
+      this.#ftsWritten = true;
     }
     this.stmts.deleteChunksOfNote.run(noteId);
   }
@@ -55,6 +74,7 @@ export class Store extends StoreReads {
       }).lastInsertRowid,
     );
     s.insertFts.run(id, indexText(c.text), title, c.headings.join(' '));
+    this.#ftsWritten = true;
     return { id, embedHash: c.embedHash };
   }
 

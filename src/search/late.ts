@@ -1,7 +1,7 @@
 import type { Embedder } from '../embed/index.ts';
 import { type ChunkRecord, type LexicalIndex, lexicalTokens } from '../index/index.ts';
 import { isStopword, queryTerms } from './query.ts';
-import { layQueries, type SimdCosines, simdCosines } from './simd.ts';
+import { layQueries, paddedQueries, type SimdCosines, simdCosines } from './simd.ts';
 
 // Word-level late interaction: each query word's best match among a passage's words, by the
 // cosine of their word vectors, weighted by the query word's IDF. A second vector signal
@@ -250,13 +250,15 @@ async function scoreNow(
   let sims: Float32Array;
   let stride: number;
   if (simd) {
-    stride = Q + (Q & 1);
+    stride = paddedQueries(Q);
     simd.reserve(stride, rows, dims);
     layQueries(qRows, Q, dims, simd.q);
     const wv = simd.words;
+    // A memcpy per word: copying component by component was a third of a query's late
+    // interaction (about 0.3 ms of ~1 ms on tldr-en).
     for (let r = 0; r < rows; r++) {
       const from = order[r]! * dims;
-      for (let i = 0; i < dims; i++) wv[r * dims + i] = vecs[from + i]!;
+      wv.set(vecs.subarray(from, from + dims), r * dims);
     }
     simd.run(stride, rows, dims);
     sims = simd.out;
@@ -305,93 +307,17 @@ export interface Kernel {
 
 /**
  * The cosines of one word vector (at `base` in k.vecs) with each query word, into
- * out[at..at+Q): the hot loop of a hybrid query (~760 new words x 8 query words x 100 dims a
- * query on tldr-en), where WebAssembly SIMD cannot run (simd.ts, 3-4x faster, is the same
- * computation with the same results). Eight query words per pass over the word's vector (then four, two,
- * one), so each of its components is read once for eight products and the loop overhead is
- * shared; about twice as fast as one query word at a time. Every sum still runs over the
- * components in order, in a double, as the plain loop did: the same cosines to the last bit.
- * (Skipping cosines that provably stay below the floor was tried: after half the components
- * only 10% could be skipped, not worth the branches.)
+ * out[at..at+Q): what the SIMD kernel computes (simd.ts), for an engine without WebAssembly
+ * SIMD. Each sum runs over the components in order in float32, a rounded product then a
+ * rounded add, as the kernel's lanes do: the same cosines to the last bit (tested).
  */
 export function wordCosines(k: Kernel, base: number, out: Float32Array, at: number): void {
   const { qv, Q, vecs, dims } = k;
-  let q = 0;
-  for (; q + 8 <= Q; q += 8) {
-    const b0 = q * dims;
-    const b1 = b0 + dims;
-    const b2 = b1 + dims;
-    const b3 = b2 + dims;
-    const b4 = b3 + dims;
-    const b5 = b4 + dims;
-    const b6 = b5 + dims;
-    const b7 = b6 + dims;
-    let d0 = 0;
-    let d1 = 0;
-    let d2 = 0;
-    let d3 = 0;
-    let d4 = 0;
-    let d5 = 0;
-    let d6 = 0;
-    let d7 = 0;
-    for (let i = 0; i < dims; i++) {
-      const v = vecs[base + i]!;
-      d0 += qv[b0 + i]! * v;
-      d1 += qv[b1 + i]! * v;
-      d2 += qv[b2 + i]! * v;
-      d3 += qv[b3 + i]! * v;
-      d4 += qv[b4 + i]! * v;
-      d5 += qv[b5 + i]! * v;
-      d6 += qv[b6 + i]! * v;
-      d7 += qv[b7 + i]! * v;
-    }
-    out[at + q] = d0;
-    out[at + q + 1] = d1;
-    out[at + q + 2] = d2;
-    out[at + q + 3] = d3;
-    out[at + q + 4] = d4;
-    out[at + q + 5] = d5;
-    out[at + q + 6] = d6;
-    out[at + q + 7] = d7;
-  }
-  for (; q + 4 <= Q; q += 4) {
-    const b0 = q * dims;
-    const b1 = b0 + dims;
-    const b2 = b1 + dims;
-    const b3 = b2 + dims;
-    let d0 = 0;
-    let d1 = 0;
-    let d2 = 0;
-    let d3 = 0;
-    for (let i = 0; i < dims; i++) {
-      const v = vecs[base + i]!;
-      d0 += qv[b0 + i]! * v;
-      d1 += qv[b1 + i]! * v;
-      d2 += qv[b2 + i]! * v;
-      d3 += qv[b3 + i]! * v;
-    }
-    out[at + q] = d0;
-    out[at + q + 1] = d1;
-    out[at + q + 2] = d2;
-    out[at + q + 3] = d3;
-  }
-  for (; q + 2 <= Q; q += 2) {
-    const b0 = q * dims;
-    const b1 = b0 + dims;
-    let d0 = 0;
-    let d1 = 0;
-    for (let i = 0; i < dims; i++) {
-      const v = vecs[base + i]!;
-      d0 += qv[b0 + i]! * v;
-      d1 += qv[b1 + i]! * v;
-    }
-    out[at + q] = d0;
-    out[at + q + 1] = d1;
-  }
-  if (q < Q) {
-    const b0 = q * dims;
-    let d0 = 0;
-    for (let i = 0; i < dims; i++) d0 += qv[b0 + i]! * vecs[base + i]!;
-    out[at + q] = d0;
+  const f = Math.fround;
+  for (let q = 0; q < Q; q++) {
+    const b = q * dims;
+    let d = 0;
+    for (let i = 0; i < dims; i++) d = f(d + f(qv[b + i]! * vecs[base + i]!));
+    out[at + q] = d;
   }
 }

@@ -13,7 +13,7 @@ import {
   warmSearch,
 } from '../../src/search/index.ts';
 import { lateScores, passageWords, wordCosines } from '../../src/search/late.ts';
-import { layQueries, simdCosines } from '../../src/search/simd.ts';
+import { layQueries, paddedQueries, simdCosines } from '../../src/search/simd.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { openTestIndex, sharedEmbedder, testConfig, tldrVault, writeNotes } from '../helpers/vault.ts';
 
@@ -25,48 +25,51 @@ test('passage words: distinct, lower-cased, without filler words, numbers or sin
   ]);
 });
 
-test('word cosines, eight query words per pass, equal the plain loop bit for bit for 1 to 19 query words', () => {
-  // Deterministic values with all their float32 bits in use, so any change in the order of
-  // the sums (or a query word read at the wrong offset) shows in the last bits.
-  let seed = 7;
-  const next = () => {
+/** The cosine as the kernels must compute it: in order over the components, in float32. */
+function plainCosine(a: Float32Array, ai: number, b: Float32Array, bi: number, dims: number): number {
+  let d = 0;
+  for (let i = 0; i < dims; i++) d = Math.fround(d + Math.fround(a[ai + i]! * b[bi + i]!));
+  return d;
+}
+
+/** Deterministic values with all their float32 bits in use, so any change in the order of
+ * the sums (or a query word read at the wrong offset) shows in the last bits. */
+function lcg(seed: number): () => number {
+  return () => {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
     return seed / 2 ** 31 - 0.5;
   };
+}
+
+test('word cosines without SIMD equal the float32 loop bit for bit for 1 to 19 query words', () => {
+  const next = lcg(7);
   const dims = 100;
   const words = 5;
   const vecs = Float32Array.from({ length: words * dims }, next);
   for (let Q = 1; Q <= 19; Q++) {
     const qv = Float32Array.from({ length: Q * dims }, next);
     const got = new Float32Array(words * Q);
-    const want = new Float32Array(words * Q);
+    const want: number[] = [];
     for (let w = 0; w < words; w++) {
       wordCosines({ qv, Q, vecs, dims }, w * dims, got, w * Q);
-      for (let q = 0; q < Q; q++) {
-        let d = 0;
-        for (let i = 0; i < dims; i++) d += qv[q * dims + i]! * vecs[w * dims + i]!;
-        want[w * Q + q] = d;
-      }
+      for (let q = 0; q < Q; q++) want.push(plainCosine(qv, q * dims, vecs, w * dims, dims));
     }
-    assert.deepEqual([...got], [...want], `${Q} query words`);
+    assert.deepEqual([...got], want, `${Q} query words`);
   }
 });
 
-test('word cosines in WebAssembly SIMD equal the plain loop bit for bit for 1 to 19 query words', () => {
+test('word cosines in WebAssembly SIMD equal the float32 loop bit for bit for 1 to 19 query words', () => {
   // Node 24 runs WebAssembly SIMD: no kernel here is a failure, not a reason to skip.
   const simd = simdCosines();
   assert.ok(simd, 'WebAssembly SIMD kernel available');
-  let seed = 11;
-  const next = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return seed / 2 ** 31 - 0.5;
-  };
+  const next = lcg(11);
   const dims = 100;
   const words = 37;
   const vecs = Float32Array.from({ length: words * dims }, next);
   for (let Q = 1; Q <= 19; Q++) {
     const rows = Float32Array.from({ length: Q * dims }, next);
-    const stride = Q + (Q & 1);
+    const stride = paddedQueries(Q);
+    assert.equal(stride % 4, 0);
     simd.reserve(stride, words, dims);
     assert.equal(layQueries(rows, Q, dims, simd.q), stride);
     simd.words.set(vecs);
@@ -75,11 +78,11 @@ test('word cosines in WebAssembly SIMD equal the plain loop bit for bit for 1 to
     const want: number[] = [];
     for (let w = 0; w < words; w++) {
       for (let q = 0; q < Q; q++) {
-        let d = 0;
-        for (let i = 0; i < dims; i++) d += rows[q * dims + i]! * vecs[w * dims + i]!;
-        want.push(Math.fround(d));
+        want.push(plainCosine(rows, q * dims, vecs, w * dims, dims));
         got.push(simd.out[w * stride + q]!);
       }
+      // Padding query words are zero vectors: their cosines are 0, never garbage.
+      for (let q = Q; q < stride; q++) assert.equal(simd.out[w * stride + q], 0);
     }
     assert.deepEqual(got, want, `${Q} query words`);
   }

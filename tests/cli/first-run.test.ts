@@ -117,6 +117,14 @@ test('the daemon says where it is: runtime file, doctor and status ask it over H
   const named = missing.checks.find((c) => c.name === 'daemon');
   assert.equal(named?.level, 'warn');
   assert.match(named?.detail ?? '', new RegExp(`pid ${child.pid} \\(notes-mcp serve\\) holds the index`));
+  // status too: the daemon holding the index is named as one to restart, not "not serving".
+  const stMissing = run(['status', ...g], env);
+  assert.match(
+    stMissing.out,
+    new RegExp(`daemon: +pid ${child.pid} \\(notes-mcp serve\\) holds the index, but its daemon\\.json is missing`),
+  );
+  const stJson = JSON.parse(run(['status', ...g, '--json'], env).out) as { daemon: { running: boolean; pid: number } };
+  assert.deepEqual([stJson.daemon.running, stJson.daemon.pid], [true, child.pid]);
   writeFileSync(join(indexDir, 'daemon.json'), runtimeText);
   // A second daemon on the same port: which program holds it.
   const other = tempDir(t);

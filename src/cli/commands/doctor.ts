@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { type Config, STATE_FILES } from '../../config/index.ts';
 import { describeError, NotesError } from '../../errors.ts';
 import { type CommandIO, configFrom, type GlobalOptions, printJson, processIO } from '../context.ts';
+import { isServeProcess } from './shared.ts';
 
 // `notes-mcp doctor`: what is wrong with this setup, as a list of named checks. Each section
 // is a function returning checks; later sections (index, tokens, server) are appended to
@@ -234,7 +235,7 @@ async function daemonCheck(config: Config, lockOwner: number | undefined): Promi
     default: {
       // No runtime file: a `notes-mcp index` may hold the index, or a daemon whose file was
       // removed; its command line tells which, so a serving daemon is never reported absent.
-      const serves = lockOwner !== undefined && (await commandLine(lockOwner)).some((a) => a === 'serve');
+      const serves = lockOwner !== undefined && (await isServeProcess(lockOwner));
       if (serves)
         return {
           name: 'daemon',
@@ -330,16 +331,4 @@ export function registerDoctor(program: Command): void {
     .action(async (_opts: { json?: boolean }, cmd: Command) => {
       await doctorAction(cmd.optsWithGlobals(), processIO);
     });
-}
-
-/** A process's arguments (ps works on macOS and Linux alike); none when it cannot be asked. */
-async function commandLine(pid: number): Promise<string[]> {
-  const { execFileSync } = await import('node:child_process');
-  try {
-    return execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 2_000 })
-      .trim()
-      .split(/\s+/);
-  } catch {
-    return [];
-  }
 }

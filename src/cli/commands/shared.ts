@@ -41,3 +41,20 @@ export function ago(ms: number | undefined): string {
   if (s < 86400) return `${Math.round(s / 3600)}h ago`;
   return `${Math.round(s / 86400)}d ago`;
 }
+
+/**
+ * Whether a process is a `notes-mcp serve` (its arguments, by ps, which works on macOS and
+ * Linux alike): a lock holder that left no daemon.json is then a daemon to restart, not a
+ * `notes-mcp index`. False when it cannot be asked.
+ */
+export async function isServeProcess(pid: number): Promise<boolean> {
+  const { execFileSync } = await import('node:child_process');
+  try {
+    return execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 2_000 })
+      .trim()
+      .split(/\s+/)
+      .includes('serve');
+  } catch {
+    return false;
+  }
+}

@@ -11,25 +11,33 @@ export function registerStatus(program: Command): void {
       const config = await configFrom(g);
       const { existsSync } = await import('node:fs');
       const { indexFiles, readLockOwner } = await import('../../index/index.ts');
-      const { ago, openIndexForCli } = await import('./shared.ts');
+      const { ago, isServeProcess, openIndexForCli } = await import('./shared.ts');
       const owner = readLockOwner(indexFiles(config.indexDir).lock);
       const { probeDaemon } = await import('../../daemon/runtime-file.ts');
       const probe = await probeDaemon(config.indexDir);
+      // A lock holder without a readable daemon.json is a daemon that cannot be asked (restart
+      // it) or a `notes-mcp index`: never "not serving" while it serves.
+      const ownerServes =
+        owner !== undefined && probe.state !== 'serving' && probe.state !== 'silent' && (await isServeProcess(owner));
       // The running daemon, asked over HTTP: its real URL and index lag, or why none answers.
       const daemon =
         probe.state === 'serving'
           ? { running: true, pid: probe.info.pid, url: probe.info.url, health: probe.health }
           : probe.state === 'silent'
             ? { running: true, pid: probe.info.pid, url: probe.info.url, problem: probe.reason }
-            : { running: false, pid: owner ?? null };
+            : ownerServes
+              ? { running: true, pid: owner, problem: 'it left no readable daemon.json: restart it' }
+              : { running: false, pid: owner ?? null };
       const daemonLine =
         probe.state === 'serving'
           ? `serving ${probe.info.url} (pid ${probe.info.pid})`
           : probe.state === 'silent'
             ? `pid ${probe.info.pid} should serve ${probe.info.url}, but ${probe.reason}`
-            : owner
-              ? `not serving; pid ${owner} holds the index${probe.state === 'unreadable' ? ` (daemon.json ${probe.reason})` : ''}`
-              : 'not running';
+            : ownerServes
+              ? `pid ${owner} (notes-mcp serve) holds the index, but its daemon.json ${probe.state === 'unreadable' ? probe.reason : probe.state === 'stale' ? `names pid ${probe.info.pid}, which has stopped` : 'is missing'}: restart it so status can reach it`
+              : owner
+                ? `not serving; pid ${owner} holds the index${probe.state === 'unreadable' ? ` (daemon.json ${probe.reason})` : ''}`
+                : 'not running';
       if (!existsSync(indexFiles(config.indexDir).database)) {
         const empty = {
           notesDir: config.notesDir,

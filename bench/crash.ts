@@ -11,7 +11,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../src/config/index.ts';
 import { openEmbedder } from '../src/embed/index.ts';
@@ -338,6 +338,8 @@ interface IndexView {
   notes: Map<string, string>;
   chunks: string[];
   results: Map<string, Ranked[]>;
+  /** How the saved HNSW graph opened: 'loaded' when it matches the stored vectors. */
+  graph: string;
 }
 
 interface Ranked {
@@ -349,13 +351,12 @@ interface Ranked {
  * Two ranked lists are the same when they hold the same hits in the same order, hits of equal
  * score in any order among themselves: ties are ordered by chunk id, which depends on the order
  * notes were indexed in (two overwriters' notes that differ by one digit score alike). At the
- * cut-off the last tie may be cut differently, so only its size counts there. BM25 scores must
- * match too (same corpus statistics); hybrid scores only rank: the cosine floor is the weakest
- * of 200 HNSW candidates, and a graph healed through deletes and moves is not the rebuild's.
+ * cut-off the last tie may be cut differently, so only its size counts there. Scores must match
+ * too: the answers come from the same data searched exactly (see viewIndex).
  */
-function sameRanking(a: readonly Ranked[], b: readonly Ranked[], scores: boolean): boolean {
+function sameRanking(a: readonly Ranked[], b: readonly Ranked[]): boolean {
   if (a.length !== b.length) return false;
-  if (scores && a.some((x, i) => Math.abs(x.score - (b[i]?.score ?? Number.NaN)) > 1e-9)) return false;
+  if (a.some((x, i) => Math.abs(x.score - (b[i]?.score ?? Number.NaN)) > 1e-9)) return false;
   for (let i = 0; i < a.length; ) {
     let j = i + 1;
     while (j < a.length && Math.abs(a[j]!.score - a[i]!.score) <= 1e-9) j++;
@@ -367,28 +368,46 @@ function sameRanking(a: readonly Ranked[], b: readonly Ranked[], scores: boolean
   return true;
 }
 
-/** What an index holds, opened read-only: note hashes, chunk texts, answers to the queries. */
-async function viewIndex(notes: string, state: string): Promise<IndexView> {
-  const config = loadConfig({ env: { HOME: state }, flags: { notes, state, model: 'bundled', logLevel: 'silent' } });
+/**
+ * What an index holds, opened read-only: note hashes, chunk texts, answers to the queries, and
+ * whether its saved graph matches its vectors. The queries run on a copy without the graph, so
+ * vector search is exact: HNSW is approximate, and a graph grown through deletes and moves
+ * finds a slightly different 200 candidates than a fresh one, which moves hybrid scores (the
+ * cosine floor is the weakest candidate's) on two indexes holding the same data.
+ */
+async function viewIndex(notes: string, state: string, scratch: string): Promise<IndexView> {
+  const configOf = (s: string) =>
+    loadConfig({ env: { HOME: s }, flags: { notes, state: s, model: 'bundled', logLevel: 'silent' } });
+  const config = configOf(state);
   const embedder = await openEmbedder({ model: 'bundled', modelsDir: config.modelsDir, log: silentLogger() });
-  const index = await NotesIndex.open({ config, embedder, log: silentLogger(), readOnly: true });
   try {
-    const noteMap = new Map([...index.noteStates()].map(([p, s]) => [p, s.hash]));
-    const records = index.chunks([...index.chunkIdsMatching({})]);
-    const chunks = [...records.values()].map((r) => `${r.path}#${r.seq}\n${r.text}`).sort();
-    const results: IndexView['results'] = new Map();
-    for (const q of QUERIES) {
-      for (const mode of ['bm25', 'hybrid'] as const) {
-        const r = await search(index, q, { k: 10, mode });
-        results.set(
-          `${mode}: ${q}`,
-          r.hits.map((h) => ({ hit: `${h.path}:${h.startLine}-${h.endLine}`, score: h.score })),
-        );
+    const saved = await NotesIndex.open({ config, embedder, log: silentLogger(), readOnly: true });
+    const graph = saved.status().vectorIndex;
+    await saved.close();
+    const copyState = mkdtempSync(join(scratch, 'view-'));
+    const copy = configOf(copyState);
+    cpSync(config.indexDir, copy.indexDir, { recursive: true, filter: (p) => !basename(p).startsWith('vectors.hnsw') });
+    const index = await NotesIndex.open({ config: copy, embedder, log: silentLogger(), readOnly: true });
+    try {
+      if (index.status().vectorIndex.loaded !== 'exact') throw new Error('the graph-less copy did not search exactly');
+      const noteMap = new Map([...index.noteStates()].map(([p, s]) => [p, s.hash]));
+      const records = index.chunks([...index.chunkIdsMatching({})]);
+      const chunks = [...records.values()].map((r) => `${r.path}#${r.seq}\n${r.text}`).sort();
+      const results: IndexView['results'] = new Map();
+      for (const q of QUERIES) {
+        for (const mode of ['bm25', 'hybrid'] as const) {
+          const r = await search(index, q, { k: 10, mode });
+          results.set(
+            `${mode}: ${q}`,
+            r.hits.map((h) => ({ hit: `${h.path}:${h.startLine}-${h.endLine}`, score: h.score })),
+          );
+        }
       }
+      return { notes: noteMap, chunks, results, graph: `${graph.loaded} (${graph.reason})` };
+    } finally {
+      await index.close();
     }
-    return { notes: noteMap, chunks, results };
   } finally {
-    await index.close();
     await embedder.dispose();
   }
 }
@@ -405,9 +424,10 @@ function compareIndexes(healed: IndexView, fresh: IndexView): string[] {
   const onlyA = healed.chunks.filter((x) => !b.has(x)).length;
   const onlyB = fresh.chunks.filter((x) => !a.has(x)).length;
   if (onlyA + onlyB > 0) diffs.push(`chunks: ${onlyA} only in the healed index, ${onlyB} only in the rebuild`);
+  if (!healed.graph.startsWith('loaded')) diffs.push(`the healed index's saved graph did not load: ${healed.graph}`);
   for (const [q, hits] of healed.results) {
     const other = fresh.results.get(q) ?? [];
-    if (!sameRanking(hits, other, q.startsWith('bm25'))) {
+    if (!sameRanking(hits, other)) {
       const show = (l: typeof hits) => l.map((x) => `${x.hit}=${x.score.toFixed(4)}`).join(' ');
       diffs.push(`search "${q}" differs: ${show(hits)} vs ${show(other)}`);
     }
@@ -477,8 +497,8 @@ async function main(): Promise<void> {
       env: { ...process.env, HOME: fresh, NOTES_MCP_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const diffs = compareIndexes(await viewIndex(notes, state), await viewIndex(notes, fresh));
-    const healed = await viewIndex(notes, state);
+    const diffs = compareIndexes(await viewIndex(notes, state, tmp), await viewIndex(notes, fresh, tmp));
+    const healed = await viewIndex(notes, state, tmp);
 
     const acked = Object.values(t.acked).reduce((a, b) => a + b, 0);
     const ok = t.lost === 0 && t.duplicates === 0 && t.torn === 0 && diffs.length === 0 && strays.length === 0;
@@ -507,7 +527,7 @@ async function main(): Promise<void> {
       [
         'index after the last restart vs a fresh rebuild',
         diffs.length === 0
-          ? `same ${healed.notes.size} notes, ${healed.chunks.length} chunk texts, ${healed.results.size} searches`
+          ? `same ${healed.notes.size} notes, ${healed.chunks.length} chunk texts, ${healed.results.size} searches (scores too, vectors searched exactly); the healed graph loads`
           : diffs.join('; '),
         diffs.length === 0 ? 'met (equal)' : 'MISSED (equal)',
       ],

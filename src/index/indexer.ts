@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import { parseWhole } from './chunk-whole.ts';
 import { readdir, realpath, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, relative, sep } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ChunkOptions, ParsedNote } from '../chunk/types.ts';
 import type { NoteLink } from '../chunk/index.ts';
@@ -26,6 +26,17 @@ import type { VectorIndex } from './vectors.ts';
 // Notes → chunks → vectors → (SQLite + HNSW). Work is grouped so that one SQLite commit (an
 // fsync with synchronous=FULL) covers many notes, and each group is durable on its own: a
 // process killed at any moment resumes from the last committed group on the next sync.
+
+/**
+ * A file the scan left out because another spells the same name in another Unicode form (Linux
+ * only): listed under its own spelling, so status shows why it is not searchable.
+ */
+function twinSkipped(root: string, f: NoteFile): { path: string; reason: string } {
+  return {
+    path: relative(root, f.absPath).split(sep).join('/'),
+    reason: `the same name as ${f.path} in another Unicode form: the NFC spelling is the note`,
+  };
+}
 
 /** Files larger than this are skipped (and reported), not indexed: the same limit as reads. */
 export const MAX_INDEX_BYTES = MAX_NOTE_BYTES;
@@ -130,7 +141,8 @@ export class Indexer {
     const { store } = this.#d;
     opts.onProgress?.({ phase: 'scan', done: 0, total: 0 });
     let ts = now();
-    const files = await scanNotes(this.#d.root, this.#d.scan, { removeStrayTemps: true });
+    const twins: NoteFile[] = [];
+    const files = await scanNotes(this.#d.root, this.#d.scan, { removeStrayTemps: true, twins });
     timings.scanMs = now() - ts;
     const existing = store.noteStates();
     const seen = new Set<string>();
@@ -157,7 +169,7 @@ export class Indexer {
       indexed: r.indexed,
       unchanged: unchanged + r.sameHash,
       removed: gone.length,
-      skipped: r.skipped,
+      skipped: [...r.skipped, ...twins.map((f) => twinSkipped(this.#d.root, f))],
       embedded: r.embedded,
       seconds: (now() - t0) / 1000,
       timings,

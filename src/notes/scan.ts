@@ -99,7 +99,7 @@ function twinOrder(a: NoteFile, b: NoteFile): number {
   return a.absPath < b.absPath ? -1 : a.absPath > b.absPath ? 1 : 0;
 }
 
-async function toNotes(realRoot: string, found: readonly Found[]): Promise<NoteFile[]> {
+async function toNotes(realRoot: string, found: readonly Found[], twins?: NoteFile[]): Promise<NoteFile[]> {
   const notes: NoteFile[] = [];
   for (let i = 0; i < found.length; i++) {
     const n = statNote(realRoot, found[i]!);
@@ -108,7 +108,10 @@ async function toNotes(realRoot: string, found: readonly Found[]): Promise<NoteF
   }
   notes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : twinOrder(a, b)));
   const unique: NoteFile[] = [];
-  for (const n of notes) if (unique[unique.length - 1]?.path !== n.path) unique.push(n);
+  for (const n of notes) {
+    if (unique[unique.length - 1]?.path !== n.path) unique.push(n);
+    else twins?.push(n);
+  }
   return unique;
 }
 
@@ -116,17 +119,18 @@ async function toNotes(realRoot: string, found: readonly Found[]): Promise<NoteF
  * Every note under `root`: Markdown files matching the include globs and not the excludes,
  * outside hidden folders, node_modules and skipDirs. Symlinked folders are not entered;
  * a symlinked note counts when its real path is a file inside the real root. Sorted by path;
- * when NFC and NFD spellings of one name both exist, the NFC one is kept (twinOrder).
+ * when NFC and NFD spellings of one name both exist, the NFC one is kept (twinOrder) and the
+ * others go in `cleanup.twins`, when given.
  */
 export async function scanNotes(
   root: string,
   opts: ScanOptions,
-  cleanup: { removeStrayTemps?: boolean } = {},
+  cleanup: { removeStrayTemps?: boolean; twins?: NoteFile[] } = {},
 ): Promise<NoteFile[]> {
   const realRoot = await realpath(root);
   const filter = await createNoteFilter(root, opts);
   const temps: string[] | undefined = cleanup.removeStrayTemps ? [] : undefined;
-  const notes = await toNotes(realRoot, await walk({ abs: root, rel: '' }, filter, temps));
+  const notes = await toNotes(realRoot, await walk({ abs: root, rel: '' }, filter, temps), cleanup.twins);
   if (temps) await removeStrayTemps(temps);
   return notes;
 }

@@ -232,6 +232,25 @@ test('FTS5 merges in bounded steps at the end of each write, never inside one, a
   for (let i = 0; i < 120; i += 17) assert.equal(index.fts(`zqmerge${i}`, 10).length, 1, `zqmerge${i}`);
 });
 
+test('the twin left out is listed as skipped under its own spelling, with the reason', async (t) => {
+  const root = tempDir(t);
+  writeFileSync(join(root, 'caf\u00e9.md'), '# nfc\n\nzqtwinnfc\n');
+  writeFileSync(join(root, 'cafe\u0301.md'), '# nfd\n\nzqtwinnfd\n');
+  const index = await openTestIndex(t, root);
+  const s = await index.sync();
+  assert.equal(s.notes, 1);
+  const listed = index.status().skipped.first;
+  assert.deepEqual(
+    listed.map((x) => x.path),
+    ['cafe\u0301.md'],
+  );
+  assert.match(listed[0]!.reason, /another Unicode form: the NFC spelling is the note/);
+  // Once the twin is gone, the next sync no longer lists it.
+  rmSync(join(root, 'cafe\u0301.md'));
+  await index.sync();
+  assert.equal(index.status().skipped.count, 0);
+});
+
 /**
  * The number of segments in an FTS5 structure record (the %_data row with id 10): a 4-byte
  * cookie, the optional 4-byte FF000001 marker of the contentless-delete format, then the

@@ -161,20 +161,26 @@ export function relativeFusion(input: FusionInput, opts: FusionOptions): Ranked[
       acc.set(it.id, opts.bm25Weight * b + opts.rareWeight * (opts.rarePower === 1 ? r : r ** opts.rarePower));
     }
   }
-  const cosines = new Map<number, number>(input.extraCosines);
-  for (const it of input.vector) cosines.set(it.id, it.score);
-  if (cosines.size > 0) {
+  // The cosines: the vector candidates', and those of BM25 candidates the vector list lacks
+  // (extraCosines holds only those), read in place rather than merged into one Map first.
+  const extra = input.extraCosines;
+  if (input.vector.length > 0 || (extra && extra.size > 0)) {
     // The floor is the weakest vector candidate's cosine; a BM25 candidate below it adds 0.
     let floor = Number.POSITIVE_INFINITY;
-    for (const it of input.vector) floor = Math.min(floor, it.score);
     let top = Number.NEGATIVE_INFINITY;
-    for (const c of cosines.values()) top = Math.max(top, c);
+    for (const it of input.vector) {
+      floor = Math.min(floor, it.score);
+      top = Math.max(top, it.score);
+    }
+    if (extra) for (const c of extra.values()) top = Math.max(top, c);
     if (!Number.isFinite(floor)) floor = Math.min(0, top);
     const span = top - floor;
-    for (const [id, c] of cosines) {
+    const add = (id: number, c: number) => {
       const v = span > 0 ? Math.max(0, (c - floor) / span) : 0;
       acc.set(id, (acc.get(id) ?? 0) + v);
-    }
+    };
+    if (extra) for (const [id, c] of extra) add(id, c);
+    for (const it of input.vector) add(it.id, it.score);
   }
   return sortRanked(acc);
 }

@@ -18,8 +18,20 @@ export interface SnippetPattern {
   stems: ReadonlySet<string>;
 }
 
+// Stems of words seen in snippets: the same few thousand words come back query after query,
+// and stemming them again was a third of a snippet's time. Bounded: starts over when full.
+const STEMS = new Map<string, string>();
+const MAX_STEMS = 50_000;
+
 function porter(word: string): string {
-  return LETTERS.test(word) ? stemmer(word) : word;
+  if (!LETTERS.test(word)) return word;
+  let st = STEMS.get(word);
+  if (st === undefined) {
+    if (STEMS.size >= MAX_STEMS) STEMS.clear();
+    st = stemmer(word);
+    STEMS.set(word, st);
+  }
+  return st;
 }
 
 /** The pattern for these query terms, or null when none is long enough to show. */

@@ -3,17 +3,10 @@
 // the bench:serving tldr-all state (run `npm run bench:serving` once first).
 //   node dist/bench/semi-space.js
 //   node --max-semi-space-size=16 dist/bench/semi-space.js
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CHILD_TOKEN } from './lib/daemon-child.ts';
-import { corpusNotes } from './mcp/corpus-cache.ts';
+import { SERVING_QUERIES, startSteadyDaemon } from './lib/steady-daemon.ts';
 
 const QUERIES = [
-  'extract a tar archive',
-  'list open ports',
-  'git undo last commit',
-  'compress a folder',
-  'show disk usage',
+  ...SERVING_QUERIES,
   'find files larger than 100 MB',
   'download a file from a URL',
   'replace a word in a file',
@@ -22,20 +15,8 @@ const WARM = 300;
 const N = 1500;
 
 async function main(): Promise<void> {
-  const [{ startDaemon }, { loadConfig }, { silentLogger }, { search }] = await Promise.all([
-    import('../src/daemon/daemon.ts'),
-    import('../src/config/index.ts'),
-    import('../src/log.ts'),
-    import('../src/search/index.ts'),
-  ]);
-  const state = join(tmpdir(), 'notes-mcp-bench-serving', 'tldr-all', 'state');
-  const config = loadConfig({
-    env: { HOME: state },
-    flags: { notes: corpusNotes('tldr-all'), state, model: 'bundled', logLevel: 'silent', port: 0, token: CHILD_TOKEN },
-  });
-  const d = await startDaemon({ config, log: silentLogger() });
-  await d.ready;
-  await d.index.idle();
+  const { search } = await import('../src/search/index.ts');
+  const d = await startSteadyDaemon();
   for (let i = 0; i < WARM; i++) await search(d.index, QUERIES[i % QUERIES.length]!, { k: 8 });
   await new Promise((r) => setTimeout(r, 3000));
   const c0 = process.cpuUsage();

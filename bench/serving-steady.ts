@@ -4,42 +4,12 @@
 // forced gc. Used to weigh the steps in bench/README.md's Memory section one at a time.
 //   node --expose-gc dist/bench/serving-steady.js
 //   node --expose-gc --max-semi-space-size=8 dist/bench/serving-steady.js
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import v8 from 'node:v8';
-import { CHILD_TOKEN } from './lib/daemon-child.ts';
-import { corpusNotes } from './mcp/corpus-cache.ts';
-
-const QUERIES = [
-  'extract a tar archive',
-  'list open ports',
-  'git undo last commit',
-  'compress a folder',
-  'show disk usage',
-];
+import { SERVING_QUERIES as QUERIES, startSteadyDaemon } from './lib/steady-daemon.ts';
 
 async function main(): Promise<void> {
-  const [{ startDaemon }, { loadConfig }, { silentLogger }, { search }] = await Promise.all([
-    import('../src/daemon/daemon.ts'),
-    import('../src/config/index.ts'),
-    import('../src/log.ts'),
-    import('../src/search/index.ts'),
-  ]);
-  const state = join(tmpdir(), 'notes-mcp-bench-serving', 'tldr-all', 'state');
-  const config = loadConfig({
-    env: { HOME: state },
-    flags: {
-      notes: corpusNotes('tldr-all'),
-      state,
-      model: 'bundled',
-      logLevel: 'silent',
-      port: 0,
-      token: CHILD_TOKEN,
-    },
-  });
-  const d = await startDaemon({ config, log: silentLogger() });
-  await d.ready;
-  await d.index.idle();
+  const { search } = await import('../src/search/index.ts');
+  const d = await startSteadyDaemon();
   for (let i = 0; i < 140; i++) {
     await search(d.index, QUERIES[i % QUERIES.length]!, { k: 8 });
     await new Promise((r) => setTimeout(r, 70));

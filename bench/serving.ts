@@ -10,7 +10,7 @@
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -19,6 +19,7 @@ import type { Child } from './lib/children.ts';
 import { type BenchClient, connect } from './lib/clients.ts';
 import { CHILD_TOKEN as TOKEN, startDaemonChild } from './lib/daemon-child.ts';
 import { deafListener } from './lib/deaf-listener.ts';
+import { SERVING_QUERIES, servingState } from './lib/steady-daemon.ts';
 import type { CorpusName } from './lib/corpus.ts';
 import { percentile } from './lib/percentile.ts';
 import { corpusNotes } from './mcp/corpus-cache.ts';
@@ -30,13 +31,7 @@ const P99_TARGET_MS = 250;
 const RSS_ASKED_MB = 400;
 /** The target the breakdown supports (bench/README.md, Memory). */
 const RSS_TARGET_MB = 550;
-const QUERIES = [
-  'extract a tar archive',
-  'list open ports',
-  'git undo last commit',
-  'compress a folder',
-  'show disk usage',
-];
+const QUERIES = SERVING_QUERIES;
 
 const ChildArgs = z.object({ notes: z.string(), state: z.string() });
 
@@ -228,7 +223,7 @@ async function main(): Promise<void> {
   });
   const corpus: CorpusName = values.quick ? 'tldr-en' : 'tldr-all';
   const notes = corpusNotes(corpus);
-  const state = join(tmpdir(), 'notes-mcp-bench-serving', corpus, 'state');
+  const state = servingState(corpus);
   mkdirSync(state, { recursive: true });
   const cpu = cpus();
   console.log(`# notes-mcp serving bench, ${new Date().toISOString()}`);

@@ -27,6 +27,7 @@ import type { ChildStats } from './lib/children.ts';
 import { type BenchClient, connect, ERAS, type Era } from './lib/clients.ts';
 import { unpackCorpus } from './lib/corpus.ts';
 import { CHILD_TOKEN as TOKEN, startDaemonChild } from './lib/daemon-child.ts';
+import { listenRequestBody } from './lib/deaf-listener.ts';
 import { seeded } from './lib/random.ts';
 
 const WORKERS = 8;
@@ -162,19 +163,7 @@ async function openListen(url: string, uris: string[], holdMs: number): Promise<
       'mcp-protocol-version': '2026-07-28',
       'mcp-method': 'subscriptions/listen',
     },
-    body: JSON.stringify({
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'subscriptions/listen',
-      params: {
-        notifications: { resourcesListChanged: true, resourceSubscriptions: uris },
-        _meta: {
-          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
-          'io.modelcontextprotocol/clientCapabilities': {},
-          'io.modelcontextprotocol/clientInfo': { name: 'soak', version: '1' },
-        },
-      },
-    }),
+    body: listenRequestBody(1, uris, 'soak'),
   });
   // Read what arrives while held, as a live client would, then hang up.
   const reader = r.body?.getReader();

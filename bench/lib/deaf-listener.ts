@@ -1,12 +1,8 @@
 import { connect, type Socket } from 'node:net';
 
-/**
- * A 2026-07-28 `subscriptions/listen` request written to a raw socket that is then never read:
- * the slowest client a notification stream can have. Shared by bench:serving and the
- * backpressure test, which must attack the daemon the same way.
- */
-export function deafListener(port: number, token: string, id: number, uris: readonly string[]): Socket {
-  const body = JSON.stringify({
+/** The JSON-RPC body of a 2026-07-28 `subscriptions/listen` for these note URIs. */
+export function listenRequestBody(id: number, uris: readonly string[], client: string): string {
+  return JSON.stringify({
     jsonrpc: '2.0',
     id,
     method: 'subscriptions/listen',
@@ -16,10 +12,19 @@ export function deafListener(port: number, token: string, id: number, uris: read
       _meta: {
         'io.modelcontextprotocol/protocolVersion': '2026-07-28',
         'io.modelcontextprotocol/clientCapabilities': {},
-        'io.modelcontextprotocol/clientInfo': { name: 'deaf', version: '1' },
+        'io.modelcontextprotocol/clientInfo': { name: client, version: '1' },
       },
     },
   });
+}
+
+/**
+ * A 2026-07-28 `subscriptions/listen` request written to a raw socket that is then never read:
+ * the slowest client a notification stream can have. Shared by bench:serving and the
+ * backpressure test, which must attack the daemon the same way.
+ */
+export function deafListener(port: number, token: string, id: number, uris: readonly string[]): Socket {
+  const body = listenRequestBody(id, uris, 'deaf');
   const socket = connect(port, '127.0.0.1');
   socket.on('error', () => undefined);
   socket.pause();

@@ -497,8 +497,8 @@ async function main(): Promise<void> {
       env: { ...process.env, HOME: fresh, NOTES_MCP_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'ignore', 'inherit'],
     });
-    const diffs = compareIndexes(await viewIndex(notes, state, tmp), await viewIndex(notes, fresh, tmp));
     const healed = await viewIndex(notes, state, tmp);
+    const diffs = compareIndexes(healed, await viewIndex(notes, fresh, tmp));
 
     const acked = Object.values(t.acked).reduce((a, b) => a + b, 0);
     const ok = t.lost === 0 && t.duplicates === 0 && t.torn === 0 && diffs.length === 0 && strays.length === 0;

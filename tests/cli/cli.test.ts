@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
+import { isServeCommand } from '../../src/cli/commands/shared.ts';
 import { BIN, tempDir } from '../helpers/tmp.ts';
 import { writeNotes } from '../helpers/vault.ts';
 
@@ -77,4 +78,17 @@ test('index, search, status, doctor and tokens from the shell; errors are one li
   const badEnv = run(['status', ...g], { ...env, NOTES_MCP_PORT: 'eighty' });
   assert.equal(badEnv.code, 2);
   assert.match(badEnv.err, /^notes-mcp: invalid configuration: environment: port: .*\(NOTES_E_CONFIG\)$/m);
+});
+
+test('a lock holder is a daemon when its command is serve, not when a folder is called serve', () => {
+  const node = '/usr/local/bin/node';
+  assert.ok(isServeCommand([node, '/app/bin/notes-mcp.js', 'serve', '--notes', '/n']));
+  assert.ok(isServeCommand(['/usr/local/bin/notes-mcp', 'serve']));
+  assert.ok(isServeCommand([node, '--max-semi-space-size=16', '/app/bin/notes-mcp.js', '--notes', '/n', 'serve']));
+  assert.ok(isServeCommand([node, '/app/bin/notes-mcp.js', '--json', 'serve']));
+  assert.ok(!isServeCommand([node, '/app/bin/notes-mcp.js', 'index', '--notes', 'serve']));
+  assert.ok(!isServeCommand([node, '/app/bin/notes-mcp.js', '--notes', 'serve', 'index']));
+  assert.ok(!isServeCommand([node, '/app/bin/notes-mcp.js', '--notes=serve', 'index']));
+  assert.ok(!isServeCommand([node, 'serve.js', 'serve']));
+  assert.ok(!isServeCommand([]));
 });

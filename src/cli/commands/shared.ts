@@ -42,6 +42,28 @@ export function ago(ms: number | undefined): string {
   return `${Math.round(s / 86400)}d ago`;
 }
 
+/** Global options that take no value (a word after them is the command, not their value). */
+const FLAG_ONLY = new Set(['--json', '-h', '--help', '-V', '--version']);
+
+/**
+ * Whether a command line (ps's words) runs `notes-mcp serve`: the word after the notes-mcp
+ * script that is neither an option nor an option's value is `serve`. "serve" as a folder name
+ * (`notes-mcp index --notes serve`) is not.
+ */
+export function isServeCommand(args: readonly string[]): boolean {
+  const script = args.findIndex((a) => /(^|\/)notes-mcp(\.js)?$/.test(a));
+  if (script < 0) return false;
+  for (let i = script + 1; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith('-')) {
+      if (!a.includes('=') && !FLAG_ONLY.has(a)) i++; // its value
+      continue;
+    }
+    return a === 'serve';
+  }
+  return false;
+}
+
 /**
  * Whether a process is a `notes-mcp serve` (its arguments, by ps, which works on macOS and
  * Linux alike): a lock holder that left no daemon.json is then a daemon to restart, not a
@@ -50,10 +72,11 @@ export function ago(ms: number | undefined): string {
 export async function isServeProcess(pid: number): Promise<boolean> {
   const { execFileSync } = await import('node:child_process');
   try {
-    return execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 2_000 })
-      .trim()
-      .split(/\s+/)
-      .includes('serve');
+    return isServeCommand(
+      execFileSync('ps', ['-o', 'args=', '-p', String(pid)], { encoding: 'utf8', timeout: 2_000 })
+        .trim()
+        .split(/\s+/),
+    );
   } catch {
     return false;
   }

@@ -153,16 +153,16 @@ async function watch(d: Child, until: Promise<unknown>): Promise<{ peakMb: numbe
   void until.finally(() => {
     done = true;
   });
-  const s0 = await d.stats();
+  const s0 = await d.usage();
   const t0 = performance.now();
-  let peak = s0.nowKb;
+  let peak = s0.rssKb;
   while (!done) {
     await new Promise((r) => setTimeout(r, 250));
-    peak = Math.max(peak, (await d.stats()).nowKb);
+    peak = Math.max(peak, (await d.usage()).rssKb);
   }
-  const s1 = await d.stats();
+  const s1 = await d.usage();
   return {
-    peakMb: Math.max(peak, s1.nowKb) / 1024,
+    peakMb: Math.max(peak, s1.rssKb) / 1024,
     cpuPct: ((s1.cpuUs - s0.cpuUs) / 1000 / (performance.now() - t0)) * 100,
   };
 }

@@ -67,7 +67,7 @@ class Side {
   async block(mode: Mode, count: number, rate: number): Promise<void> {
     const first = this.clients[0];
     if (!first) throw new Error('no clients');
-    const serverCpu0 = (await this.server.stats()).cpuUs;
+    const serverCpu0 = (await this.server.usage()).cpuUs;
     const clientCpu0 = process.cpuUsage();
     const start = performance.now();
     if (mode === 'sequential') {
@@ -95,7 +95,7 @@ class Side {
     this.wallMs += performance.now() - start;
     const clientCpu = process.cpuUsage(clientCpu0);
     this.clientCpuUs += clientCpu.user + clientCpu.system;
-    this.serverCpuUs += (await this.server.stats()).cpuUs - serverCpu0;
+    this.serverCpuUs += (await this.server.usage()).cpuUs - serverCpu0;
   }
 
   stats(): Stats {

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { realpath } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import {
   DEFAULT_CHUNK_OPTIONS,
@@ -16,7 +17,7 @@ import type { Embedder } from '../embed/types.ts';
 import { describeError, NotesError } from '../errors.ts';
 import { fsyncPath, writeFileAtomicSync } from '../fs-atomic.ts';
 import type { Logger } from '../log.ts';
-import type { ChangeBatch } from '../notes/types.ts';
+import { type ChangeBatch, readNoteFile } from '../notes/index.ts';
 import { openDb } from './db.ts';
 import { Indexer, type NoteEvent, type SyncProgress, type SyncSummary } from './indexer.ts';
 import { buildLexicalIndex, LexicalIndex } from './lexical.ts';
@@ -248,12 +249,10 @@ export class NotesIndex extends EventEmitter<Events> {
       if (!readOnly && backfilling.getMeta('links_backfill') === '1')
         void idx
           .#enqueue(async () => {
-            const n = backfilling.backfillLinks((file) => {
-              try {
-                return readFileSync(file, 'utf8');
-              } catch {
-                return undefined;
-              }
+            const realRoot = await realpath(config.notesDir).catch(() => config.notesDir);
+            const n = await backfilling.backfillLinks(async (file) => {
+              const r = await readNoteFile(file, realRoot).catch(() => undefined);
+              return r?.ok ? r.bytes.toString('utf8') : undefined;
             }, extractLinks);
             log.info({ notes: n }, 'links of already indexed notes stored');
           })

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -116,6 +117,40 @@ test('an index from before links (schema v1) gets them stored when opened for wr
   await again.idle();
   assert.equal(again.backlinks('Projects/Garden.md').length, 7);
   assert.deepEqual(again.resolveName('Allotment'), { status: 'resolved', path: 'Projects/Garden.md' });
+});
+
+test('storing links for an old index never blocks on a note swapped for a FIFO', async (t) => {
+  const notes = obsidianVault(t);
+  const state = tempDir(t, 'notes-mcp-state-');
+  const config = testConfig(notes, state);
+  const first = await NotesIndex.open({ config, embedder: await sharedEmbedder(), log: silentLogger() });
+  await first.sync();
+  await first.close();
+  const db = new Database(indexFiles(config.indexDir).database);
+  db.exec("DROP TABLE links; DROP TABLE note_names; DELETE FROM meta WHERE key = 'links_backfill'");
+  db.pragma('user_version = 1');
+  db.close();
+  // While the daemon was stopped, an indexed note became a FIFO. A blocking open of it waits
+  // for a writer; this one comes after 3 s, so a blocked start shows as a 3 s stall instead of
+  // hanging the test for good.
+  const fifo = join(notes, 'Home.md');
+  rmSync(fifo);
+  execFileSync('mkfifo', [fifo]);
+  const writer = spawn('sh', ['-c', 'sleep 3; echo "# Home" > "$0"', fifo], { stdio: 'ignore' });
+  t.after(() => writer.kill('SIGKILL'));
+  let worst = 0;
+  let last = performance.now();
+  const tick = setInterval(() => {
+    const now = performance.now();
+    worst = Math.max(worst, now - last);
+    last = now;
+  }, 20);
+  const again = await NotesIndex.open({ config, embedder: await sharedEmbedder(), log: silentLogger() });
+  t.after(() => again.close());
+  await again.idle();
+  clearInterval(tick);
+  assert.ok(worst < 1_500, `the event loop stood still for ${Math.round(worst)} ms`);
+  assert.equal(again.backlinks('Projects/Garden.md').length >= 1, true);
 });
 
 test('nearest notes by meaning leave the note itself out and give one entry per note', async (t) => {

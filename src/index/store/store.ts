@@ -148,19 +148,24 @@ export class Store extends StoreReads {
   /**
    * Fill links and names for notes indexed before they were stored (schema v2), a slice at a
    * time: `read` gives a note's text, or undefined when it cannot be read (the next sync
-   * re-indexes it anyway).
+   * re-indexes it anyway). Async, with the loop free between slices: a vault of 38k notes is
+   * read here, and a note swapped for a FIFO must not block the daemon's start.
    */
-  backfillLinks(read: (diskPath: string) => string | undefined, extract: (text: string) => NoteLink[]): number {
+  async backfillLinks(
+    read: (diskPath: string) => Promise<string | undefined>,
+    extract: (text: string) => NoteLink[],
+  ): Promise<number> {
     const rows = this.shaped
       .get<[], { id: number; path: string; disk_path: string; title: string; aliases: string }>(
         'SELECT id, path, disk_path, title, aliases FROM notes ORDER BY id',
       )
       .all();
     for (let i = 0; i < rows.length; i += 500) {
-      const slice = rows.slice(i, i + 500).map((r) => {
-        const text = read(r.disk_path);
-        return { r, links: text === undefined ? [] : extract(text) };
-      });
+      const slice: Array<{ r: (typeof rows)[number]; links: NoteLink[] }> = [];
+      for (const r of rows.slice(i, i + 500)) {
+        const text = await read(r.disk_path);
+        slice.push({ r, links: text === undefined ? [] : extract(text) });
+      }
       this.transaction(() => {
         for (const { r, links } of slice) {
           this.#writeLinks(r.id, { path: r.path, title: r.title, aliases: parseStringList(r.aliases) }, links);

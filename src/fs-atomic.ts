@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   constants,
+  fstatSync,
   fsyncSync,
   lstatSync,
   openSync,
+  readSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -28,6 +30,48 @@ function unsupported(err: unknown): boolean {
 /** A temp name beside `file`, unique per process and call (hidden unless a prefix says otherwise). */
 export function tempPathFor(file: string, prefix = `.${basename(file)}.tmp-`): string {
   return join(dirname(file), `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** What a non-regular file is, in words ("a FIFO (named pipe)"). */
+export function fileKind(mode: number): string {
+  const type = mode & constants.S_IFMT;
+  if (type === constants.S_IFDIR) return 'a folder';
+  if (type === constants.S_IFIFO) return 'a FIFO (named pipe)';
+  if (type === constants.S_IFSOCK) return 'a socket';
+  if (type === constants.S_IFCHR || type === constants.S_IFBLK) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Read a state file the daemon keeps (tokens, lock, runtime file, manifests, snapshots) so that
+ * no damage to it can hang a start: readFileSync on a FIFO blocks in open() for ever, and on a
+ * symlink to /dev/zero reads until memory runs out. Opened without blocking, then fstat on the
+ * descriptor decides: only a regular file of at most maxBytes is read. A symlink to a regular
+ * file is followed (its content is judged by the caller). Throws like fs does, with
+ * code EINVAL (not a regular file) or EFBIG (too large) and a message saying which.
+ */
+export function readStateFileSync(file: string, maxBytes = 16 * 1024 * 1024): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    const refuse = (code: string, why: string): never => {
+      throw Object.assign(new Error(`${code}: ${why}`), { code, path: file });
+    };
+    if (!st.isFile()) refuse('EINVAL', `${fileKind(st.mode)}, not a regular file`);
+    if (st.size > maxBytes) refuse('EFBIG', `${st.size} bytes, more than the ${maxBytes}-byte limit`);
+    // What fstat promised and one byte more: a file still growing is refused, not read without end.
+    const buf = Buffer.allocUnsafe(st.size + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    if (n > maxBytes) refuse('EFBIG', `more than the ${maxBytes}-byte limit`);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** fsync a file or folder by path (sync); a path that is gone or a folder that refuses is skipped. */

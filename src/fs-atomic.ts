@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  accessSync,
   closeSync,
   constants,
   fstatSync,
@@ -9,6 +10,7 @@ import {
   readSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -72,6 +74,30 @@ export function readStateFileSync(file: string, maxBytes = 16 * 1024 * 1024): Bu
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Why a state file that exists cannot be used as one (a folder, a FIFO, a device, no
+ * permission to read, or to write when `write`), or undefined when it is a usable regular file
+ * or absent. For files opened by a library (SQLite) that would block on a FIFO or misreport a
+ * device: judged before the open, since there is no descriptor to fstat.
+ */
+export function stateFileProblem(file: string, write: boolean): string | undefined {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return lstatSync(file, { throwIfNoEntry: false }) ? 'a broken symbolic link' : undefined;
+    return `cannot be examined (${code ?? 'error'})`;
+  }
+  if (!st.isFile()) return `${fileKind(Number(st.mode))}, not a regular file`;
+  try {
+    accessSync(file, write ? constants.R_OK | constants.W_OK : constants.R_OK);
+  } catch (err) {
+    return `permission denied (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  return undefined;
 }
 
 /** fsync a file or folder by path (sync); a path that is gone or a folder that refuses is skipped. */

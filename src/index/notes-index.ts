@@ -14,7 +14,7 @@ import type { ChunkOptions } from '../chunk/types.ts';
 import type { Config } from '../config/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import { describeError, NotesError } from '../errors.ts';
-import { fsyncPath, writeFileAtomicSync } from '../fs-atomic.ts';
+import { fsyncPath, stateFileProblem, writeFileAtomicSync } from '../fs-atomic.ts';
 import type { Logger } from '../log.ts';
 import type { ChangeBatch } from '../notes/types.ts';
 import { openDb } from './db.ts';
@@ -204,13 +204,17 @@ export class NotesIndex extends EventEmitter<Events> {
     try {
       const identity = `${embedder.fingerprint}|dims=${embedder.dims}|chunker=${CHUNKER_VERSION}`;
       if (readOnly && !existsSync(dbFile)) throw new NotesError('NOTES_E_NOT_INDEXED', [config.notesDir]);
+      // A folder, FIFO, device or unreadable file where index.db belongs: SQLite would block on
+      // the FIFO (read-only) or call it a disk I/O error, and every start would exit on it.
+      const unusable = stateFileProblem(dbFile, !readOnly);
       try {
+        if (unusable) throw new NotesError('NOTES_E_STATE_CORRUPT', [dbFile, unusable]);
         store = openStore(dbFile, readOnly);
         prepareIdentity(store, identity, opts);
       } catch (err) {
         store?.close();
         store = undefined;
-        if (readOnly || !isCorruption(err)) throw err;
+        if (readOnly || !(unusable || isCorruption(err))) throw err;
         // Everything in index.db can be rebuilt from the notes: keep the broken file for a
         // post-mortem, start an empty index, and let the initial sync fill it while serving.
         const aside = moveAside(dbFile, [files.graph, `${files.graph}.manifest.json`, files.lexical]);
@@ -778,7 +782,7 @@ function moveAside(file: string, derived: readonly string[]): string {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
-  for (const d of derived) rmSync(d, { force: true });
+  for (const d of derived) rmSync(d, { force: true, recursive: true });
   fsyncPath(dirname(file));
   return aside;
 }

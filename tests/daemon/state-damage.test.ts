@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { TEST_TOKEN } from '../helpers/daemon.ts';
@@ -75,7 +75,11 @@ async function searchHits(port: number): Promise<number> {
 }
 
 const damages = {
-  fifo: (p: string) => {
+  folder: (p: string) => {
+    rmSync(p, { recursive: true, force: true });
+    mkdirSync(join(p, 'sub'), { recursive: true });
+  },
+  FIFO: (p: string) => {
     rmSync(p, { recursive: true, force: true });
     execFileSync('mkfifo', [p]);
   },
@@ -93,35 +97,63 @@ function locate(state: string, file: string): string {
   return join(state, 'index', indexDir, file.slice('<index>/'.length));
 }
 
-const cases: Array<{ file: string; doctorSays: RegExp }> = [
-  { file: 'tokens.json', doctorSays: /FAIL\s+tokens\s+.*not a regular file/ },
+function doctor(notes: string, state: string): string {
+  const doc = spawnSync(process.execPath, [BIN, 'doctor', '--notes', notes, '--state', state], {
+    encoding: 'utf8',
+    timeout: START_BOUND_MS,
+    env: { ...process.env, HOME: state },
+  });
+  assert.equal(doc.signal, null, `doctor finished within ${START_BOUND_MS} ms (it did not: ${doc.stdout.slice(-300)})`);
+  return doc.stdout;
+}
+
+// One served state folder, copied for every case (a start per case would double the run time).
+let served: Promise<{ notes: string; state: string }> | undefined;
+const leftovers: Array<() => unknown> = [];
+const keep: T = { after: (fn) => leftovers.push(fn) };
+after(async () => {
+  for (const fn of leftovers.reverse()) await fn();
+});
+
+/**
+ * before: what doctor says of the damage while the daemon is stopped; after: once the daemon
+ * has started on it (and healed what it can rebuild).
+ */
+const cases: Array<{ file: string; how: keyof typeof damages; before: RegExp; after: RegExp }> = [
+  { file: 'tokens.json', how: 'FIFO', before: /FAIL\s+tokens\s+.*a FIFO/, after: /FAIL\s+tokens\s+.*a FIFO/ },
+  {
+    file: 'tokens.json',
+    how: 'symlink to /dev/zero',
+    before: /FAIL\s+tokens\s+.*a device/,
+    after: /FAIL\s+tokens\s+.*a device/,
+  },
+  ...(['folder', 'FIFO', 'symlink to /dev/zero'] as const).map((how) => ({
+    file: '<index>/index.db',
+    how,
+    before: /FAIL\s+index\s+.*not a regular file/,
+    after: /warn\s+index repair\s+an unreadable index was moved aside/,
+  })),
 ];
 
-for (const { file, doctorSays } of cases) {
-  for (const [how, hurt] of Object.entries(damages)) {
-    test(`${file} replaced by a ${how}: the daemon still starts and serves, doctor names it`, {
-      timeout: 120_000,
-    }, async (t) => {
-      const base = await servedOnce(t);
-      const state = tempDir(t, 'notes-mcp-state-');
-      cpSync(base.state, state, { recursive: true });
-      hurt(locate(state, file));
-      const port = await freePort();
-      const { child, stderr } = spawnDaemon(base.notes, state, port);
-      t.after(() => child.kill('SIGKILL'));
-      await healthyWithin(port, child, START_BOUND_MS).catch((err: Error) => {
-        throw new Error(`${err.message}; stderr: ${stderr().slice(-600)}`);
-      });
-      assert.ok((await searchHits(port)) > 0);
-      child.kill('SIGTERM');
-      await once(child, 'exit');
-      const doc = spawnSync(process.execPath, [BIN, 'doctor', '--notes', base.notes, '--state', state], {
-        encoding: 'utf8',
-        timeout: START_BOUND_MS,
-        env: { ...process.env, HOME: state },
-      });
-      assert.equal(doc.signal, null, `doctor finished (it did not: ${doc.stdout.slice(-300)})`);
-      assert.match(doc.stdout, doctorSays);
+for (const { file, how, before, after: afterwards } of cases) {
+  test(`${file.replace('<index>/', '')} replaced by a ${how}: doctor names it, the daemon starts and serves`, {
+    timeout: 120_000,
+  }, async (t) => {
+    served ??= servedOnce(keep);
+    const base = await served;
+    const state = tempDir(t, 'notes-mcp-state-');
+    cpSync(base.state, state, { recursive: true });
+    damages[how](locate(state, file));
+    assert.match(doctor(base.notes, state), before);
+    const port = await freePort();
+    const { child, stderr } = spawnDaemon(base.notes, state, port);
+    t.after(() => child.kill('SIGKILL'));
+    await healthyWithin(port, child, START_BOUND_MS).catch((err: Error) => {
+      throw new Error(`${err.message}; stderr: ${stderr().slice(-600)}`);
     });
-  }
+    assert.ok((await searchHits(port)) > 0);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
+    assert.match(doctor(base.notes, state), afterwards);
+  });
 }

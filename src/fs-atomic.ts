@@ -57,7 +57,7 @@ export function readStateFileSync(file: string, maxBytes = 16 * 1024 * 1024): Bu
   try {
     const st = fstatSync(fd);
     const refuse = (code: string, why: string): never => {
-      throw Object.assign(new Error(`${code}: ${why}`), { code, path: file });
+      throw notStateFile(file, code, why);
     };
     if (!st.isFile()) refuse('EINVAL', `${fileKind(st.mode)}, not a regular file`);
     if (st.size > maxBytes) refuse('EFBIG', `${st.size} bytes, more than the ${maxBytes}-byte limit`);
@@ -74,6 +74,31 @@ export function readStateFileSync(file: string, maxBytes = 16 * 1024 * 1024): Bu
   } finally {
     closeSync(fd);
   }
+}
+
+/** readStateFileSync for async callers (the history journal and kept versions). */
+export async function readStateFile(file: string, maxBytes = 16 * 1024 * 1024): Promise<Buffer> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw notStateFile(file, 'EINVAL', `${fileKind(st.mode)}, not a regular file`);
+    if (st.size > maxBytes) throw notStateFile(file, 'EFBIG', `${st.size} bytes, more than the ${maxBytes}-byte limit`);
+    const buf = Buffer.allocUnsafe(st.size + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    if (n > maxBytes) throw notStateFile(file, 'EFBIG', `more than the ${maxBytes}-byte limit`);
+    return buf.subarray(0, n);
+  } finally {
+    await fh.close();
+  }
+}
+
+function notStateFile(file: string, code: string, why: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${why}`), { code, path: file });
 }
 
 /**
@@ -141,9 +166,19 @@ export async function renameDurable(from: string, to: string): Promise<void> {
   await fsyncPathAsync(dirname(to));
 }
 
-export function writeFileAtomicSync(file: string, data: string | Uint8Array, mode = 0o644): void {
-  // A device (/dev/stdout) or a symlink is written through, never replaced by a regular file.
-  const existing = lstatSync(file, { throwIfNoEntry: false });
+/**
+ * `writeThrough`: a device (/dev/stdout) or a symlink at `file` is written through rather than
+ * replaced, for output paths a user names (`launchd --out`). Never for state files: a
+ * lexical.bin or manifest symlinked elsewhere had the file it points at overwritten by the
+ * daemon; replaced, the link goes and the target is left alone.
+ */
+export function writeFileAtomicSync(
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  opts: { writeThrough?: boolean } = {},
+): void {
+  const existing = opts.writeThrough ? lstatSync(file, { throwIfNoEntry: false }) : undefined;
   if (existing && !existing.isFile()) {
     writeFileSync(file, data);
     return;

@@ -14,7 +14,7 @@ import type { ChunkOptions } from '../chunk/types.ts';
 import type { Config } from '../config/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import { describeError, NotesError } from '../errors.ts';
-import { fsyncPath, stateFileProblem, writeFileAtomicSync } from '../fs-atomic.ts';
+import { fsyncPath, readStateFileSync, stateFileProblem, writeFileAtomicSync } from '../fs-atomic.ts';
 import type { Logger } from '../log.ts';
 import type { ChangeBatch } from '../notes/types.ts';
 import { openDb } from './db.ts';
@@ -307,7 +307,10 @@ export class NotesIndex extends EventEmitter<Events> {
 
   #loadLexicalSnapshot(): LexicalIndex | undefined {
     try {
-      return LexicalIndex.load(readFileSync(indexFiles(this.config.indexDir).lexical), this.#store.generation());
+      return LexicalIndex.load(
+        readStateFileSync(indexFiles(this.config.indexDir).lexical, 2 ** 31 - 1),
+        this.#store.generation(),
+      );
     } catch {
       // Missing, of another generation or unreadable: build from the database instead.
       return undefined;

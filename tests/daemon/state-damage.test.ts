@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdirSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/client';
@@ -20,7 +20,7 @@ type T = { after: (fn: () => unknown) => void };
 
 const START_BOUND_MS = 30_000;
 
-/** One real start and a clean stop, so the state folder holds what a daemon leaves behind. */
+/** One real start, a write and a clean stop: the state folder holds what a daemon leaves behind. */
 async function servedOnce(t: T): Promise<{ notes: string; state: string }> {
   const notes = tldrVault(t, { common: 40 });
   const state = tempDir(t, 'notes-mcp-state-');
@@ -28,7 +28,10 @@ async function servedOnce(t: T): Promise<{ notes: string; state: string }> {
   const { child } = spawnDaemon(notes, state, port);
   t.after(() => child.kill('SIGKILL'));
   await healthyWithin(port, child, START_BOUND_MS);
-  await searchHits(port);
+  await withClient(port, async (c) => {
+    const w = await c.callTool({ name: 'write_note', arguments: { path: 'kept.md', content: '# Kept\n\nokapi\n' } });
+    assert.ok(!w.isError, JSON.stringify(w));
+  });
   child.kill('SIGTERM');
   await once(child, 'exit');
   return { notes, state };
@@ -48,8 +51,9 @@ async function healthyWithin(port: number, child: ChildProcess, ms: number): Pro
   throw new Error(`no /health within ${ms} ms`);
 }
 
-/** search_notes over the current client finds something (the index was healed or loaded). */
-async function searchHits(port: number): Promise<number> {
+type ToolResult = { isError?: boolean; structuredContent?: Record<string, unknown> };
+
+async function withClient<R>(port: number, fn: (c: { callTool: Client['callTool'] }) => Promise<R>): Promise<R> {
   const client = new Client(
     { name: 'state-damage', version: '1.0.0' },
     { capabilities: {}, versionNegotiation: { mode: { pin: '2026-07-28' } } },
@@ -59,42 +63,55 @@ async function searchHits(port: number): Promise<number> {
   });
   await client.connect(transport);
   try {
-    for (let i = 0; i < 100; i++) {
-      const r = (await client.callTool({ name: 'search_notes', arguments: { query: 'list files' } })) as {
-        isError?: boolean;
-        structuredContent?: { results?: unknown[] };
-      };
-      const n = r.structuredContent?.results?.length ?? 0;
-      if (!r.isError && n > 0) return n;
-      await new Promise((res) => setTimeout(res, 200));
-    }
-    throw new Error('search_notes found nothing within 20 s');
+    return await fn(client);
   } finally {
     await client.close();
   }
 }
 
+/** search_notes finds the written note (the index was healed or loaded) and read_note reads it. */
+async function servesTheNote(port: number): Promise<void> {
+  await withClient(port, async (c) => {
+    let last: ToolResult | undefined;
+    for (let i = 0; i < 100; i++) {
+      last = (await c.callTool({ name: 'search_notes', arguments: { query: 'okapi' } })) as ToolResult;
+      if (!last.isError && JSON.stringify(last.structuredContent?.results ?? []).includes('kept.md')) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    assert.ok(JSON.stringify(last?.structuredContent?.results ?? []).includes('kept.md'), JSON.stringify(last));
+    const r = (await c.callTool({ name: 'read_note', arguments: { path: 'kept.md' } })) as ToolResult;
+    assert.ok(!r.isError && JSON.stringify(r.structuredContent).includes('okapi'), JSON.stringify(r));
+  });
+}
+
 const damages = {
-  folder: (p: string) => {
+  folder: (p: string, _elsewhere: string) => {
     rmSync(p, { recursive: true, force: true });
     mkdirSync(join(p, 'sub'), { recursive: true });
   },
-  FIFO: (p: string) => {
+  FIFO: (p: string, _elsewhere: string) => {
     rmSync(p, { recursive: true, force: true });
     execFileSync('mkfifo', [p]);
   },
-  'symlink to /dev/zero': (p: string) => {
+  'symlink to /dev/zero': (p: string, _elsewhere: string) => {
     rmSync(p, { recursive: true, force: true });
     symlinkSync('/dev/zero', p);
   },
+  'symlink to a file outside': (p: string, elsewhere: string) => {
+    rmSync(p, { recursive: true, force: true });
+    writeFileSync(join(elsewhere, 'outside.txt'), OUTSIDE);
+    symlinkSync(join(elsewhere, 'outside.txt'), p);
+  },
 } as const;
 
-/** Where a file lives in the state folder (<index>: the index folder, named after the notes path). */
+const OUTSIDE = "not the daemon's: must never be overwritten\n";
+
+/** Where a file lives in the state folder (<index>, <history>: the folders named after the notes path). */
 function locate(state: string, file: string): string {
-  if (!file.startsWith('<index>/')) return join(state, file);
-  const indexDir = readdirSync(join(state, 'index'))[0];
-  assert.ok(indexDir, 'the first start made an index folder');
-  return join(state, 'index', indexDir, file.slice('<index>/'.length));
+  const folder = readdirSync(join(state, 'index'))[0];
+  assert.ok(folder, 'the first start made an index folder');
+  const rel = file.replace('<index>/', `index/${folder}/`).replace('<history>/', `${folder}/`);
+  return join(state, rel);
 }
 
 function doctor(notes: string, state: string): string {
@@ -117,9 +134,11 @@ after(async () => {
 
 /**
  * before: what doctor says of the damage while the daemon is stopped; after: once the daemon
- * has started on it (and healed what it can rebuild).
+ * has started on it (and healed what it can rebuild). Unset: doctor need only finish.
  */
-const cases: Array<{ file: string; how: keyof typeof damages; before: RegExp; after: RegExp }> = [
+type Case = { file: string; how: keyof typeof damages; before?: RegExp; after?: RegExp };
+const healed = /warn\s+index repair\s+an unreadable index was moved aside/;
+const cases: Case[] = [
   { file: 'tokens.json', how: 'FIFO', before: /FAIL\s+tokens\s+.*a FIFO/, after: /FAIL\s+tokens\s+.*a FIFO/ },
   {
     file: 'tokens.json',
@@ -131,29 +150,41 @@ const cases: Array<{ file: string; how: keyof typeof damages; before: RegExp; af
     file: '<index>/index.db',
     how,
     before: /FAIL\s+index\s+.*not a regular file/,
-    after: /warn\s+index repair\s+an unreadable index was moved aside/,
+    after: healed,
   })),
+  ...(['folder', 'FIFO', 'symlink to /dev/zero', 'symlink to a file outside'] as const).flatMap((how) => [
+    { file: '<index>/lexical.bin', how },
+    { file: '<index>/vectors.hnsw.manifest.json', how },
+    { file: '<index>/lock', how },
+    { file: '<index>/daemon.json', how },
+    { file: `history/<history>/journal.jsonl`, how },
+  ]),
 ];
 
 for (const { file, how, before, after: afterwards } of cases) {
-  test(`${file.replace('<index>/', '')} replaced by a ${how}: doctor names it, the daemon starts and serves`, {
+  test(`${file.replace(/<\w+>\//, '')} replaced by a ${how}: doctor finishes, the daemon starts and serves`, {
     timeout: 120_000,
   }, async (t) => {
     served ??= servedOnce(keep);
     const base = await served;
     const state = tempDir(t, 'notes-mcp-state-');
+    const elsewhere = tempDir(t, 'notes-mcp-elsewhere-');
     cpSync(base.state, state, { recursive: true });
-    damages[how](locate(state, file));
-    assert.match(doctor(base.notes, state), before);
+    damages[how](locate(state, file), elsewhere);
+    const said = doctor(base.notes, state);
+    if (before) assert.match(said, before);
     const port = await freePort();
     const { child, stderr } = spawnDaemon(base.notes, state, port);
     t.after(() => child.kill('SIGKILL'));
     await healthyWithin(port, child, START_BOUND_MS).catch((err: Error) => {
       throw new Error(`${err.message}; stderr: ${stderr().slice(-600)}`);
     });
-    assert.ok((await searchHits(port)) > 0);
+    await servesTheNote(port);
     child.kill('SIGTERM');
     await once(child, 'exit');
-    assert.match(doctor(base.notes, state), afterwards);
+    const now = doctor(base.notes, state);
+    if (afterwards) assert.match(now, afterwards);
+    if (how === 'symlink to a file outside')
+      assert.equal(readFileSync(join(elsewhere, 'outside.txt'), 'utf8'), OUTSIDE, 'the file outside is untouched');
   });
 }

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import {
   DEFAULT_CHUNK_OPTIONS,
   extractLinks,
@@ -204,9 +204,9 @@ export class NotesIndex extends EventEmitter<Events> {
     try {
       const identity = `${embedder.fingerprint}|dims=${embedder.dims}|chunker=${CHUNKER_VERSION}`;
       if (readOnly && !existsSync(dbFile)) throw new NotesError('NOTES_E_NOT_INDEXED', [config.notesDir]);
-      // A folder, FIFO, device or unreadable file where index.db belongs: SQLite would block on
-      // the FIFO (read-only) or call it a disk I/O error, and every start would exit on it.
-      const unusable = stateFileProblem(dbFile, !readOnly);
+      // A folder, FIFO, device or unreadable file where index.db or its WAL belongs: SQLite would
+      // block on the FIFO (read-only) or call it a disk I/O error, and every start would exit.
+      const unusable = unusableDatabase(dbFile, !readOnly);
       try {
         if (unusable) throw new NotesError('NOTES_E_STATE_CORRUPT', [dbFile, unusable]);
         store = openStore(dbFile, readOnly);
@@ -750,6 +750,17 @@ function prepareIdentity(store: Store, identity: string, opts: OpenIndexOptions)
   store.setMeta('fingerprint', embedder.fingerprint);
   store.setMeta('dims', String(embedder.dims));
   store.setMeta('notes_root', config.notesDir);
+}
+
+/** Why index.db, its -wal or its -shm cannot be opened as SQLite files, if it cannot. */
+function unusableDatabase(dbFile: string, write: boolean): string | undefined {
+  for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) {
+    let why = stateFileProblem(f, write);
+    // SQLite refuses a WAL or shared-memory file that is a symlink, wherever it points.
+    if (!why && f !== dbFile && lstatSync(f, { throwIfNoEntry: false })?.isSymbolicLink()) why = 'a symbolic link';
+    if (why) return f === dbFile ? why : `${basename(f)}: ${why}`;
+  }
+  return undefined;
 }
 
 const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_FORMAT', 'SQLITE_CORRUPT_INDEX']);

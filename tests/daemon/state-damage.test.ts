@@ -153,6 +153,10 @@ const cases: Case[] = [
     after: healed,
   })),
   ...(['folder', 'FIFO', 'symlink to /dev/zero', 'symlink to a file outside'] as const).flatMap((how) => [
+    { file: '<index>/index.db-wal', how, before: /FAIL\s+index\s+.*index\.db-wal: /, after: healed },
+    { file: '<index>/index.db-shm', how, before: /FAIL\s+index\s+.*index\.db-shm: /, after: healed },
+  ]),
+  ...(['folder', 'FIFO', 'symlink to /dev/zero', 'symlink to a file outside'] as const).flatMap((how) => [
     { file: '<index>/lexical.bin', how },
     { file: '<index>/vectors.hnsw.manifest.json', how },
     { file: '<index>/lock', how },

@@ -115,10 +115,23 @@ function createWithContent(file: string, content: string): boolean {
   }
 }
 
+const NO_WRITE = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/** createWithContent, with "may not write here" as the one coded error a user can act on. */
+function tryCreate(file: string, content: string, dir: string): boolean {
+  try {
+    return createWithContent(file, content);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && NO_WRITE.has(code)) throw new NotesError('NOTES_E_STATE_UNWRITABLE', [dir, code], { cause: err });
+    throw err;
+  }
+}
+
 export function acquireLock(file: string, dir: string, command = 'notes-mcp'): Lock {
   const content = JSON.stringify({ pid: process.pid, boot: bootTime(), command });
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (!createWithContent(file, content)) {
+    if (!tryCreate(file, content, dir)) {
       let judged = '';
       try {
         judged = readLock(file);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import {
   DEFAULT_CHUNK_OPTIONS,
@@ -197,7 +197,7 @@ export class NotesIndex extends EventEmitter<Events> {
     const dbFile = files.database;
     let lock: Lock | undefined;
     if (!readOnly) {
-      mkdirSync(config.indexDir, { recursive: true, mode: 0o700 });
+      makeIndexFolder(config.indexDir, log);
       lock = acquireLock(files.lock, config.indexDir);
     }
     let store: Store | undefined;
@@ -750,6 +750,34 @@ function prepareIdentity(store: Store, identity: string, opts: OpenIndexOptions)
   store.setMeta('fingerprint', embedder.fingerprint);
   store.setMeta('dims', String(embedder.dims));
   store.setMeta('notes_root', config.notesDir);
+}
+
+/**
+ * Create the index folder, first moving aside whatever stands where it or its parent
+ * (<state>/index) should be and is no folder (a file, a FIFO, a link to one): all of it is
+ * rebuilt from the notes, and mkdir would fail with EEXIST or ENOTDIR on every start. A folder
+ * the daemon may not write is the one coded error a person has to fix.
+ */
+function makeIndexFolder(indexDir: string, log: Logger): void {
+  for (const dir of [dirname(indexDir), indexDir]) {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    const link = lstatSync(dir, { throwIfNoEntry: false });
+    if (st?.isDirectory() || !link) continue;
+    const aside = `${dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(dir, aside);
+    log.error(
+      { path: dir, kept_as: aside },
+      'the index folder was not a folder: moved it aside and rebuilding it from the notes',
+    );
+  }
+  try {
+    mkdirSync(indexDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+      throw new NotesError('NOTES_E_STATE_UNWRITABLE', [dirname(indexDir), code], { cause: err });
+    throw err;
+  }
 }
 
 /** Why index.db, its -wal or its -shm cannot be opened as SQLite files, if it cannot. */

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -97,6 +97,10 @@ const damages = {
     rmSync(p, { recursive: true, force: true });
     symlinkSync('/dev/zero', p);
   },
+  'regular file': (p: string, _elsewhere: string) => {
+    rmSync(p, { recursive: true, force: true });
+    writeFileSync(p, 'not what was here\n');
+  },
   'symlink to a file outside': (p: string, elsewhere: string) => {
     rmSync(p, { recursive: true, force: true });
     writeFileSync(join(elsewhere, 'outside.txt'), OUTSIDE);
@@ -110,7 +114,7 @@ const OUTSIDE = "not the daemon's: must never be overwritten\n";
 function locate(state: string, file: string): string {
   const folder = readdirSync(join(state, 'index'))[0];
   assert.ok(folder, 'the first start made an index folder');
-  const rel = file.replace('<index>/', `index/${folder}/`).replace('<history>/', `${folder}/`);
+  const rel = file.replace('<index>', `index/${folder}`).replace('<history>', folder);
   return join(state, rel);
 }
 
@@ -163,10 +167,17 @@ const cases: Case[] = [
     { file: '<index>/daemon.json', how },
     { file: `history/<history>/journal.jsonl`, how },
   ]),
+  // The folders themselves: all of the index is rebuilt from the notes.
+  ...(['regular file', 'FIFO', 'symlink to /dev/zero', 'symlink to a file outside'] as const).map((how) => ({
+    file: '<index>',
+    how,
+    after: healed,
+  })),
+  { file: 'index', how: 'regular file', after: healed },
 ];
 
 for (const { file, how, before, after: afterwards } of cases) {
-  test(`${file.replace(/<\w+>\//, '')} replaced by a ${how}: doctor finishes, the daemon starts and serves`, {
+  test(`${file.replace(/<\w+>\//, '').replace('<index>', 'the index folder')} replaced by a ${how}: doctor finishes, the daemon starts and serves`, {
     timeout: 120_000,
   }, async (t) => {
     served ??= servedOnce(keep);
@@ -192,3 +203,86 @@ for (const { file, how, before, after: afterwards } of cases) {
       assert.equal(readFileSync(join(elsewhere, 'outside.txt'), 'utf8'), OUTSIDE, 'the file outside is untouched');
   });
 }
+
+/**
+ * The command prefix that runs a child as a user file modes apply to (root reads and writes
+ * through any chmod), after handing it the given folders. setpriv is part of util-linux.
+ */
+function asUnprivileged(paths: string[]): string[] {
+  if (process.getuid?.() !== 0) return [];
+  for (const p of paths) execFileSync('chown', ['-R', '65534:65534', p]);
+  return ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+}
+
+function spawnAs(prefix: string[], args: string[], state: string): { child: ChildProcess; stderr: () => string } {
+  const [cmd, ...rest] = [...prefix, process.execPath, BIN, ...args];
+  const child = spawn(cmd ?? process.execPath, rest, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, HOME: state, NOTES_MCP_TOKEN: TEST_TOKEN },
+  });
+  let err = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  return { child, stderr: () => err };
+}
+
+async function exitWithin(child: ChildProcess, ms: number): Promise<number | null> {
+  const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+  const [code] = (await once(child, 'exit')) as [number | null];
+  clearTimeout(timer);
+  return code;
+}
+
+test('a read-only state folder: one coded error and the same exit code on every start, doctor says so', {
+  timeout: 120_000,
+}, async (t) => {
+  served ??= servedOnce(keep);
+  const base = await served;
+  const state = tempDir(t, 'notes-mcp-state-');
+  cpSync(base.state, state, { recursive: true });
+  const prefix = asUnprivileged([state]);
+  execFileSync('chmod', ['-R', 'a-w', state]);
+  const codes: Array<number | null> = [];
+  for (let i = 0; i < 2; i++) {
+    const port = await freePort();
+    const { child, stderr } = spawnAs(
+      prefix,
+      ['serve', '--notes', base.notes, '--state', state, '--port', String(port), '--model', 'bundled'],
+      state,
+    );
+    t.after(() => child.kill('SIGKILL'));
+    codes.push(await exitWithin(child, START_BOUND_MS));
+    assert.match(stderr(), /cannot be written \(EACCES\) \(NOTES_E_STATE_UNWRITABLE\)/);
+    assert.doesNotMatch(stderr(), /\n\s+at /, 'no stack trace');
+  }
+  assert.deepEqual(codes, [2, 2], 'exit 2 (a setup error), the same each time');
+  const doc = spawnAs(prefix, ['doctor', '--notes', base.notes, '--state', state], state);
+  let out = '';
+  doc.child.stdio[1]?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await exitWithin(doc.child, START_BOUND_MS);
+  assert.match(doc.stderr() + out, /FAIL\s+state folder\s+state folder .* cannot be written/);
+});
+
+test('an index.db nobody may read (chmod 000) is moved aside and rebuilt', { timeout: 120_000 }, async (t) => {
+  served ??= servedOnce(keep);
+  const base = await served;
+  const state = tempDir(t, 'notes-mcp-state-');
+  cpSync(base.state, state, { recursive: true });
+  const prefix = asUnprivileged([state, base.notes]);
+  execFileSync('chmod', ['000', locate(state, '<index>/index.db')]);
+  const port = await freePort();
+  const { child, stderr } = spawnAs(
+    prefix,
+    ['serve', '--notes', base.notes, '--state', state, '--port', String(port), '--model', 'bundled'],
+    state,
+  );
+  t.after(() => child.kill('SIGKILL'));
+  await healthyWithin(port, child, START_BOUND_MS).catch((err: Error) => {
+    throw new Error(`${err.message}; stderr: ${stderr().slice(-600)}`);
+  });
+  await servesTheNote(port);
+  assert.match(stderr(), /moved it aside and rebuilding it from the notes/);
+});

@@ -214,11 +214,16 @@ function asUnprivileged(paths: string[]): string[] {
   return ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
 }
 
-function spawnAs(prefix: string[], args: string[], state: string): { child: ChildProcess; stderr: () => string } {
+function spawnAs(
+  prefix: string[],
+  args: string[],
+  state: string,
+  env: Record<string, string> = { NOTES_MCP_TOKEN: TEST_TOKEN },
+): { child: ChildProcess; stderr: () => string } {
   const [cmd, ...rest] = [...prefix, process.execPath, BIN, ...args];
   const child = spawn(cmd ?? process.execPath, rest, {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, HOME: state, NOTES_MCP_TOKEN: TEST_TOKEN },
+    env: { ...process.env, HOME: state, ...env },
   });
   let err = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -286,3 +291,33 @@ test('an index.db nobody may read (chmod 000) is moved aside and rebuilt', { tim
   await servesTheNote(port);
   assert.match(stderr(), /moved it aside and rebuilding it from the notes/);
 });
+
+// Under launchd the daemon reads its token from <state>/access.token (NOTES_MCP_TOKEN_FILE)
+// before anything else; that file cannot be recreated, so damage to it is a setup error.
+for (const [how, hurt, says] of [
+  ['replaced by a FIFO', damages.FIFO, /cannot read token file .*access\.token: EINVAL: a FIFO/],
+  ['emptied', (p: string) => writeFileSync(p, ''), /token file .*access\.token holds 0 characters/],
+] as const) {
+  test(`the token file (NOTES_MCP_TOKEN_FILE) ${how}: exit 2 with NOTES_E_CONFIG naming it, never a hang`, {
+    timeout: 60_000,
+  }, async (t) => {
+    served ??= servedOnce(keep);
+    const base = await served;
+    const state = tempDir(t, 'notes-mcp-state-');
+    cpSync(base.state, state, { recursive: true });
+    const file = join(state, 'access.token');
+    hurt(file, state);
+    const port = await freePort();
+    const { child, stderr } = spawnAs(
+      [],
+      ['serve', '--notes', base.notes, '--state', state, '--port', String(port), '--model', 'bundled'],
+      state,
+      { NOTES_MCP_TOKEN: '', NOTES_MCP_TOKEN_FILE: file },
+    );
+    t.after(() => child.kill('SIGKILL'));
+    assert.equal(await exitWithin(child, START_BOUND_MS), 2, stderr());
+    assert.match(stderr(), says);
+    assert.match(stderr(), /NOTES_E_CONFIG/);
+    assert.doesNotMatch(stderr(), /\n\s+at /, 'no stack trace');
+  });
+}

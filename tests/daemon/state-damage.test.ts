@@ -166,6 +166,7 @@ const cases: Case[] = [
     { file: '<index>/lock', how },
     { file: '<index>/daemon.json', how },
     { file: `history/<history>/journal.jsonl`, how },
+    { file: 'verify-last.json', how },
   ]),
   // The folders themselves: all of the index is rebuilt from the notes.
   ...(['regular file', 'FIFO', 'symlink to /dev/zero', 'symlink to a file outside'] as const).map((how) => ({

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { fileKind, fsyncPathAsync, readStateFile, writeFileAtomic } from '../fs-atomic.ts';
@@ -228,14 +228,26 @@ export class History {
   async #append(line: string): Promise<void> {
     const fh = await open(
       this.#journal,
-      constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK,
+      // O_NOFOLLOW: a journal replaced by a link must not have lines appended to its target.
+      constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK | constants.O_NOFOLLOW,
       0o600,
-    );
+    ).catch((err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === 'ELOOP'
+          ? 'a symbolic link, not a regular file'
+          : err.code === 'EISDIR'
+            ? 'a folder, not a regular file'
+            : `cannot be opened (${err.code ?? 'error'})`;
+      throw new NotesError('NOTES_E_STATE_CORRUPT', [this.#shownJournal(), why]);
+    });
     try {
       const st = await fh.stat();
       // A FIFO or device here would swallow the entry (or block once its buffer is full).
       if (!st.isFile())
-        throw new NotesError('NOTES_E_STATE_CORRUPT', [this.#journal, `${fileKind(st.mode)}, not a regular file`]);
+        throw new NotesError('NOTES_E_STATE_CORRUPT', [
+          this.#shownJournal(),
+          `${fileKind(st.mode)}, not a regular file`,
+        ]);
       let text = line;
       if (st.size > 0) {
         // A crash mid-append leaves a line without its end: start on a fresh one.
@@ -289,6 +301,11 @@ export class History {
     return this.#lock;
   }
 
+  /** The journal as errors name it: write_note shows them to clients, who get no absolute paths. */
+  #shownJournal(): string {
+    return `<state>/history/${basename(this.dir)}/journal.jsonl`;
+  }
+
   /** Every change not aborted, oldest first; reads only what was appended since last time. */
   async entries(): Promise<HistoryEntry[]> {
     let st: Awaited<ReturnType<typeof stat>>;
@@ -304,7 +321,7 @@ export class History {
       const text = await readStateFile(this.#journal, 2 ** 31 - 1).then(
         (b) => b.toString('utf8'),
         (err: NodeJS.ErrnoException) => {
-          throw new NotesError('NOTES_E_STATE_CORRUPT', [this.#journal, err.message]);
+          throw new NotesError('NOTES_E_STATE_CORRUPT', [this.#shownJournal(), err.message.replace(/^[A-Z]+: /, '')]);
         },
       );
       // Only whole lines: one being appended right now is read next time.

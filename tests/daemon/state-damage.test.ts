@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { Client } from '@modelcontextprotocol/client';
@@ -165,7 +165,11 @@ const cases: Case[] = [
     { file: '<index>/vectors.hnsw.manifest.json', how },
     { file: '<index>/lock', how },
     { file: '<index>/daemon.json', how },
-    { file: `history/<history>/journal.jsonl`, how },
+    {
+      file: `history/<history>/journal.jsonl`,
+      how,
+      ...(how === 'symlink to a file outside' ? {} : { before: /FAIL\s+history\s+.*journal\.jsonl is unreadable/ }),
+    },
     { file: 'verify-last.json', how },
   ]),
   // The folders themselves: all of the index is rebuilt from the notes.
@@ -320,5 +324,38 @@ for (const [how, hurt, says] of [
     assert.match(stderr(), says);
     assert.match(stderr(), /NOTES_E_CONFIG/);
     assert.doesNotMatch(stderr(), /\n\s+at /, 'no stack trace');
+  });
+}
+
+// The history cannot be recreated: a write whose change cannot be journalled is refused, with
+// nothing written, nothing appended outside the state folder and no absolute path shown.
+for (const how of ['FIFO', 'folder', 'symlink to a file outside'] as const) {
+  test(`write_note with the history journal replaced by a ${how}: refused, nothing written`, {
+    timeout: 120_000,
+  }, async (t) => {
+    served ??= servedOnce(keep);
+    const base = await served;
+    const state = tempDir(t, 'notes-mcp-state-');
+    const elsewhere = tempDir(t, 'notes-mcp-elsewhere-');
+    cpSync(base.state, state, { recursive: true });
+    damages[how](locate(state, 'history/<history>/journal.jsonl'), elsewhere);
+    const port = await freePort();
+    const { child } = spawnDaemon(base.notes, state, port);
+    t.after(() => child.kill('SIGKILL'));
+    await healthyWithin(port, child, START_BOUND_MS);
+    const name = `refused-${how.replace(/\W+/g, '-')}.md`;
+    const r = (await withClient(port, (c) =>
+      c.callTool({ name: 'write_note', arguments: { path: name, content: '# no\n' } }),
+    )) as ToolResult & { content?: Array<{ text?: string }> };
+    const text = r.content?.map((c) => c.text).join('') ?? '';
+    assert.equal(r.isError, true, text);
+    assert.match(text, /<state>\/history\/.*journal\.jsonl is unreadable: .*not a regular file/);
+    assert.doesNotMatch(text, new RegExp(state.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')), 'no absolute path');
+    assert.equal(existsSync(join(base.notes, name)), false, 'nothing written');
+    if (how === 'symlink to a file outside')
+      assert.equal(readFileSync(join(elsewhere, 'outside.txt'), 'utf8'), OUTSIDE, 'nothing appended outside');
+    await servesTheNote(port);
+    child.kill('SIGTERM');
+    await once(child, 'exit');
   });
 }

@@ -329,6 +329,39 @@ async function verifySection(config: Config): Promise<DoctorCheck[]> {
   return [{ name: 'last verify', ok: true, detail: v.detail, ...(v.level === 'ok' ? {} : { level: v.level }) }];
 }
 
+/**
+ * The note history cannot be recreated: a journal that cannot be read (a FIFO, a folder, no
+ * permission) or kept versions gone from the last changes mean restore will fail for them.
+ */
+async function historySection(config: Config): Promise<DoctorCheck[]> {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(config.historyDir)) return [];
+  const { History } = await import('../../history/index.ts');
+  const history = History.forConfig(config);
+  let entries: Awaited<ReturnType<typeof history.entries>>;
+  try {
+    entries = await history.entries();
+  } catch (err) {
+    return [{ name: 'history', ok: false, detail: `${describeError(err)}: restore it from a backup (RUNBOOK.md)` }];
+  }
+  // The most recent changes are the ones restore is asked for; checking all could take long.
+  const recent = entries.slice(-50);
+  let bad = 0;
+  for (const e of recent) {
+    for (const hash of [e.before, e.after]) {
+      if (hash && !(await history.blob(hash)).ok) bad++;
+    }
+  }
+  return [
+    {
+      name: 'history',
+      ok: true,
+      ...(bad > 0 ? { level: 'warn' as const } : {}),
+      detail: `${entries.length} change(s) recorded in ${config.historyDir}${bad > 0 ? `; ${bad} kept version(s) of the last ${recent.length} changes are missing or damaged: restore of those fails` : ''}`,
+    },
+  ];
+}
+
 export const DOCTOR_SECTIONS: DoctorSection[] = [
   versionSection,
   runtimeSection,
@@ -336,6 +369,7 @@ export const DOCTOR_SECTIONS: DoctorSection[] = [
   modelSection,
   indexSection,
   authSection,
+  historySection,
   verifySection,
 ];
 

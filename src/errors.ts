@@ -61,6 +61,12 @@ export const ERRORS = {
     500,
     'An unreadable index.db is moved aside and rebuilt by the daemon at its next start (or stop it and run `notes-mcp index`); tokens.json: restore it from backup (RUNBOOK.md) or recreate the tokens.',
   ),
+  NOTES_E_STATE_UNWRITABLE: spec(
+    'state folder %s cannot be written (%s)',
+    500,
+    "The daemon's user must own the state folder and may write it: `ls -ld` the folder named, then `chown -R` / `chmod -R u+rwX` it (provision.sh puts owners and modes back), or use another --state.",
+    { exit: 2 },
+  ),
   NOTES_E_NOT_INDEXED: spec(
     'the notes in %s are not indexed yet',
     409,

@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import {
+  accessSync,
   closeSync,
   constants,
+  fstatSync,
   fsyncSync,
   lstatSync,
   openSync,
+  readSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -28,6 +32,97 @@ function unsupported(err: unknown): boolean {
 /** A temp name beside `file`, unique per process and call (hidden unless a prefix says otherwise). */
 export function tempPathFor(file: string, prefix = `.${basename(file)}.tmp-`): string {
   return join(dirname(file), `${prefix}${process.pid}-${randomBytes(6).toString('hex')}`);
+}
+
+/** What a non-regular file is, in words ("a FIFO (named pipe)"). */
+export function fileKind(mode: number): string {
+  const type = mode & constants.S_IFMT;
+  if (type === constants.S_IFDIR) return 'a folder';
+  if (type === constants.S_IFIFO) return 'a FIFO (named pipe)';
+  if (type === constants.S_IFSOCK) return 'a socket';
+  if (type === constants.S_IFCHR || type === constants.S_IFBLK) return 'a device';
+  return 'not a regular file';
+}
+
+/**
+ * Read a state file the daemon keeps (tokens, lock, runtime file, manifests, snapshots) so that
+ * no damage to it can hang a start: readFileSync on a FIFO blocks in open() for ever, and on a
+ * symlink to /dev/zero reads until memory runs out. Opened without blocking, then fstat on the
+ * descriptor decides: only a regular file of at most maxBytes is read. A symlink to a regular
+ * file is followed (its content is judged by the caller). Throws like fs does, with
+ * code EINVAL (not a regular file) or EFBIG (too large) and a message saying which.
+ */
+export function readStateFileSync(file: string, maxBytes = 16 * 1024 * 1024): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = fstatSync(fd);
+    const refuse = (code: string, why: string): never => {
+      throw notStateFile(file, code, why);
+    };
+    if (!st.isFile()) refuse('EINVAL', `${fileKind(st.mode)}, not a regular file`);
+    if (st.size > maxBytes) refuse('EFBIG', `${st.size} bytes, more than the ${maxBytes}-byte limit`);
+    // What fstat promised and one byte more: a file still growing is refused, not read without end.
+    const buf = Buffer.allocUnsafe(st.size + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const got = readSync(fd, buf, n, buf.length - n, n);
+      if (got === 0) break;
+      n += got;
+    }
+    if (n > maxBytes) refuse('EFBIG', `more than the ${maxBytes}-byte limit`);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** readStateFileSync for async callers (the history journal and kept versions). */
+export async function readStateFile(file: string, maxBytes = 16 * 1024 * 1024): Promise<Buffer> {
+  const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw notStateFile(file, 'EINVAL', `${fileKind(st.mode)}, not a regular file`);
+    if (st.size > maxBytes) throw notStateFile(file, 'EFBIG', `${st.size} bytes, more than the ${maxBytes}-byte limit`);
+    const buf = Buffer.allocUnsafe(st.size + 1);
+    let n = 0;
+    while (n < buf.length) {
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+    }
+    if (n > maxBytes) throw notStateFile(file, 'EFBIG', `more than the ${maxBytes}-byte limit`);
+    return buf.subarray(0, n);
+  } finally {
+    await fh.close();
+  }
+}
+
+function notStateFile(file: string, code: string, why: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${why}`), { code, path: file });
+}
+
+/**
+ * Why a state file that exists cannot be used as one (a folder, a FIFO, a device, no
+ * permission to read, or to write when `write`), or undefined when it is a usable regular file
+ * or absent. For files opened by a library (SQLite) that would block on a FIFO or misreport a
+ * device: judged before the open, since there is no descriptor to fstat.
+ */
+export function stateFileProblem(file: string, write: boolean): string | undefined {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return lstatSync(file, { throwIfNoEntry: false }) ? 'a broken symbolic link' : undefined;
+    return `cannot be examined (${code ?? 'error'})`;
+  }
+  if (!st.isFile()) return `${fileKind(Number(st.mode))}, not a regular file`;
+  try {
+    accessSync(file, write ? constants.R_OK | constants.W_OK : constants.R_OK);
+  } catch (err) {
+    return `permission denied (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  return undefined;
 }
 
 /** fsync a file or folder by path (sync); a path that is gone or a folder that refuses is skipped. */
@@ -71,9 +166,19 @@ export async function renameDurable(from: string, to: string): Promise<void> {
   await fsyncPathAsync(dirname(to));
 }
 
-export function writeFileAtomicSync(file: string, data: string | Uint8Array, mode = 0o644): void {
-  // A device (/dev/stdout) or a symlink is written through, never replaced by a regular file.
-  const existing = lstatSync(file, { throwIfNoEntry: false });
+/**
+ * `writeThrough`: a device (/dev/stdout) or a symlink at `file` is written through rather than
+ * replaced, for output paths a user names (`launchd --out`). Never for state files: a
+ * lexical.bin or manifest symlinked elsewhere had the file it points at overwritten by the
+ * daemon; replaced, the link goes and the target is left alone.
+ */
+export function writeFileAtomicSync(
+  file: string,
+  data: string | Uint8Array,
+  mode = 0o644,
+  opts: { writeThrough?: boolean } = {},
+): void {
+  const existing = opts.writeThrough ? lstatSync(file, { throwIfNoEntry: false }) : undefined;
   if (existing && !existing.isFile()) {
     writeFileSync(file, data);
     return;

@@ -1,9 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { z } from 'zod';
 import { describeIssues, NotesError } from '../errors.ts';
-import { writeFileAtomicSync } from '../fs-atomic.ts';
+import { readStateFileSync, writeFileAtomicSync } from '../fs-atomic.ts';
 
 // Bearer tokens are stored as SHA-256 digests only. The file is re-read whenever it changes
 // on disk, so `notes-mcp token revoke` takes effect on the next request of a running daemon.
@@ -67,7 +67,7 @@ export class TokenStore {
     if (this.#cache?.key === key) return this.#cache;
     let parsed: z.infer<typeof TokenFile>;
     try {
-      const r = TokenFile.safeParse(JSON.parse(readFileSync(this.file, 'utf8')));
+      const r = TokenFile.safeParse(JSON.parse(readStateFileSync(this.file).toString('utf8')));
       if (!r.success) throw new Error(describeIssues(r.error));
       parsed = r.data;
     } catch (err) {

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { describeIssues, NotesError } from '../errors.ts';
+import { readStateFileSync } from '../fs-atomic.ts';
 import { LOG_LEVELS, type LogLevel } from '../log-levels.ts';
 
 // Configuration is read once (flags > environment > config file > defaults), validated with
@@ -165,7 +166,7 @@ function parseLayer(what: string, raw: unknown): ConfigInput {
 function readConfigFile(file: string): Record<string, unknown> {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readStateFileSync(file, 1024 * 1024).toString('utf8');
   } catch (err) {
     throw new NotesError('NOTES_E_CONFIG', [`cannot read config file ${file}: ${(err as Error).message}`]);
   }
@@ -178,9 +179,13 @@ function readConfigFile(file: string): Record<string, unknown> {
   }
 }
 
+// Both files are read before anything else: readFileSync on a FIFO left at either path blocked
+// every start in open(), with nothing logged (launchd saw a live process).
 function readTokenFile(file: string): string {
   try {
-    return readFileSync(file, 'utf8').trim();
+    return readStateFileSync(file, 64 * 1024)
+      .toString('utf8')
+      .trim();
   } catch (err) {
     throw new NotesError('NOTES_E_CONFIG', [`cannot read token file ${file}: ${(err as Error).message}`]);
   }
@@ -244,9 +249,12 @@ export function loadConfig(opts: LoadConfigOptions = {}): Config {
   const notesDir = resolve(cwd, merged.notes ?? 'notes');
   const stateDir = resolve(cwd, merged.state ?? defaultStateDir(env));
   let token = merged.token;
-  if (!token && merged.tokenFile) token = readTokenFile(resolve(cwd, merged.tokenFile));
+  const tokenFile = !token && merged.tokenFile ? resolve(cwd, merged.tokenFile) : undefined;
+  if (tokenFile) token = readTokenFile(tokenFile);
   if (token !== undefined && token.length < 16) {
-    throw new NotesError('NOTES_E_CONFIG', ['the extra token must be at least 16 characters']);
+    // An emptied or truncated token file: say which file, or the fix is a guess.
+    const from = tokenFile ? `token file ${tokenFile} holds ${token.length} characters` : 'NOTES_MCP_TOKEN is shorter';
+    throw new NotesError('NOTES_E_CONFIG', [`the extra token must be at least 16 characters (${from})`]);
   }
   // '[::1]' is how a URL spells an IPv6 address; listen() wants it bare.
   const host = (merged.host ?? DEFAULT_HOST).replace(/^\[(.*)\]$/, '$1');

@@ -1,8 +1,8 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { STATE_FILES } from '../config/index.ts';
-import { writeFileAtomicSync } from '../fs-atomic.ts';
+import { readStateFileSync, writeFileAtomicSync } from '../fs-atomic.ts';
 
 // <index folder>/daemon.json: where the daemon serving this notes folder can be reached, for
 // `doctor` and `status` (which then ask it over HTTP instead of echoing the configuration).
@@ -42,7 +42,7 @@ export function readRuntimeFile(indexDir: string): RuntimeInfo | undefined {
 function readRuntime(indexDir: string): { ok: true; info: RuntimeInfo } | { ok: false; reason: string | null } {
   let text: string;
   try {
-    text = readFileSync(runtimeFile(indexDir), 'utf8');
+    text = readStateFileSync(runtimeFile(indexDir), 64 * 1024).toString('utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return { ok: false, reason: code === 'ENOENT' ? null : `cannot be read (${code ?? 'error'})` };

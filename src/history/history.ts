@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config/index.ts';
-import { fsyncPathAsync, writeFileAtomic } from '../fs-atomic.ts';
+import { fileKind, fsyncPathAsync, readStateFile, writeFileAtomic } from '../fs-atomic.ts';
+import { NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { contentHash } from '../notes/index.ts';
 import { withFileLock } from './lock.ts';
@@ -225,9 +226,28 @@ export class History {
   }
 
   async #append(line: string): Promise<void> {
-    const fh = await open(this.#journal, constants.O_RDWR | constants.O_CREAT | constants.O_APPEND, 0o600);
+    const fh = await open(
+      this.#journal,
+      // O_NOFOLLOW: a journal replaced by a link must not have lines appended to its target.
+      constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_NONBLOCK | constants.O_NOFOLLOW,
+      0o600,
+    ).catch((err: NodeJS.ErrnoException) => {
+      const why =
+        err.code === 'ELOOP'
+          ? 'a symbolic link, not a regular file'
+          : err.code === 'EISDIR'
+            ? 'a folder, not a regular file'
+            : `cannot be opened (${err.code ?? 'error'})`;
+      throw new NotesError('NOTES_E_STATE_CORRUPT', [this.#shownJournal(), why]);
+    });
     try {
       const st = await fh.stat();
+      // A FIFO or device here would swallow the entry (or block once its buffer is full).
+      if (!st.isFile())
+        throw new NotesError('NOTES_E_STATE_CORRUPT', [
+          this.#shownJournal(),
+          `${fileKind(st.mode)}, not a regular file`,
+        ]);
       let text = line;
       if (st.size > 0) {
         // A crash mid-append leaves a line without its end: start on a fresh one.
@@ -281,6 +301,11 @@ export class History {
     return this.#lock;
   }
 
+  /** The journal as errors name it: write_note shows them to clients, who get no absolute paths. */
+  #shownJournal(): string {
+    return `<state>/history/${basename(this.dir)}/journal.jsonl`;
+  }
+
   /** Every change not aborted, oldest first; reads only what was appended since last time. */
   async entries(): Promise<HistoryEntry[]> {
     let st: Awaited<ReturnType<typeof stat>>;
@@ -292,7 +317,13 @@ export class History {
     const c = this.#cache;
     if (!c || c.ino !== st.ino || st.size < c.size) {
       const parsed: Parsed = { entries: [], aborted: new Set() };
-      const text = await readFile(this.#journal, 'utf8');
+      // Never readFile: on a FIFO left at this path it blocked the start for good.
+      const text = await readStateFile(this.#journal, 2 ** 31 - 1).then(
+        (b) => b.toString('utf8'),
+        (err: NodeJS.ErrnoException) => {
+          throw new NotesError('NOTES_E_STATE_CORRUPT', [this.#shownJournal(), err.message.replace(/^[A-Z]+: /, '')]);
+        },
+      );
       // Only whole lines: one being appended right now is read next time.
       const end = text.lastIndexOf('\n') + 1;
       parseJournal(text.slice(0, end), parsed);
@@ -332,7 +363,7 @@ export class History {
     if (!/^[0-9a-f]{64}$/.test(hash)) return { ok: false, why: 'missing' };
     let data: Buffer;
     try {
-      data = await readFile(join(this.#blobs, hash.slice(0, 2), hash));
+      data = await readStateFile(join(this.#blobs, hash.slice(0, 2), hash), 2 ** 31 - 1);
     } catch {
       return { ok: false, why: 'missing' };
     }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, stat, unlink, writeFile } from 'node:fs/promises';
+import { readStateFile } from '../fs-atomic.ts';
 import { NotesError } from '../errors.ts';
 
 // The journal has two writers at times: the daemon, and `notes-mcp restore` run next to it.
@@ -21,13 +22,13 @@ function alive(pid: number): boolean {
 
 async function stale(file: string): Promise<boolean> {
   try {
-    const [text, st] = await Promise.all([readFile(file, 'utf8'), stat(file)]);
+    const [text, st] = await Promise.all([readStateFile(file, 64 * 1024).then((b) => b.toString('utf8')), stat(file)]);
     const pid = Number(text.trim());
     if (Date.now() - st.mtimeMs > STALE_MS) return true;
     return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !alive(pid);
-  } catch {
-    // Gone already: not stale, just free.
-    return false;
+  } catch (err) {
+    // Gone already: not stale, just free. Anything else there (a FIFO, a folder) is no lock.
+    return (err as NodeJS.ErrnoException).code !== 'ENOENT';
   }
 }
 
@@ -79,7 +80,10 @@ async function holding<T>(file: string, fn: () => Promise<T>): Promise<T> {
       continue;
     }
     if (Date.now() > deadline) {
-      const owner = await readFile(file, 'utf8').catch(() => '');
+      const owner = await readStateFile(file, 64 * 1024).then(
+        (b) => b.toString('utf8'),
+        () => '',
+      );
       throw new NotesError('NOTES_E_HISTORY_BUSY', [owner.trim() || 'unknown']);
     }
     await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));

@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { uptime } from 'node:os';
 import { z } from 'zod';
 import { NotesError } from '../errors.ts';
+import { readStateFileSync } from '../fs-atomic.ts';
+
+/** The lock file's text; never blocks, whatever is at its path (a FIFO was left there). */
+function readLock(file: string): string {
+  return readStateFileSync(file, 64 * 1024).toString('utf8');
+}
 
 // One writer per index folder. The lock file holds the owner's pid and the machine's boot
 // time, so a lock left by a crash (or from before a reboot, when pids are reused) is stale.
@@ -30,7 +36,7 @@ export interface Lock {
 
 export function readLockOwner(file: string): number | undefined {
   try {
-    const r = LockInfo.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    const r = LockInfo.safeParse(JSON.parse(readLock(file)));
     if (!r.success) return undefined;
     const info = r.data;
     if (Math.abs(info.boot - bootTime()) > 30 || !alive(info.pid) || info.pid === process.pid) return undefined;
@@ -56,7 +62,7 @@ function takeOverStale(file: string, judged: string): void {
   }
   let content = '';
   try {
-    content = readFileSync(moved, 'utf8');
+    content = readLock(moved);
   } catch {
     // unreadable: it was stale either way
   }
@@ -67,7 +73,7 @@ function takeOverStale(file: string, judged: string): void {
       // Someone holds the lock now; theirs stays, this stray copy goes.
     }
   }
-  rmSync(moved, { force: true });
+  rmSync(moved, { force: true, recursive: true });
 }
 
 /**
@@ -109,15 +115,30 @@ function createWithContent(file: string, content: string): boolean {
   }
 }
 
+const NO_WRITE = new Set(['EACCES', 'EPERM', 'EROFS']);
+
+/** createWithContent, with "may not write here" as the one coded error a user can act on. */
+function tryCreate(file: string, content: string, dir: string): boolean {
+  try {
+    return createWithContent(file, content);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code && NO_WRITE.has(code)) throw new NotesError('NOTES_E_STATE_UNWRITABLE', [dir, code], { cause: err });
+    throw err;
+  }
+}
+
 export function acquireLock(file: string, dir: string, command = 'notes-mcp'): Lock {
   const content = JSON.stringify({ pid: process.pid, boot: bootTime(), command });
   for (let attempt = 0; attempt < 5; attempt++) {
-    if (!createWithContent(file, content)) {
+    if (!tryCreate(file, content, dir)) {
       let judged = '';
       try {
-        judged = readFileSync(file, 'utf8');
-      } catch {
-        continue; // it went away: try again
+        judged = readLock(file);
+      } catch (err) {
+        // Gone: try again. Unreadable (a FIFO, a folder, a device left there): no owner can be
+        // named in it, so it is stale like a lock of a dead pid.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
       }
       const owner = readLockOwner(file);
       if (owner !== undefined) throw new NotesError('NOTES_E_STATE_LOCKED', [dir, owner]);
@@ -131,7 +152,7 @@ export function acquireLock(file: string, dir: string, command = 'notes-mcp'): L
       process.off('exit', release);
       // Only our own lock: never remove one another process took over.
       try {
-        if (readFileSync(file, 'utf8') === content) rmSync(file, { force: true });
+        if (readLock(file) === content) rmSync(file, { force: true });
       } catch {
         // already gone
       }

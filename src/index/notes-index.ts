@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import {
   DEFAULT_CHUNK_OPTIONS,
   extractLinks,
@@ -15,7 +15,7 @@ import type { ChunkOptions } from '../chunk/types.ts';
 import type { Config } from '../config/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import { describeError, NotesError } from '../errors.ts';
-import { fsyncPath, writeFileAtomicSync } from '../fs-atomic.ts';
+import { fsyncPath, readStateFileSync, stateFileProblem, writeFileAtomicSync } from '../fs-atomic.ts';
 import type { Logger } from '../log.ts';
 import { type ChangeBatch, readNoteFile } from '../notes/index.ts';
 import { openDb } from './db.ts';
@@ -198,20 +198,24 @@ export class NotesIndex extends EventEmitter<Events> {
     const dbFile = files.database;
     let lock: Lock | undefined;
     if (!readOnly) {
-      mkdirSync(config.indexDir, { recursive: true, mode: 0o700 });
+      makeIndexFolder(config.indexDir, log);
       lock = acquireLock(files.lock, config.indexDir);
     }
     let store: Store | undefined;
     try {
       const identity = `${embedder.fingerprint}|dims=${embedder.dims}|chunker=${CHUNKER_VERSION}`;
       if (readOnly && !existsSync(dbFile)) throw new NotesError('NOTES_E_NOT_INDEXED', [config.notesDir]);
+      // A folder, FIFO, device or unreadable file where index.db or its WAL belongs: SQLite would
+      // block on the FIFO (read-only) or call it a disk I/O error, and every start would exit.
+      const unusable = unusableDatabase(dbFile, !readOnly);
       try {
+        if (unusable) throw new NotesError('NOTES_E_STATE_CORRUPT', [dbFile, unusable]);
         store = openStore(dbFile, readOnly);
         prepareIdentity(store, identity, opts);
       } catch (err) {
         store?.close();
         store = undefined;
-        if (readOnly || !isCorruption(err)) throw err;
+        if (readOnly || !(unusable || isCorruption(err))) throw err;
         // Everything in index.db can be rebuilt from the notes: keep the broken file for a
         // post-mortem, start an empty index, and let the initial sync fill it while serving.
         const aside = moveAside(dbFile, [files.graph, `${files.graph}.manifest.json`, files.lexical]);
@@ -302,7 +306,10 @@ export class NotesIndex extends EventEmitter<Events> {
 
   #loadLexicalSnapshot(): LexicalIndex | undefined {
     try {
-      return LexicalIndex.load(readFileSync(indexFiles(this.config.indexDir).lexical), this.#store.generation());
+      return LexicalIndex.load(
+        readStateFileSync(indexFiles(this.config.indexDir).lexical, 2 ** 31 - 1),
+        this.#store.generation(),
+      );
     } catch {
       // Missing, of another generation or unreadable: build from the database instead.
       return undefined;
@@ -744,6 +751,45 @@ function prepareIdentity(store: Store, identity: string, opts: OpenIndexOptions)
   store.setMeta('notes_root', config.notesDir);
 }
 
+/**
+ * Create the index folder, first moving aside whatever stands where it or its parent
+ * (<state>/index) should be and is no folder (a file, a FIFO, a link to one): all of it is
+ * rebuilt from the notes, and mkdir would fail with EEXIST or ENOTDIR on every start. A folder
+ * the daemon may not write is the one coded error a person has to fix.
+ */
+function makeIndexFolder(indexDir: string, log: Logger): void {
+  for (const dir of [dirname(indexDir), indexDir]) {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    const link = lstatSync(dir, { throwIfNoEntry: false });
+    if (st?.isDirectory() || !link) continue;
+    const aside = `${dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    renameSync(dir, aside);
+    log.error(
+      { path: dir, kept_as: aside },
+      'the index folder was not a folder: moved it aside and rebuilding it from the notes',
+    );
+  }
+  try {
+    mkdirSync(indexDir, { recursive: true, mode: 0o700 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
+      throw new NotesError('NOTES_E_STATE_UNWRITABLE', [dirname(indexDir), code], { cause: err });
+    throw err;
+  }
+}
+
+/** Why index.db, its -wal or its -shm cannot be opened as SQLite files, if it cannot. */
+function unusableDatabase(dbFile: string, write: boolean): string | undefined {
+  for (const f of [dbFile, `${dbFile}-wal`, `${dbFile}-shm`]) {
+    let why = stateFileProblem(f, write);
+    // SQLite refuses a WAL or shared-memory file that is a symlink, wherever it points.
+    if (!why && f !== dbFile && lstatSync(f, { throwIfNoEntry: false })?.isSymbolicLink()) why = 'a symbolic link';
+    if (why) return f === dbFile ? why : `${basename(f)}: ${why}`;
+  }
+  return undefined;
+}
+
 const CORRUPT_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_FORMAT', 'SQLITE_CORRUPT_INDEX']);
 
 /** The database file itself is damaged (not: locked, unwritable, missing). */
@@ -777,7 +823,7 @@ function moveAside(file: string, derived: readonly string[]): string {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
   }
-  for (const d of derived) rmSync(d, { force: true });
+  for (const d of derived) rmSync(d, { force: true, recursive: true });
   fsyncPath(dirname(file));
   return aside;
 }

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { z } from 'zod';
-import { writeFileAtomicSync } from '../fs-atomic.ts';
+import { readStateFileSync, writeFileAtomicSync } from '../fs-atomic.ts';
 import type { Logger } from '../log.ts';
 import type { WorkerReply, WorkerRequest } from './vector-protocol.ts';
 
@@ -42,8 +42,8 @@ export interface VectorSource {
   iterateChunkVectors(): Iterable<{ id: number; vec: Float32Array }>;
 }
 
-function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
+function sha256File(path: string, bytes: number): string {
+  return createHash('sha256').update(readStateFileSync(path, bytes)).digest('hex');
 }
 
 /** Sends requests to the graph worker; adds and removes are fire-and-forget, in order. */
@@ -204,7 +204,7 @@ export class VectorIndex {
     if (!existsSync(file) || !existsSync(mf)) return 'no saved vector index';
     let m: Manifest;
     try {
-      const r = Manifest.safeParse(JSON.parse(readFileSync(mf, 'utf8')));
+      const r = Manifest.safeParse(JSON.parse(readStateFileSync(mf).toString('utf8')));
       if (!r.success) return 'manifest unreadable';
       m = r.data;
     } catch {
@@ -213,8 +213,14 @@ export class VectorIndex {
     if (m.dims !== dims || m.fingerprint !== fingerprint) return 'model changed';
     if (m.generation !== generation) return `generation ${m.generation} != database ${generation}`;
     if (m.count !== count) return `count ${m.count} != database ${count}`;
-    if (statSync(file).size !== m.bytes) return 'size mismatch';
-    if (sha256File(file) !== m.sha256) return 'checksum mismatch';
+    // Only a cache: a graph that cannot even be read (no permission, not a regular file) is
+    // rebuilt like a stale one instead of stopping the start.
+    try {
+      if (statSync(file).size !== m.bytes) return 'size mismatch';
+      if (sha256File(file, m.bytes) !== m.sha256) return 'checksum mismatch';
+    } catch (err) {
+      return `saved graph unreadable (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
+    }
     return 'ok';
   }
 

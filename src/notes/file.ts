@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { NotesError } from '../errors.ts';
+import { fileKind } from '../fs-atomic.ts';
 import { isInside } from './paths.ts';
 
 // Every read of a note's bytes (indexer, read_note, write_note's read of the current text)
@@ -36,15 +37,6 @@ export type NoteBytes =
     };
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-
-function describeKind(mode: number): string {
-  const type = mode & constants.S_IFMT;
-  if (type === constants.S_IFDIR) return 'a folder';
-  if (type === constants.S_IFIFO) return 'a FIFO (named pipe)';
-  if (type === constants.S_IFSOCK) return 'a socket';
-  if (type === constants.S_IFCHR || type === constants.S_IFBLK) return 'a device';
-  return 'not a regular file';
-}
 
 async function openOnce(path: string): Promise<Awaited<ReturnType<typeof open>> | NodeJS.ErrnoException> {
   try {
@@ -93,7 +85,7 @@ export async function readNoteFile(
   }
   try {
     const st = await fh.stat();
-    if (!st.isFile()) return { ok: false, kind: 'not-a-file', reason: `${describeKind(st.mode)}, not a note file` };
+    if (!st.isFile()) return { ok: false, kind: 'not-a-file', reason: `${fileKind(st.mode)}, not a note file` };
     if (st.size > maxBytes) {
       return { ok: false, kind: 'too-large', reason: `more than the ${maxBytes}-byte limit`, size: st.size };
     }

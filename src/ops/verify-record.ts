@@ -1,5 +1,5 @@
 import { describeIssues } from '../errors.ts';
-import { readFileSync } from 'node:fs';
+import { readStateFileSync } from '../fs-atomic.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -40,7 +40,8 @@ export function readVerifyRecord(stateDir: string): VerifyRecordResult {
   const file = join(stateDir, VERIFY_RECORD_FILE);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // doctor reads it: a FIFO left here must not hang doctor.
+    text = readStateFileSync(file, 1024 * 1024).toString('utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     return code === 'ENOENT'

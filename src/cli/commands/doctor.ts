@@ -129,11 +129,35 @@ async function notesSection(config: Config): Promise<DoctorCheck[]> {
   ];
 }
 
+/** A state folder the daemon may not write stops every start (NOTES_E_STATE_UNWRITABLE). */
+async function stateWritableCheck(config: Config): Promise<DoctorCheck[]> {
+  const { accessSync, constants, existsSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  for (const dir of [config.stateDir, dirname(config.indexDir), config.indexDir]) {
+    if (!existsSync(dir)) continue;
+    try {
+      accessSync(dir, constants.R_OK | constants.W_OK | constants.X_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error';
+      return [
+        {
+          name: 'state folder',
+          ok: false,
+          detail: describeError(new NotesError('NOTES_E_STATE_UNWRITABLE', [dir, code])),
+        },
+      ];
+    }
+  }
+  return [];
+}
+
 async function indexSection(config: Config): Promise<DoctorCheck[]> {
   const { existsSync } = await import('node:fs');
   const { indexFiles, readLockOwner } = await import('../../index/index.ts');
   const owner = readLockOwner(indexFiles(config.indexDir).lock);
   const daemon = await daemonCheck(config, owner);
+  const unwritable = await stateWritableCheck(config);
+  if (unwritable.length > 0) return [daemon, ...unwritable];
   if (!existsSync(indexFiles(config.indexDir).database)) {
     return [
       daemon,
@@ -176,23 +200,37 @@ async function indexSection(config: Config): Promise<DoctorCheck[]> {
   }
 }
 
-/** Unreadable databases the daemon moved aside (and rebuilt from the notes): kept for a post-mortem. */
+/**
+ * What the daemon moved aside (and rebuilt from the notes), kept for a post-mortem: unreadable
+ * databases in the index folder, and an index folder (or <state>/index) that was no folder.
+ */
 async function setAsideCheck(indexDir: string): Promise<DoctorCheck[]> {
   const { readdirSync } = await import('node:fs');
-  let names: string[] = [];
-  try {
-    names = readdirSync(indexDir).filter((n) => n.startsWith('index.db.corrupt-') && !/-(wal|shm)$/.test(n));
-  } catch {
-    return [];
-  }
+  const { basename, dirname, join } = await import('node:path');
+  const aside = (dir: string, prefix: string): string[] => {
+    try {
+      return readdirSync(dir)
+        .filter((n) => n.startsWith(prefix) && !/-(wal|shm)$/.test(n))
+        .map((n) => join(dir, n));
+    } catch {
+      return [];
+    }
+  };
+  const names = [
+    ...aside(indexDir, 'index.db.corrupt-'),
+    ...aside(dirname(indexDir), `${basename(indexDir)}.corrupt-`),
+    ...aside(dirname(dirname(indexDir)), `${basename(dirname(indexDir))}.corrupt-`),
+  ];
   if (names.length === 0) return [];
-  names.sort();
+  const latest = names.reduce((a, b) =>
+    a.slice(a.lastIndexOf('.corrupt-')) > b.slice(b.lastIndexOf('.corrupt-')) ? a : b,
+  );
   return [
     {
       name: 'index repair',
       ok: true,
       level: 'warn',
-      detail: `an unreadable index was moved aside and rebuilt from the notes ${names.length} time(s); latest kept as ${indexDir}/${names[names.length - 1]} (delete it once looked at)`,
+      detail: `an unreadable index was moved aside and rebuilt from the notes ${names.length} time(s); latest kept as ${latest} (delete it once looked at)`,
     },
   ];
 }
@@ -291,6 +329,39 @@ async function verifySection(config: Config): Promise<DoctorCheck[]> {
   return [{ name: 'last verify', ok: true, detail: v.detail, ...(v.level === 'ok' ? {} : { level: v.level }) }];
 }
 
+/**
+ * The note history cannot be recreated: a journal that cannot be read (a FIFO, a folder, no
+ * permission) or kept versions gone from the last changes mean restore will fail for them.
+ */
+async function historySection(config: Config): Promise<DoctorCheck[]> {
+  const { existsSync } = await import('node:fs');
+  if (!existsSync(config.historyDir)) return [];
+  const { History } = await import('../../history/index.ts');
+  const history = History.forConfig(config);
+  let entries: Awaited<ReturnType<typeof history.entries>>;
+  try {
+    entries = await history.entries();
+  } catch (err) {
+    return [{ name: 'history', ok: false, detail: `${describeError(err)}: restore it from a backup (RUNBOOK.md)` }];
+  }
+  // The most recent changes are the ones restore is asked for; checking all could take long.
+  const recent = entries.slice(-50);
+  let bad = 0;
+  for (const e of recent) {
+    for (const hash of [e.before, e.after]) {
+      if (hash && !(await history.blob(hash)).ok) bad++;
+    }
+  }
+  return [
+    {
+      name: 'history',
+      ok: true,
+      ...(bad > 0 ? { level: 'warn' as const } : {}),
+      detail: `${entries.length} change(s) recorded in ${config.historyDir}${bad > 0 ? `; ${bad} kept version(s) of the last ${recent.length} changes are missing or damaged: restore of those fails` : ''}`,
+    },
+  ];
+}
+
 export const DOCTOR_SECTIONS: DoctorSection[] = [
   versionSection,
   runtimeSection,
@@ -298,6 +369,7 @@ export const DOCTOR_SECTIONS: DoctorSection[] = [
   modelSection,
   indexSection,
   authSection,
+  historySection,
   verifySection,
 ];
 

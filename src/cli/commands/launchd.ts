@@ -45,7 +45,7 @@ export async function generate(
   if (typeof opts.out === 'string') {
     const { writeFileAtomicSync } = await import('../../fs-atomic.ts');
     const { resolve } = await import('node:path');
-    writeFileAtomicSync(resolve(opts.out), text);
+    writeFileAtomicSync(resolve(opts.out), text, 0o644, { writeThrough: true });
   } else process.stdout.write(text);
 }
 

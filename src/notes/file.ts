@@ -37,7 +37,8 @@ export type NoteBytes =
 
 const OPEN_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
-function describeKind(mode: number): string {
+/** What a file that is not a regular file is, in words ("a FIFO (named pipe)"). */
+export function describeKind(mode: number): string {
   const type = mode & constants.S_IFMT;
   if (type === constants.S_IFDIR) return 'a folder';
   if (type === constants.S_IFIFO) return 'a FIFO (named pipe)';

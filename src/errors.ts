@@ -255,6 +255,16 @@ export const ERRORS = {
     429,
     'Close listen streams this client no longer reads (or give each client its own token); raise maxSessionsPerToken if needed.',
   ),
+  NOTES_E_TOKEN_BUSY: spec(
+    'this token already has %s requests running or replies not yet read: read those and retry',
+    429,
+    'Read the responses of earlier requests before sending more (or give each client its own token).',
+  ),
+  NOTES_E_RESOURCE_TOO_LARGE: spec(
+    'note %s is larger than the %s bytes resources/read returns',
+    413,
+    'Read the note in pages with the read_note tool (start_line, then next_start_line).',
+  ),
   NOTES_E_NODE_TOO_OLD: spec(
     'Node %s or newer is needed, this is Node %s',
     500,

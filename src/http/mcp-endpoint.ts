@@ -49,6 +49,15 @@ interface Session {
   offSink: () => void;
 }
 
+/** A POST's reply in flight, for the unread-reply bound. */
+interface Reply {
+  res: ServerResponse;
+  /** res.writableLength at the last check. */
+  left: number;
+  /** Since when the client has taken none of it. */
+  since: number | undefined;
+}
+
 export interface McpEndpointOptions {
   deps: McpDeps;
   hub: NotificationHub;
@@ -56,8 +65,11 @@ export interface McpEndpointOptions {
   maxSessions: number;
   /** Sessions, and listen streams, one token may hold (default: maxSessions). */
   maxSessionsPerToken?: number;
-  /** A notification stream whose socket takes no data for this long is closed (default 30 s). */
+  /** A notification stream whose socket takes no data for this long is closed (default 30 s);
+   * so is the connection of a reply the client has not taken any of for as long. */
   streamStallMs?: number;
+  /** Requests of one token running or with replies not yet read, at most (default 64). */
+  maxRepliesPerToken?: number;
   errors?: { inc(labels: { code: string }): void };
   /** Whether a token is still valid (revoked: its open sessions and streams are closed). */
   isLive?: (tokenId: string) => boolean;
@@ -97,6 +109,8 @@ export class McpEndpoint {
   readonly #offModern: () => void;
   readonly #listen: ListenStreams;
   readonly #blockedSince = new WeakMap<ServerResponse, number>();
+  readonly #replies = new Set<Reply>();
+  readonly #repliesPerToken = new Map<string, number>();
 
   constructor(o: McpEndpointOptions) {
     this.#o = o;
@@ -159,6 +173,18 @@ export class McpEndpoint {
    */
   #closeStalled(stallMs: number): void {
     const now = Date.now();
+    for (const r of this.#replies) {
+      // Bytes written but not yet taken by the kernel; a reply counts as stalled while that
+      // does not shrink (a slow reader that takes some is left alone).
+      const left = r.res.writableLength;
+      if (left === 0 || left < r.left) r.since = undefined;
+      else r.since ??= now;
+      r.left = left;
+      if (r.since !== undefined && now - r.since >= stallMs) {
+        this.#o.log.info({ pending_bytes: left }, 'reply not read by its client: connection closed');
+        r.res.destroy();
+      }
+    }
     for (const s of [...this.#sessions.values()]) {
       if (s.tokenId !== undefined && this.#o.isLive && !this.#o.isLive(s.tokenId)) {
         // Requests of a revoked token are refused at once; its session and stream end here.
@@ -183,10 +209,40 @@ export class McpEndpoint {
     }
   }
 
+  /**
+   * Count a POST's reply against its token until the reply is done (sent to the kernel, or
+   * cut): false, with the refusal sent, when the token already has its share. A client that
+   * sends requests and never reads the replies holds every reply in this process's memory
+   * (200 unread 16 MB resources/read replies: 6.8 GB of RSS); this bounds how many, and
+   * #closeStalled cuts those not taken for streamStallMs.
+   */
+  #admitReply(res: ServerResponse, tokenId: string | undefined): boolean {
+    const key = tokenId ?? '';
+    const max = this.#o.maxRepliesPerToken ?? 64;
+    const mine = this.#repliesPerToken.get(key) ?? 0;
+    if (mine >= max) {
+      res.setHeader('Retry-After', '5');
+      refuse(res, this.#o.errors, 'NOTES_E_TOKEN_BUSY', max);
+      return false;
+    }
+    this.#repliesPerToken.set(key, mine + 1);
+    const reply: Reply = { res, left: 0, since: undefined };
+    this.#replies.add(reply);
+    res.once('close', () => {
+      this.#replies.delete(reply);
+      const n = (this.#repliesPerToken.get(key) ?? 1) - 1;
+      if (n > 0) this.#repliesPerToken.set(key, n);
+      else this.#repliesPerToken.delete(key);
+    });
+    return true;
+  }
+
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
     const authInfo = authInfoFor(caller);
+    const listen = ListenStreams.wants(body) && isModernListen(req);
+    if (req.method === 'POST' && !listen && !this.#admitReply(res, caller.tokenId)) return;
     if (!isLegacy(req, body)) {
-      if (ListenStreams.wants(body) && isModernListen(req)) return this.#listen.serve(req, res, body, caller.tokenId);
+      if (listen) return this.#listen.serve(req, res, body, caller.tokenId);
       return this.#serveWeb(this.#modern.fetch, req, res, body, authInfo);
     }
     const sid = req.headers['mcp-session-id'];

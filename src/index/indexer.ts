@@ -11,6 +11,7 @@ import { EMBED_BATCH } from '../embed/index.ts';
 import type { Embedder } from '../embed/types.ts';
 import type { Logger } from '../log.ts';
 import {
+  checkNotePathSyntax,
   checkText,
   contentHash,
   MAX_NOTE_BYTES,
@@ -142,7 +143,8 @@ export class Indexer {
     opts.onProgress?.({ phase: 'scan', done: 0, total: 0 });
     let ts = now();
     const twins: NoteFile[] = [];
-    const files = await scanNotes(this.#d.root, this.#d.scan, { removeStrayTemps: true, twins });
+    const refused: SyncSummary['skipped'] = [];
+    const files = await scanNotes(this.#d.root, this.#d.scan, { removeStrayTemps: true, twins, refused });
     timings.scanMs = now() - ts;
     const existing = store.noteStates();
     const seen = new Set<string>();
@@ -169,7 +171,7 @@ export class Indexer {
       indexed: r.indexed,
       unchanged: unchanged + r.sameHash,
       removed: gone.length,
-      skipped: [...r.skipped, ...twins.map((f) => twinSkipped(this.#d.root, f))],
+      skipped: [...refused, ...r.skipped, ...twins.map((f) => twinSkipped(this.#d.root, f))],
       embedded: r.embedded,
       seconds: (now() - t0) / 1000,
       timings,
@@ -188,7 +190,15 @@ export class Indexer {
       for (const p of existing.keys()) if (p.startsWith(prefix)) removed.add(p);
     }
     const files: NoteFile[] = [];
+    const refused: SyncSummary['skipped'] = [];
     for (const path of new Set(batch.upserted)) {
+      // As the scan does: a name read_note could never be given is not a note.
+      const syntax = checkNotePathSyntax(path);
+      if (!syntax.ok) {
+        refused.push({ path, reason: `its name cannot be a note path: ${syntax.reason}` });
+        removed.add(path);
+        continue;
+      }
       const f = await this.#locate(path);
       if (f) {
         files.push(f);
@@ -210,7 +220,7 @@ export class Indexer {
       indexed: r.indexed,
       unchanged: files.length - candidates.length + r.sameHash,
       removed: gone.length,
-      skipped: r.skipped,
+      skipped: [...refused, ...r.skipped],
       embedded: r.embedded,
       seconds: (now() - t0) / 1000,
       timings,

@@ -5,13 +5,20 @@ import {
   ResourceNotFoundError,
   ResourceTemplate,
 } from '@modelcontextprotocol/server';
-import { NotesError } from '../errors.ts';
+import { isNotesError, NotesError } from '../errors.ts';
 import { noteUri, readNote } from '../notes/index.ts';
 import type { McpDeps, McpInstanceContext } from './context.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { resolveInput, resolveNoteRef } from './paths.ts';
 
 export const NOTE_URI_TEMPLATE = 'note://{+path}';
+/**
+ * resources/read has no paging: a note is sent whole, JSON-escaped (quotes and backslashes
+ * double it). Whole 8 MB notes let a client that never read its replies hold 16 MB each:
+ * 200 of them took the daemon from 0.5 to 6.8 GB of RSS, never given back. Longer notes are
+ * read in pages with read_note.
+ */
+export const RESOURCE_MAX_BYTES = 1024 * 1024;
 const PAGE_SIZE = 500;
 const MIME = 'text/markdown';
 
@@ -50,7 +57,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
     },
     async (uri) => {
       const rel = await resolveNoteRef(deps.config, index, uri.href);
-      const note = await readNote(root, rel);
+      const note = await readResource(root, rel);
       return { contents: [{ uri: noteUri(note.path), mimeType: MIME, text: note.content }] };
     },
   );
@@ -84,7 +91,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
       throw err;
     });
     try {
-      const note = await readNote(root, rel);
+      const note = await readResource(root, rel);
       return { contents: [{ uri: noteUri(note.path), mimeType: MIME, text: note.content }] };
     } catch (err) {
       if (err instanceof NotesError) throw toProtocolError(err, request.params.uri);
@@ -107,6 +114,15 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
     ctx.onUnsubscribe?.(parsed === undefined ? request.params.uri : noteUri(parsed));
     return {};
   });
+}
+
+async function readResource(root: string, rel: string): ReturnType<typeof readNote> {
+  try {
+    return await readNote(root, rel, { maxBytes: RESOURCE_MAX_BYTES });
+  } catch (err) {
+    if (!isNotesError(err, 'NOTES_E_NOTE_TOO_LARGE')) throw err;
+    throw new NotesError('NOTES_E_RESOURCE_TOO_LARGE', [rel, RESOURCE_MAX_BYTES]);
+  }
 }
 
 function toProtocolError(err: NotesError, uri: string): Error {

@@ -123,7 +123,9 @@ async function lstatOrNull(p: string) {
     return await lstat(p);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    // ENAMETOOLONG: a spelling the disk cannot hold is not there. A 255-byte NFC name (the
+    // limit) is up to half again as long in NFD, which findEntry tries next.
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENAMETOOLONG') return null;
     throw err;
   }
 }

@@ -1,10 +1,11 @@
 import type { Dirent } from 'node:fs';
-import { realpathSync, statSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { lstat, readdir, realpath, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { createNoteFilter, type NoteFilter, type ScanOptions } from './filter.ts';
-import { isInside, nfc } from './paths.ts';
+import { fileKind } from '../fs-atomic.ts';
+import { checkNotePathSyntax, isInside, nfc } from './paths.ts';
 import { isTempFileName } from './temp.ts';
 import type { NoteFile } from './types.ts';
 
@@ -44,7 +45,18 @@ async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) =>
  */
 const STRAY_TEMP_AGE_MS = 10 * 60_000;
 
-async function walk(start: { abs: string; rel: string }, filter: NoteFilter, temps?: string[]): Promise<Found[]> {
+/** A file named like a note that is not one, and why: status and doctor list these. */
+export interface Refused {
+  path: string;
+  reason: string;
+}
+
+async function walk(
+  start: { abs: string; rel: string },
+  filter: NoteFilter,
+  temps?: string[],
+  refused?: Refused[],
+): Promise<Found[]> {
   const found: Found[] = [];
   let level = [start];
   // Breadth-first, one level at a time, each level's folders read in parallel.
@@ -57,10 +69,15 @@ async function walk(start: { abs: string; rel: string }, filter: NoteFilter, tem
         const abs = join(dir.abs, name);
         if (e.isDirectory()) {
           if (!filter.isSkippedDir(rel)) nextLevel.push({ abs, rel });
-        } else if (e.isFile() || e.isSymbolicLink()) {
+        } else if (e.isFile() || e.isSymbolicLink() || filter.isNote(rel)) {
           // Symlinked folders are never entered (cycles, escapes); symlinked notes may count.
-          if (filter.isNote(rel)) found.push({ rel, abs, link: e.isSymbolicLink() });
-          else if (temps && e.isFile() && isTempFileName(name)) temps.push(abs);
+          if (filter.isNote(rel)) {
+            // A name no note path can spell (a newline, a backslash, past 1024 characters) would
+            // be searchable but never readable through read_note: not a note, and said so.
+            const syntax = checkNotePathSyntax(rel);
+            if (syntax.ok) found.push({ rel, abs, link: e.isSymbolicLink() });
+            else refused?.push({ path: rel, reason: `its name cannot be a note path: ${syntax.reason}` });
+          } else if (temps && e.isFile() && isTempFileName(name)) temps.push(abs);
         }
       }
     });
@@ -74,15 +91,28 @@ async function walk(start: { abs: string; rel: string }, filter: NoteFilter, tem
 // loop for a few milliseconds at most, then yields.
 const STAT_SLICE = 512;
 
-function statNote(realRoot: string, f: Found): NoteFile | null {
+/** The note at `f`, or why it is not one (a string), or null when it vanished meanwhile. */
+function statNote(realRoot: string, f: Found): NoteFile | string | null {
   try {
-    if (f.link && !isInside(realRoot, realpathSync(f.abs))) return null;
+    if (f.link) {
+      let real: string;
+      try {
+        real = realpathSync(f.abs);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP') return 'a symbolic link loop';
+        if (code === 'ENOENT' || code === 'ENOTDIR')
+          return lstatSync(f.abs, { throwIfNoEntry: false }) ? 'a broken symbolic link' : null;
+        throw err;
+      }
+      if (!isInside(realRoot, real)) return 'links outside the notes folder';
+    }
     const st = statSync(f.abs, { throwIfNoEntry: false });
-    if (!st?.isFile()) return null;
+    if (!st) return null;
+    if (!st.isFile()) return `${fileKind(st.mode)}, not a note file`;
     return { path: f.rel, absPath: f.abs, size: st.size, mtimeMs: st.mtimeMs };
-  } catch {
-    // Unreadable or a broken link: not a note right now.
-    return null;
+  } catch (err) {
+    return `unreadable (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
   }
 }
 
@@ -99,11 +129,18 @@ function twinOrder(a: NoteFile, b: NoteFile): number {
   return a.absPath < b.absPath ? -1 : a.absPath > b.absPath ? 1 : 0;
 }
 
-async function toNotes(realRoot: string, found: readonly Found[], twins?: NoteFile[]): Promise<NoteFile[]> {
+async function toNotes(
+  realRoot: string,
+  found: readonly Found[],
+  twins?: NoteFile[],
+  refused?: Refused[],
+): Promise<NoteFile[]> {
   const notes: NoteFile[] = [];
   for (let i = 0; i < found.length; i++) {
-    const n = statNote(realRoot, found[i]!);
-    if (n) notes.push(n);
+    const f = found[i]!;
+    const n = statNote(realRoot, f);
+    if (typeof n === 'string') refused?.push({ path: f.rel, reason: n });
+    else if (n) notes.push(n);
     if (i % STAT_SLICE === STAT_SLICE - 1) await yieldToLoop();
   }
   notes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : twinOrder(a, b)));
@@ -120,17 +157,19 @@ async function toNotes(realRoot: string, found: readonly Found[], twins?: NoteFi
  * outside hidden folders, node_modules and skipDirs. Symlinked folders are not entered;
  * a symlinked note counts when its real path is a file inside the real root. Sorted by path;
  * when NFC and NFD spellings of one name both exist, the NFC one is kept (twinOrder) and the
- * others go in `cleanup.twins`, when given.
+ * others go in `cleanup.twins`, when given. Files named like notes that are not (a FIFO, a socket,
+ * a link out of the root, a name no note path can spell) go in `cleanup.refused`, with why.
  */
 export async function scanNotes(
   root: string,
   opts: ScanOptions,
-  cleanup: { removeStrayTemps?: boolean; twins?: NoteFile[] } = {},
+  cleanup: { removeStrayTemps?: boolean; twins?: NoteFile[]; refused?: Refused[] } = {},
 ): Promise<NoteFile[]> {
   const realRoot = await realpath(root);
   const filter = await createNoteFilter(root, opts);
   const temps: string[] | undefined = cleanup.removeStrayTemps ? [] : undefined;
-  const notes = await toNotes(realRoot, await walk({ abs: root, rel: '' }, filter, temps), cleanup.twins);
+  const found = await walk({ abs: root, rel: '' }, filter, temps, cleanup.refused);
+  const notes = await toNotes(realRoot, found, cleanup.twins, cleanup.refused);
   if (temps) await removeStrayTemps(temps);
   return notes;
 }

@@ -282,3 +282,108 @@ test('a multi-megabyte note saved and edited: /health keeps answering within 1 s
   await poll;
   assert.ok(worst.length > 10);
 });
+
+// Greedy clients as an outsider writes them: raw sockets with a 4 KiB receive buffer (which
+// Node cannot set), each sending one resources/read and reading only its status line, then
+// nothing for HOLD seconds; then each drains what is left (20 s in all), to tell a reply cut by
+// the daemon (ends short) from one still held. Prints a JSON line: per socket [status, bytes, ended].
+const UNREAD_CLIENTS = String.raw`
+import json, socket, sys, time
+port, token, uri, n, hold = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+meta = {'io.modelcontextprotocol/protocolVersion': '2026-07-28', 'io.modelcontextprotocol/clientInfo': {'name': 'unread', 'version': '1'}, 'io.modelcontextprotocol/clientCapabilities': {}}
+body = json.dumps({'jsonrpc': '2.0', 'id': 1, 'method': 'resources/read', 'params': {'uri': uri, '_meta': meta}}).encode()
+head = ('POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n'
+        'Accept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: resources/read\r\n'
+        'Mcp-Name: %s\r\nContent-Length: %d\r\n\r\n' % (port, token, uri, len(body))).encode()
+socks = []
+for _ in range(n):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(('127.0.0.1', port))
+    s.sendall(head + body)
+    socks.append(s)
+out = []
+for s in socks:
+    s.settimeout(10)
+    first = s.recv(12)
+    out.append([first.decode('latin1'), len(first)])
+print('sent', flush=True)
+time.sleep(hold)
+deadline = time.time() + 20
+for i, s in enumerate(socks):
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+    ended = False
+    try:
+        while time.time() < deadline:
+            s.settimeout(max(0.1, min(2, deadline - time.time())))
+            d = s.recv(1 << 20)
+            if not d:
+                ended = True
+                break
+            out[i][1] += len(d)
+    except ConnectionResetError:
+        ended = True
+    except socket.timeout:
+        pass
+    out[i].append(ended)
+    s.close()
+print(json.dumps(out), flush=True)
+`;
+
+test('clients that never read their replies: resources/read is capped, one token gets 64 replies in flight, unread ones are cut after 30 s, another token is served', {
+  timeout: 150_000,
+}, async (t) => {
+  // Found from outside: 200 raw sockets each asked resources/read for an 8 MB note of quotes
+  // (16 MB of JSON) and never read: RSS went from 0.5 to 6.8 GB and stayed there, and nothing
+  // ever closed those connections. Here the 1 MB note is one whose JSON is 5.6 MB (control
+  // characters past the 64 KiB text sample are escaped six bytes each).
+  const notes = tempDir(t);
+  const sample = 'plain text line for the sample\n'.repeat(2_200);
+  const ctl = `# c\n${sample}${`${'\u0001'.repeat(99)}\n`.repeat((1_000_000 - sample.length) / 100)}`;
+  writeNotes(notes, {
+    'a.md': '# A\n\nalpha\n',
+    'ctl.md': ctl,
+    'big.md': `# big\n${'long line of text\n'.repeat(120_000)}`,
+  });
+  const state = tempDir(t);
+  const other = new TokenStore(join(state, 'tokens.json')).create('other', 'read');
+  const d = await spawnDaemon(t, notes, state);
+  const fair = await client(d.url, other.token);
+  t.after(() => fair.close());
+
+  // A note past the cap is refused with what to do instead; read_note pages it.
+  await assert.rejects(fair.readResource({ uri: 'note://big.md' }), /larger than the 1048576 bytes resources\/read/);
+  const paged = await fair.callTool({ name: 'read_note', arguments: { path: 'big.md' } });
+  assert.equal((paged.structuredContent as { truncated?: boolean }).truncated, true);
+  const whole = JSON.stringify({ result: await fair.readResource({ uri: 'note://ctl.md' }) }).length;
+  assert.ok(whole > 5_000_000, `${whole} bytes of JSON`);
+
+  const greedy = spawn('python3', ['-c', UNREAD_CLIENTS, String(d.port), TEST_TOKEN, 'note://ctl.md', '100', '38'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  t.after(() => greedy.kill('SIGKILL'));
+  let out = '';
+  greedy.stdout.on('data', (b: Buffer) => {
+    out += b.toString();
+  });
+  const done = new Promise<number | null>((resolve) => greedy.on('close', resolve));
+  // Meanwhile another token is served and /health answers within 1 s.
+  while (!out.includes('\n[')) {
+    assert.equal(greedy.exitCode, null, `the greedy clients failed: ${out}`);
+    await healthWithin(d.port, 1_000);
+    const r = await fair.callTool({ name: 'search_notes', arguments: { query: 'alpha', k: 1 } });
+    assert.notEqual(r.isError, true);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  assert.equal(await done, 0);
+  const sockets = JSON.parse(out.slice(out.indexOf('['))) as Array<[string, number, boolean]>;
+  const served = sockets.filter(([s]) => s === 'HTTP/1.1 200');
+  const busy = sockets.filter(([s]) => s === 'HTTP/1.1 429');
+  assert.equal(served.length + busy.length, 100, JSON.stringify(sockets.slice(0, 3)));
+  assert.ok(served.length <= 64, `${served.length} replies in flight for one token`);
+  // Each unread reply was cut after 30 s: its socket ended long before the whole reply.
+  for (const [, bytes, ended] of served) {
+    assert.ok(ended && bytes < whole, `a reply never read was kept (${bytes} bytes read, connection ended: ${ended})`);
+  }
+  assert.ok(d.child.exitCode === null, d.stderr());
+});

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { test } from 'node:test';
 import { indexFiles, NotesIndex } from '../../src/index/index.ts';
@@ -249,6 +250,52 @@ test('the twin left out is listed as skipped under its own spelling, with the re
   rmSync(join(root, 'cafe\u0301.md'));
   await index.sync();
   assert.equal(index.status().skipped.count, 0);
+});
+
+test('files named like notes that are not notes are listed as skipped, with why, and never indexed', async (t) => {
+  // Found from outside: a note named with a newline was indexed and returned by search, but
+  // read_note refuses such a path ("control characters"); FIFOs, sockets, links to devices or
+  // out of the folder were left out without a word in status or doctor.
+  const base = tempDir(t);
+  const root = join(base, 'notes');
+  mkdirSync(root);
+  writeFileSync(join(base, 'secret.md'), '# out\n');
+  writeNotes(root, {
+    'ok.md': '# ok\n\nzqplain\n',
+    'new\nline.md': '# nl\n\nzqnewline\n',
+    'back\\slash.md': '# bs\n\nzqbackslash\n',
+  });
+  execFileSync('mkfifo', [join(root, 'pipe.md')]);
+  const sock = createServer();
+  await new Promise<void>((resolve) => sock.listen(join(root, 'sock.md'), resolve));
+  t.after(() => sock.close());
+  symlinkSync('/dev/zero', join(root, 'zero.md'));
+  symlinkSync(join(base, 'secret.md'), join(root, 'out.md'));
+  symlinkSync('loop-b.md', join(root, 'loop-a.md'));
+  symlinkSync('loop-a.md', join(root, 'loop-b.md'));
+  symlinkSync('gone.md', join(root, 'broken.md'));
+  const index = await openTestIndex(t, root);
+  const s = await index.sync();
+  assert.equal(s.notes, 1);
+  const why = new Map(s.skipped.map((x) => [x.path, x.reason]));
+  assert.equal(index.status().skipped.count, 9, 'status and doctor count them');
+  assert.match(why.get('new\nline.md') ?? '', /cannot be a note path: the path contains control characters/);
+  assert.match(why.get('back\\slash.md') ?? '', /cannot be a note path: backslashes/);
+  assert.match(why.get('pipe.md') ?? '', /a FIFO \(named pipe\), not a note file/);
+  assert.match(why.get('sock.md') ?? '', /a socket, not a note file/);
+  assert.match(why.get('zero.md') ?? '', /links outside the notes folder/);
+  assert.match(why.get('out.md') ?? '', /links outside the notes folder/);
+  assert.match(why.get('loop-a.md') ?? '', /a symbolic link loop/);
+  assert.match(why.get('broken.md') ?? '', /a broken symbolic link/);
+  assert.equal(index.fts('zqnewline', 5).length, 0, 'a note read_note cannot read is not searchable');
+  assert.equal(index.fts('zqbackslash', 5).length, 0);
+  // The watcher's path agrees with the scan's.
+  writeNotes(root, { 'later\nnote.md': '# later\n\nzqlater\n' });
+  const a = await index.apply({ upserted: ['later\nnote.md'], removed: [], removedDirs: [] });
+  assert.equal(a.indexed, 0);
+  assert.equal(index.fts('zqlater', 5).length, 0);
+  assert.match(a.skipped.find((x) => x.path === 'later\nnote.md')?.reason ?? '', /control characters/);
+  assert.equal(index.status().skipped.count, 10);
 });
 
 /**

@@ -106,6 +106,19 @@ test('size limit', async (t) => {
   assert.equal(readFileSync(join(root, 'grow.md'), 'utf8').length, 60);
 });
 
+test('a name of 255 UTF-8 bytes (the limit) is written and read, though its NFD spelling is longer', async (t) => {
+  // Found from outside: write_note answered "internal error" (ENAMETOOLONG from looking up the
+  // NFD spelling, 378 bytes) for a name the path checks allow.
+  const { root } = vault(t);
+  const name = `${'\u00e9'.repeat(126)}.md`;
+  assert.equal(Buffer.byteLength(name, 'utf8'), 255);
+  await assert.rejects(readNote(root, name), (e) => isNotesError(e, 'NOTES_E_NOTE_NOT_FOUND'));
+  await writeNote(root, name, '# e\n', { mode: 'create' });
+  await writeNote(root, name, 'more\n', { mode: 'append' });
+  assert.equal((await readNote(root, name)).content, '# e\nmore\n');
+  assert.deepEqual(readdirSync(root), [name]);
+});
+
 test('the file mode of an existing note is kept', async (t) => {
   const { root } = vault(t);
   writeFileSync(join(root, 'private.md'), 'x');

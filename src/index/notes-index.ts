@@ -758,23 +758,24 @@ function prepareIdentity(store: Store, identity: string, opts: OpenIndexOptions)
  * the daemon may not write is the one coded error a person has to fix.
  */
 function makeIndexFolder(indexDir: string, log: Logger): void {
-  for (const dir of [dirname(indexDir), indexDir]) {
-    const st = statSync(dir, { throwIfNoEntry: false });
-    const link = lstatSync(dir, { throwIfNoEntry: false });
-    if (st?.isDirectory() || !link) continue;
-    const aside = `${dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
-    renameSync(dir, aside);
-    log.error(
-      { path: dir, kept_as: aside },
-      'the index folder was not a folder: moved it aside and rebuilding it from the notes',
-    );
-  }
   try {
+    for (const dir of [dirname(indexDir), indexDir]) {
+      const st = statSync(dir, { throwIfNoEntry: false });
+      const link = lstatSync(dir, { throwIfNoEntry: false });
+      if (st?.isDirectory() || !link) continue;
+      const aside = `${dir}.corrupt-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      renameSync(dir, aside);
+      log.error(
+        { path: dir, kept_as: aside },
+        'the index folder was not a folder: moved it aside and rebuilding it from the notes',
+      );
+    }
     mkdirSync(indexDir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS')
-      throw new NotesError('NOTES_E_STATE_UNWRITABLE', [dirname(indexDir), code], { cause: err });
+    const e = err as NodeJS.ErrnoException;
+    // The folder holding what could not be examined or made is the one to fix.
+    if (e.code === 'EACCES' || e.code === 'EPERM' || e.code === 'EROFS')
+      throw new NotesError('NOTES_E_STATE_UNWRITABLE', [dirname(e.path ?? indexDir), e.code], { cause: err });
     throw err;
   }
 }

@@ -244,37 +244,42 @@ async function exitWithin(child: ChildProcess, ms: number): Promise<number | nul
   return code;
 }
 
-test('a read-only state folder: one coded error and the same exit code on every start, doctor says so', {
-  timeout: 120_000,
-}, async (t) => {
-  served ??= servedOnce(keep);
-  const base = await served;
-  const state = tempDir(t, 'notes-mcp-state-');
-  cpSync(base.state, state, { recursive: true });
-  const prefix = asUnprivileged([state]);
-  execFileSync('chmod', ['-R', 'a-w', state]);
-  const codes: Array<number | null> = [];
-  for (let i = 0; i < 2; i++) {
-    const port = await freePort();
-    const { child, stderr } = spawnAs(
-      prefix,
-      ['serve', '--notes', base.notes, '--state', state, '--port', String(port), '--model', 'bundled'],
-      state,
-    );
-    t.after(() => child.kill('SIGKILL'));
-    codes.push(await exitWithin(child, START_BOUND_MS));
-    assert.match(stderr(), /cannot be written \(EACCES\) \(NOTES_E_STATE_UNWRITABLE\)/);
-    assert.doesNotMatch(stderr(), /\n\s+at /, 'no stack trace');
-  }
-  assert.deepEqual(codes, [2, 2], 'exit 2 (a setup error), the same each time');
-  const doc = spawnAs(prefix, ['doctor', '--notes', base.notes, '--state', state], state);
-  let out = '';
-  doc.child.stdio[1]?.on('data', (d: Buffer) => {
-    out += d.toString();
+const unwritable: Array<[string, (state: string) => void]> = [
+  ['a read-only state folder', (state) => execFileSync('chmod', ['-R', 'a-w', state])],
+  ['<state>/index at mode 000', (state) => execFileSync('chmod', ['000', join(state, 'index')])],
+];
+for (const [what, hurt] of unwritable)
+  test(`${what}: one coded error and the same exit code on every start, doctor says so`, {
+    timeout: 120_000,
+  }, async (t) => {
+    served ??= servedOnce(keep);
+    const base = await served;
+    const state = tempDir(t, 'notes-mcp-state-');
+    cpSync(base.state, state, { recursive: true });
+    const prefix = asUnprivileged([state]);
+    hurt(state);
+    const codes: Array<number | null> = [];
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      const { child, stderr } = spawnAs(
+        prefix,
+        ['serve', '--notes', base.notes, '--state', state, '--port', String(port), '--model', 'bundled'],
+        state,
+      );
+      t.after(() => child.kill('SIGKILL'));
+      codes.push(await exitWithin(child, START_BOUND_MS));
+      assert.match(stderr(), /cannot be written \(EACCES\) \(NOTES_E_STATE_UNWRITABLE\)/);
+      assert.doesNotMatch(stderr(), /\n\s+at /, 'no stack trace');
+    }
+    assert.deepEqual(codes, [2, 2], 'exit 2 (a setup error), the same each time');
+    const doc = spawnAs(prefix, ['doctor', '--notes', base.notes, '--state', state], state);
+    let out = '';
+    doc.child.stdio[1]?.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    await exitWithin(doc.child, START_BOUND_MS);
+    assert.match(doc.stderr() + out, /FAIL\s+state folder\s+state folder .* cannot be written/);
   });
-  await exitWithin(doc.child, START_BOUND_MS);
-  assert.match(doc.stderr() + out, /FAIL\s+state folder\s+state folder .* cannot be written/);
-});
 
 test('an index.db nobody may read (chmod 000) is moved aside and rebuilt', { timeout: 120_000 }, async (t) => {
   served ??= servedOnce(keep);

@@ -78,15 +78,25 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
   // start (the default action of SIGHUP would kill the daemon during log rotation).
   let shutdownRef: ((reason: string) => Promise<void>) | undefined;
   if (o.installSignalHandlers) {
+    let stopping = false;
     const onSignal = (sig: NodeJS.Signals): void => {
+      if (stopping) {
+        // A repeated SIGTERM is a supervisor or a wrapper (GNU timeout) saying it again: the
+        // drain goes on, bounded by drainMs and by launchd's SIGKILL after ExitTimeOut. A
+        // second Ctrl-C is a person who will not wait: what was acknowledged is on disk.
+        if (sig === 'SIGINT') process.exit(130);
+        log.info({ signal: sig }, 'already stopping: still draining');
+        return;
+      }
+      stopping = true;
       if (!shutdownRef) process.exit(0); // nothing acknowledged yet; SQLite recovers on its own
       void shutdownRef(sig).then(
         () => process.exit(0),
         () => process.exit(1),
       );
     };
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     process.on('SIGHUP', () => {
       reopenLogs();
       log.info('log file reopened');

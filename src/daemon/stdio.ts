@@ -102,13 +102,20 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
   stdin.once('close', onEnd);
   stdin.once('error', onEnd);
   stdin.pipe(input, { end: false });
+  let signalled = false;
   const onSignal = (sig: NodeJS.Signals): void => {
+    // As in the HTTP daemon: a repeated SIGTERM lets the drain finish, a second Ctrl-C exits.
+    if (signalled) {
+      if (sig === 'SIGINT') process.exit(130);
+      return;
+    }
+    signalled = true;
     stdin.unpipe(input);
     opening.abort();
     stopNow(sig);
   };
-  process.once('SIGTERM', onSignal);
-  process.once('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 
   let rt: Runtime;
   try {

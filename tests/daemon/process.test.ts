@@ -50,7 +50,7 @@ function spawnServe(
   return { child, stderr: () => err };
 }
 
-test('SIGTERM during a burst of writes: exit 0 within 5 s and every acknowledged write is on disk', {
+test('SIGTERM, twice, during a burst of writes: exit 0 within 5 s and every acknowledged write is on disk', {
   timeout: 120_000,
 }, async (t) => {
   const notes = tldrVault(t, { common: 200 });
@@ -85,10 +85,16 @@ test('SIGTERM during a burst of writes: exit 0 within 5 s and every acknowledged
       }
     }
   });
-  await new Promise((r) => setTimeout(r, 1500));
+  // Until the burst has made progress (bounded), not a fixed time: a loaded machine is slow.
+  for (let i = 0; i < 200 && acknowledged.length <= 10; i++) await new Promise((r) => setTimeout(r, 100));
   const t0 = Date.now();
+  const exited = once(child, 'exit');
   child.kill('SIGTERM');
-  const [code] = await once(child, 'exit');
+  // A supervisor or wrapper (GNU timeout) may send it again while the daemon drains: the
+  // drain goes on instead of the default action killing the process.
+  await new Promise((r) => setTimeout(r, 30));
+  if (child.exitCode === null) child.kill('SIGTERM');
+  const [code] = await exited;
   const took = Date.now() - t0;
   stop = true;
   await Promise.allSettled(workers);

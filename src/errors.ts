@@ -165,6 +165,11 @@ export const ERRORS = {
     401,
     'The token is wrong or revoked: create a new one.',
   ),
+  NOTES_E_TOKEN_STORE_UNREADABLE: spec(
+    'the stored tokens cannot be read on the server, so this token cannot be checked now',
+    503,
+    'Not the client: tokens.json in the state folder is damaged (notes-mcp doctor names it); restore it or create tokens again. NOTES_MCP_TOKEN keeps working meanwhile.',
+  ),
   NOTES_E_AUTH_SCOPE: spec('token scope %s does not allow %s', 403, 'Use a token created with --scope write.'),
   NOTES_E_TOKEN_NOT_FOUND: spec('no token with id %s', 404, 'See `notes-mcp token list`.'),
   NOTES_E_PORT_IN_USE: spec(

@@ -44,6 +44,7 @@ export class TokenStore {
 
   readonly #onUnreadable: ((err: NotesError) => void) | undefined;
   #reported: string | undefined;
+  #unreadable = false;
 
   /**
    * `extraToken` (NOTES_MCP_TOKEN) is accepted with write scope in addition to stored tokens.
@@ -80,9 +81,12 @@ export class TokenStore {
   /** The stored tokens, or none (reported to onUnreadable) when tokens.json cannot be read. */
   #loadOrNone(): { records: TokenRecord[]; digests: Buffer[] } {
     try {
-      return this.#load();
+      const loaded = this.#load();
+      this.#unreadable = false;
+      return loaded;
     } catch (err) {
       if (!(err instanceof NotesError)) throw err;
+      this.#unreadable = true;
       const key = statSync(this.file, { throwIfNoEntry: false })?.mtimeMs.toString() ?? 'gone';
       if (this.#reported !== key) {
         this.#reported = key;
@@ -90,6 +94,14 @@ export class TokenStore {
       }
       return { records: [], digests: [] };
     }
+  }
+
+  /**
+   * Whether the last look at tokens.json failed: a token verify() refused then may be a good
+   * one the server cannot check, which the client must not be told is wrong or revoked.
+   */
+  unreadable(): boolean {
+    return this.#unreadable;
   }
 
   /** Whether a verified identity is still valid (revoked since: false), for long-lived streams. */

@@ -158,7 +158,10 @@ export function buildApp(d: AppDeps): express.Express {
         ? 'NOTES_E_AUTH_MALFORMED'
         : presented === undefined
           ? 'NOTES_E_AUTH_MISSING'
-          : 'NOTES_E_AUTH_INVALID';
+          : d.tokens.unreadable()
+            ? 'NOTES_E_TOKEN_STORE_UNREADABLE'
+            : 'NOTES_E_AUTH_INVALID';
+      if (code === 'NOTES_E_TOKEN_STORE_UNREADABLE') return fail(res, metrics, code);
       res.setHeader(
         'WWW-Authenticate',
         presented === undefined ? 'Bearer realm="notes-mcp"' : 'Bearer realm="notes-mcp", error="invalid_token"',

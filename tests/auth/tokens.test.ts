@@ -57,4 +57,9 @@ test('a corrupt token file is a clear error, not a crash', (t) => {
   assert.equal(store.verify('env-token-0123456789')?.id, 'env');
   assert.equal(reported.length, 1);
   assert.ok(isNotesError(reported[0], 'NOTES_E_STATE_CORRUPT'));
+  // A refused token may be a good one the server cannot check: the HTTP layer asks this.
+  assert.equal(store.unreadable(), true);
+  writeFileSync(file, '{"version":1,"tokens":[]}');
+  assert.equal(store.verify('abc'), undefined);
+  assert.equal(store.unreadable(), false);
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -351,4 +351,26 @@ test('every HTTP refusal has one body shape: a JSON-RPC error naming a declared 
   }
   const put = await raw(d.url, { method: 'PUT', headers: { ...JSON_HEADERS, ...auth }, body: INIT });
   assert.match(String(put.headers.allow), /POST/);
+});
+
+test('a token the server cannot check (tokens.json damaged) is 503, not "invalid or revoked"', async (t) => {
+  const d = await startTestDaemon(t, vault(t));
+  const store = new TokenStore(d.index.config.tokenStoreFile);
+  const stored = store.create('laptop', 'write');
+  const auth = (token: string) => ({ ...JSON_HEADERS, Authorization: `Bearer ${token}` });
+  assert.equal((await raw(d.url, { headers: auth(stored.token), body: INIT })).status, 200);
+  const good = readFileSync(d.index.config.tokenStoreFile, 'utf8');
+  // A 401 tells a client its token is wrong: hosts drop it or ask the person for a new one,
+  // though the token is fine and the fault is on the server.
+  writeFileSync(d.index.config.tokenStoreFile, '{"version":1,"tokens":[{"id":');
+  const broken = await raw(d.url, { headers: auth(stored.token), body: INIT });
+  assert.equal(broken.status, 503);
+  assert.match(broken.body, /NOTES_E_TOKEN_STORE_UNREADABLE/);
+  assert.equal(broken.headers['www-authenticate'], undefined);
+  // The token from the environment is checked without the file.
+  assert.equal((await raw(d.url, { headers: auth(TEST_TOKEN), body: INIT })).status, 200);
+  // Repaired: the stored token works again, and a wrong one is 401 as before.
+  writeFileSync(d.index.config.tokenStoreFile, good);
+  assert.equal((await raw(d.url, { headers: auth(stored.token), body: INIT })).status, 200);
+  assert.equal((await raw(d.url, { headers: auth('wrong-token'), body: INIT })).status, 401);
 });

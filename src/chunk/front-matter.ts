@@ -17,6 +17,14 @@ function isFence(line: string | undefined, closing: boolean): boolean {
 }
 
 /**
+ * The YAML parser's time grows faster than the text on some inputs (16 KB of "]&" takes
+ * 0.36 s, 64 KB of "]" 2 s), and front matter is parsed on the daemon's main thread (by
+ * read_note, and when indexing a note under 256 KB): longer front matter is not parsed. Real
+ * front matter (title, tags, aliases, a few fields) is well under this.
+ */
+export const MAX_FRONT_MATTER_CHARS = 16 * 1024;
+
+/**
  * A leading `---` line up to the next `---` or `...` line, parsed as YAML. An unterminated
  * block is not front matter: the caller keeps those lines as note text.
  */
@@ -35,10 +43,18 @@ export function splitFrontMatter(lines: readonly string[]): FrontMatter {
   const lineCount = close + 1;
   const yaml = lines.slice(1, close).join('\n');
   if (yaml.trim() === '') return { lineCount, data: {}, error: null };
+  if (yaml.length > MAX_FRONT_MATTER_CHARS) {
+    return {
+      lineCount,
+      data: {},
+      error: `front matter is longer than ${MAX_FRONT_MATTER_CHARS / 1024} KB; it was not read`,
+    };
+  }
   try {
     // maxAliasCount bounds alias expansion ("billion laughs"); the JSON round trip drops what
     // the index cannot store (undefined, cycles through aliases throw and land in catch).
-    const value: unknown = parseYaml(yaml, { maxAliasCount: 100, uniqueKeys: false });
+    // logLevel 'error': the default prints warnings, with the note's text, to the daemon's log.
+    const value: unknown = parseYaml(yaml, { maxAliasCount: 100, uniqueKeys: false, logLevel: 'error' });
     if (value === null || value === undefined) return { lineCount, data: {}, error: null };
     if (typeof value !== 'object' || Array.isArray(value)) {
       return { lineCount, data: {}, error: 'front matter is not a mapping of keys to values' };

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { type ChunkOptions, chunkNote, DEFAULT_CHUNK_OPTIONS } from '../../src/chunk/index.ts';
+import { type ChunkOptions, chunkNote, DEFAULT_CHUNK_OPTIONS, parseFrontMatter } from '../../src/chunk/index.ts';
 import { assertSane } from './helpers.ts';
 
 // The timeouts only detect hangs (quadratic blow-ups take minutes on these sizes); they are
@@ -115,4 +115,25 @@ test('deeply nested lists and CRLF everywhere', HANG, () => {
   const src = Array.from({ length: 5000 }, (_, i) => `${'  '.repeat(i)}- x${i}`).join('\r\n');
   const p = chunkNote(src, 'l.md', OPTS);
   assertSane(src, p);
+});
+
+test('front matter the YAML parser is slow on is not parsed past 16 KB, and prints nothing', HANG, async () => {
+  // 64 KB of "]" took the parser 2 s on the main thread (read_note, small notes' indexing).
+  const body = ']&'.repeat(64 * 1024);
+  const meta = parseFrontMatter(`---\n${body}\n---\n# After\n\ntext\n`);
+  assert.match(meta.error ?? '', /longer than 16 KB; it was not read/);
+  assert.equal(meta.lineCount, 3);
+  const p = chunkNote(`---\n${body}\n---\n# After\n\ntext\n`, 'fm.md', OPTS);
+  assert.ok(p.chunks.some((c) => c.text.includes('text')));
+  // Just under the limit is still read.
+  const near = `tags: [a, b]\nnote: "${'x'.repeat(16 * 1024 - 40)}"`;
+  assert.deepEqual(parseFrontMatter(`---\n${near}\n---\nbody\n`).tags, ['a', 'b']);
+  // The parser's warnings carried the note's text to stderr (the daemon's log).
+  const warned: string[] = [];
+  const onWarning = (w: Error) => warned.push(w.name);
+  process.on('warning', onWarning);
+  parseFrontMatter('---\n%SECRET directive\ntitle: x\n---\nbody\n');
+  await new Promise((r) => setImmediate(r));
+  process.off('warning', onWarning);
+  assert.deepEqual(warned, []);
 });

@@ -41,8 +41,20 @@ function blockParser(): Md {
 }
 
 /** Replace [from, to) with spaces, keeping line breaks so offsets and lines stay put. */
-function blank(chars: string[], from: number, to: number): void {
-  for (let i = from; i < to; i++) if (chars[i] !== '\n' && chars[i] !== '\r') chars[i] = ' ';
+/** `text` with the ranges [from, to) blanked to spaces, line breaks kept (offsets unchanged). */
+function blankRanges(text: string, ranges: Array<[number, number]>): string {
+  if (ranges.length === 0) return text;
+  ranges.sort((a, b) => a[0] - b[0]);
+  const parts: string[] = [];
+  let at = 0;
+  for (const [from, to] of ranges) {
+    const f = Math.max(from, at);
+    if (to <= f) continue;
+    parts.push(text.slice(at, f), text.slice(f, to).replace(/[^\n\r]/g, ' '));
+    at = to;
+  }
+  parts.push(text.slice(at));
+  return parts.join('');
 }
 
 function lineStarts(source: string): number[] {
@@ -69,60 +81,78 @@ function lineOf(starts: readonly number[], offset: number): number {
 
 /** The source with every code block and code span blanked out (UTF-16 units, so offsets match). */
 function maskCode(source: string, starts: readonly number[]): string {
-  const units = source.split('');
   // Code blocks need a fence or an indented line: without either, the block parse is skipped.
   const blocks = /```|~~~|^(?: {4}|\t)/m.test(source) ? blockParser().parse(source, {}) : [];
+  const ranges: Array<[number, number]> = [];
   for (const t of blocks) {
     if ((t.type === 'fence' || t.type === 'code_block') && t.map) {
-      blank(units, starts[t.map[0]] ?? source.length, starts[t.map[1]] ?? source.length);
+      ranges.push([starts[t.map[0]] ?? source.length, starts[t.map[1]] ?? source.length]);
     }
   }
-  maskSpans(units);
-  return units.join('');
+  const text = blankRanges(source, ranges);
+  return blankRanges(text, codeSpans(text));
+}
+
+/** Where each paragraph ends: at every line break that starts a blank line (or only blanks to the end). */
+function paragraphBreaks(text: string): number[] {
+  const out: number[] = [];
+  for (let j = text.indexOf('\n'); j >= 0; j = text.indexOf('\n', j + 1)) {
+    let k = j + 1;
+    while (k < text.length && (text[k] === ' ' || text[k] === '\t' || text[k] === '\r')) k++;
+    if (k >= text.length || text[k] === '\n') out.push(j);
+  }
+  return out;
 }
 
 /**
  * Inline code spans: a run of n backticks up to the next run of exactly n, within one
- * paragraph (a blank line ends the search). An unmatched run is literal text.
+ * paragraph (a blank line ends the search). An unmatched run is literal text. Linear: each
+ * run length keeps a cursor into its own list of runs, so an unmatched run no longer rescans
+ * the paragraph (runs of 1, 2, ... 2,000 backticks in a 2 MB note took 3.8 s, on the main
+ * thread for read_note).
  */
-function maskSpans(chars: string[]): void {
-  let i = 0;
-  while (i < chars.length) {
-    if (chars[i] !== '`') {
-      i++;
-      continue;
-    }
-    let n = 0;
-    while (chars[i + n] === '`') n++;
-    let j = i + n;
-    let close = -1;
-    let blankLine = false;
-    while (j < chars.length) {
-      if (chars[j] === '\n') {
-        let k = j + 1;
-        while (chars[k] === ' ' || chars[k] === '\t' || chars[k] === '\r') k++;
-        if (chars[k] === '\n' || k >= chars.length) {
-          blankLine = true;
-          break;
-        }
-      }
-      if (chars[j] === '`') {
-        let m = 0;
-        while (chars[j + m] === '`') m++;
-        if (m === n) {
-          close = j;
-          break;
-        }
-        j += m;
+function codeSpans(text: string): Array<[number, number]> {
+  const spans: Array<[number, number]> = [];
+  const breaks = paragraphBreaks(text);
+  let b = 0;
+  let runs: Array<{ at: number; n: number }> = [];
+  const flush = (): void => {
+    const byLength = new Map<number, number[]>();
+    runs.forEach((r, i) => {
+      const list = byLength.get(r.n);
+      if (list) list.push(i);
+      else byLength.set(r.n, [i]);
+    });
+    const cursor = new Map<number, number>();
+    let r = 0;
+    while (r < runs.length) {
+      const open = runs[r]!;
+      const list = byLength.get(open.n)!;
+      let c = cursor.get(open.n) ?? 0;
+      while (c < list.length && list[c]! <= r) c++;
+      cursor.set(open.n, c);
+      const close = list[c];
+      if (close === undefined) {
+        r++;
         continue;
       }
-      j++;
+      spans.push([open.at, runs[close]!.at + open.n]);
+      r = close + 1;
     }
-    if (close >= 0 && !blankLine) {
-      blank(chars, i, close + n);
-      i = close + n;
-    } else i += n;
+    runs = [];
+  };
+  for (let i = text.indexOf('`'); i >= 0; ) {
+    while (b < breaks.length && breaks[b]! < i) {
+      flush();
+      b++;
+    }
+    let n = 0;
+    while (text[i + n] === '`') n++;
+    runs.push({ at: i, n });
+    i = text.indexOf('`', i + n);
   }
+  flush();
+  return spans;
 }
 
 // [[target#heading|alias]]: no brackets or line breaks inside; '\|' is a pipe escaped for tables.

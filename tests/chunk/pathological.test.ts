@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { type ChunkOptions, chunkNote, DEFAULT_CHUNK_OPTIONS, parseFrontMatter } from '../../src/chunk/index.ts';
+import {
+  type ChunkOptions,
+  chunkNote,
+  DEFAULT_CHUNK_OPTIONS,
+  extractLinks,
+  parseFrontMatter,
+} from '../../src/chunk/index.ts';
 import { assertSane } from './helpers.ts';
 
 // The timeouts only detect hangs (quadratic blow-ups take minutes on these sizes); they are
@@ -137,3 +143,22 @@ test('front matter the YAML parser is slow on is not parsed past 16 KB, and prin
   process.off('warning', onWarning);
   assert.deepEqual(warned, []);
 });
+
+test(
+  'runs of 1, 2, ... 4,000 backticks, then 10 MB of text in the same paragraph: links found in linear time',
+  HANG,
+  () => {
+    // Found from outside: each unmatched run rescanned the rest of the paragraph (quadratic),
+    // and read_note runs extractLinks on the main thread: a 2 MB note froze the daemon for 4 s;
+    // here each of 4,000 runs would rescan 10 MB or more: minutes.
+    const parts = ['# t\n\n[[before]] '];
+    for (let i = 1; i <= 4_000; i++) parts.push(`${'`'.repeat(i)}x`);
+    parts.push(' [[after]] ', 'lorem ipsum '.repeat(850_000), '\n');
+    const src = parts.join('');
+    assert.ok(src.length > 18_000_000);
+    assert.deepEqual(
+      extractLinks(src).map((l) => l.target),
+      ['before', 'after'],
+    );
+  },
+);

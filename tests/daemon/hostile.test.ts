@@ -387,3 +387,32 @@ test('clients that never read their replies: resources/read is capped, one token
   }
   assert.ok(d.child.exitCode === null, d.stderr());
 });
+
+test('read_note of a 2 MB note of backtick runs: /health answers within 1 s (link extraction is linear)', {
+  timeout: 60_000,
+}, async (t) => {
+  // Found from outside: read_note extracts the links of the whole note on the main thread, and
+  // unmatched backtick runs made that quadratic: one call froze /health for 4 s.
+  const notes = tempDir(t);
+  const parts = ['# t\n\n[[a]] '];
+  for (let i = 1; i <= 2_000; i++) parts.push(`${'`'.repeat(i)}x`);
+  writeNotes(notes, { 'a.md': '# A\n', 'ticks.md': `${parts.join('')}\n` });
+  const d = await spawnDaemon(t, notes, tempDir(t));
+  const c = await client(d.url);
+  t.after(() => c.close());
+  let stop = false;
+  const worst: number[] = [];
+  const poll = (async () => {
+    while (!stop) {
+      worst.push(await healthWithin(d.port, 1_000));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+  for (let i = 0; i < 3; i++) {
+    const r = await c.callTool({ name: 'read_note', arguments: { path: 'ticks.md', end_line: 1 } });
+    assert.notEqual(r.isError, true);
+  }
+  stop = true;
+  await poll;
+  assert.ok(worst.length > 0);
+});

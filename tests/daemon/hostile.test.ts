@@ -27,16 +27,19 @@ async function spawnDaemon(
   notes: string,
   state: string,
   env: Record<string, string> = {},
+  opts: { fdLimit?: number } = {},
 ): Promise<Spawned> {
   const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [BIN, 'serve', '--notes', notes, '--state', state, '--port', String(port), '--model', 'bundled'],
-    {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, HOME: state, NOTES_MCP_TOKEN: TEST_TOKEN, NOTES_MCP_LOG_LEVEL: 'warn', ...env },
-    },
-  );
+  const args = [BIN, 'serve', '--notes', notes, '--state', state, '--port', String(port), '--model', 'bundled'];
+  // With a file-descriptor limit (launchd's default soft limit is 256): set by the shell, then exec.
+  const [cmd, argv] =
+    opts.fdLimit === undefined
+      ? [process.execPath, args]
+      : ['sh', ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, ...args]];
+  const child = spawn(cmd, argv, {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, HOME: state, NOTES_MCP_TOKEN: TEST_TOKEN, NOTES_MCP_LOG_LEVEL: 'warn', ...env },
+  });
   t.after(() => child.kill('SIGKILL'));
   let err = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -415,4 +418,38 @@ test('read_note of a 2 MB note of backtick runs: /health answers within 1 s (lin
   stop = true;
   await poll;
   assert.ok(worst.length > 0);
+});
+
+test('idle keep-alive connections without a token cannot use up the file descriptors: another client is still served', {
+  timeout: 60_000,
+  // Found from outside, not fixed on this branch (the fix belongs in src/daemon/daemon.ts): under
+  // a 256-descriptor limit, 240 connections that each sent one GET /health (no token needed)
+  // and then idled were kept for keepAliveTimeout (65 s, renewable by asking again), and the
+  // daemon answered nothing else: search_notes and write_note failed, /health too (EMFILE).
+  // Fix: cap open connections below the descriptor limit (server.maxConnections, with a
+  // reserve for notes, SQLite and logs), and close idle keep-alive connections first when the
+  // cap is near. Remove `todo` once fixed.
+  todo: 'connections are not capped below the descriptor limit',
+}, async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nalpha\n' });
+  const d = await spawnDaemon(t, notes, tempDir(t), {}, { fdLimit: 256 });
+  const idle: Socket[] = [];
+  t.after(() => {
+    for (const s of idle) s.destroy();
+  });
+  for (let i = 0; i < 240; i++) {
+    const s = connect(d.port, '127.0.0.1');
+    s.on('error', () => undefined);
+    s.write(`GET /health HTTP/1.1\r\nHost: 127.0.0.1:${d.port}\r\n\r\n`);
+    s.resume();
+    idle.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 2_000));
+  const c = await client(d.url);
+  t.after(() => c.close());
+  const r = await c.callTool({ name: 'search_notes', arguments: { query: 'alpha' } });
+  assert.notEqual(r.isError, true);
+  const w = await c.callTool({ name: 'write_note', arguments: { path: 'b.md', content: '# B\n' } });
+  assert.notEqual(w.isError, true, JSON.stringify(w.content));
 });

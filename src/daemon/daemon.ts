@@ -9,6 +9,7 @@ import { fsyncPath, writeFileAtomicSync } from '../fs-atomic.ts';
 import { buildApp, McpEndpoint, Metrics } from '../http/index.ts';
 import type { NotesIndex } from '../index/index.ts';
 import { type Logger, reopenLogs } from '../log.ts';
+import { connectionCap, guardConnections, readFdSoftLimit } from './connections.ts';
 import { closeInOrder, openRuntime } from './runtime.ts';
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts';
 import { VERSION } from '../version.ts';
@@ -201,6 +202,8 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     },
     app,
   );
+  const cap = connectionCap(readFdSoftLimit());
+  if (cap !== undefined) guardConnections(server, cap, log);
   try {
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -157,6 +157,8 @@ const WRITE_FAILURES: Record<string, string> = {
   EPERM: "permission denied: the daemon's user may not write there",
   EFBIG: 'the file system refuses a file this large',
   EIO: 'the disk reported an I/O error',
+  EMFILE: 'the daemon has too many files open: retry shortly',
+  ENFILE: 'the system has too many files open: retry shortly',
 };
 
 /** What the file system refused, as a coded error naming the note, never an absolute path. */

@@ -210,13 +210,14 @@ for (const { file, how, before, after: afterwards } of cases) {
 }
 
 /**
- * The command prefix that runs a child as a user file modes apply to (root reads and writes
- * through any chmod), after handing it the given folders. setpriv is part of util-linux.
+ * The command prefix that runs a child so that file modes apply to it: root reads and writes
+ * through any chmod by its capabilities, so as root the child runs with none (setpriv, part of
+ * util-linux). It stays root, the owner of everything here, so it still reaches a clone inside
+ * a 0700 folder (mktemp -d), which another user, such as nobody, could not.
  */
-function asUnprivileged(paths: string[]): string[] {
+function asUnprivileged(): string[] {
   if (process.getuid?.() !== 0) return [];
-  for (const p of paths) execFileSync('chown', ['-R', '65534:65534', p]);
-  return ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups'];
+  return ['setpriv', '--bounding-set=-all', '--inh-caps=-all'];
 }
 
 function spawnAs(
@@ -256,7 +257,7 @@ for (const [what, hurt] of unwritable)
     const base = await served;
     const state = tempDir(t, 'notes-mcp-state-');
     cpSync(base.state, state, { recursive: true });
-    const prefix = asUnprivileged([state]);
+    const prefix = asUnprivileged();
     hurt(state);
     const codes: Array<number | null> = [];
     for (let i = 0; i < 2; i++) {
@@ -286,7 +287,7 @@ test('an index.db nobody may read (chmod 000) is moved aside and rebuilt', { tim
   const base = await served;
   const state = tempDir(t, 'notes-mcp-state-');
   cpSync(base.state, state, { recursive: true });
-  const prefix = asUnprivileged([state, base.notes]);
+  const prefix = asUnprivileged();
   execFileSync('chmod', ['000', locate(state, '<index>/index.db')]);
   const port = await freePort();
   const { child, stderr } = spawnAs(

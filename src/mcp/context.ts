@@ -46,6 +46,54 @@ export function errorResult(message: string): ToolTextResult {
   return { content: [{ type: 'text', text: message }], isError: true };
 }
 
+// Tool bodies run at most TOOL_SLOTS at a time per daemon, each after a turn of the event
+// loop. A body's synchronous part (a whole 8 MB note's links, its lines, its hash) runs in the
+// callback of the read it awaited, and reads that finish together run back to back before the
+// loop looks at a socket again: 20 connections pipelining read_note of a note with 170k links
+// held /health for 5 s. Two at a time bounds that to two bodies. reindex is exempt: it slices
+// its own work, and joined calls would otherwise hold every slot for the length of a re-index.
+const TOOL_SLOTS = 2;
+
+interface Slots {
+  free: number;
+  waiting: Array<() => void>;
+}
+const slotsOf = new WeakMap<McpDeps, Slots>();
+
+async function inSlot<T>(deps: McpDeps, signal: AbortSignal, tool: string, run: () => Promise<T>): Promise<T> {
+  let slots = slotsOf.get(deps);
+  if (!slots) {
+    slots = { free: TOOL_SLOTS, waiting: [] };
+    slotsOf.set(deps, slots);
+  }
+  const s = slots;
+  if (s.free > 0) s.free--;
+  else {
+    await new Promise<void>((resolve, reject) => {
+      const go = (): void => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = (): void => {
+        const i = s.waiting.indexOf(go);
+        if (i >= 0) s.waiting.splice(i, 1);
+        reject(new NotesError('NOTES_E_TIMEOUT', [tool, deps.config.toolTimeoutMs]));
+      };
+      s.waiting.push(go);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+  try {
+    await new Promise((r) => setImmediate(r));
+    if (signal.aborted) throw new NotesError('NOTES_E_TIMEOUT', [tool, deps.config.toolTimeoutMs]);
+    return await run();
+  } finally {
+    const next = s.waiting.shift();
+    if (next) next();
+    else s.free++;
+  }
+}
+
 export function canWrite(ctx: McpInstanceContext): boolean {
   return ctx.scopes === undefined || ctx.scopes.includes('write');
 }
@@ -99,7 +147,7 @@ export async function runTool(
     // Counted until the body really ends, not until the call answers: a body that outlives
     // its timeout still holds shutdown back.
     const leave = deps.inflight?.enter();
-    const work = body(control);
+    const work = tool === 'reindex' ? body(control) : inSlot(deps, abort.signal, tool, () => body(control));
     void work.then(
       () => leave?.(),
       () => leave?.(),

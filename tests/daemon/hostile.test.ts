@@ -449,3 +449,56 @@ test('idle keep-alive connections without a token cannot use up the file descrip
   const w = await c.callTool({ name: 'write_note', arguments: { path: 'b.md', content: '# B\n' } });
   assert.notEqual(w.isError, true, JSON.stringify(w.content));
 });
+
+test('20 connections pipelining read_note of a note with 170k links: /health answers within 1 s', {
+  timeout: 90_000,
+}, async (t) => {
+  // Found from outside: the synchronous part of each read_note (the whole note's links and
+  // lines) ran in the callback of the read it awaited, and reads that finished together ran
+  // back to back before the loop looked at a socket again: /health stood still for 5 s.
+  const notes = tempDir(t);
+  const line = 'lorem ipsum [[link]] dolor sit amet consectetur\n';
+  writeNotes(notes, { 'a.md': '# A\n', 'links.md': `# big\n${line.repeat(170_000)}` });
+  const d = await spawnDaemon(t, notes, tempDir(t));
+  const body = (id: number) =>
+    JSON.stringify({
+      jsonrpc: '2.0',
+      id,
+      method: 'tools/call',
+      params: {
+        name: 'read_note',
+        arguments: { path: 'links.md' },
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientInfo': { name: 'pipe', version: '1' },
+          'io.modelcontextprotocol/clientCapabilities': {},
+        },
+      },
+    });
+  const request = (id: number) => {
+    const b = body(id);
+    return (
+      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:${d.port}\r\nAuthorization: Bearer ${TEST_TOKEN}\r\n` +
+      'Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\n' +
+      `MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: read_note\r\nContent-Length: ${Buffer.byteLength(b)}\r\n\r\n${b}`
+    );
+  };
+  const sockets: Socket[] = [];
+  t.after(() => {
+    for (const s of sockets) s.destroy();
+  });
+  const worst: number[] = [];
+  for (let c = 0; c < 20; c++) {
+    const s = connect(d.port, '127.0.0.1');
+    s.on('error', () => undefined);
+    s.write(Array.from({ length: 100 }, (_, i) => request(i + 1)).join(''));
+    sockets.push(s);
+  }
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    worst.push(await healthWithin(d.port, 1_000));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(worst.length > 10, 'health was polled');
+  assert.ok(d.child.exitCode === null, d.stderr());
+});

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import Database from 'better-sqlite3';
+import type { Config } from '../../src/config/index.ts';
 import { indexFiles, NotesIndex } from '../../src/index/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -100,7 +101,8 @@ test('links follow edits and deletions: a changed note replaces its links, a rem
   assert.deepEqual(brief(idx, 'Projects/Garden.md')[0], ['Compost', 9, null]);
 });
 
-test('an index from before links (schema v1) gets them stored when opened for writing', async (t) => {
+/** The Obsidian vault indexed, then its database turned into what a v1 one looks like. */
+async function indexFromBeforeLinks(t: TestContext): Promise<{ notes: string; config: Config }> {
   const notes = obsidianVault(t);
   const state = tempDir(t, 'notes-mcp-state-');
   const config = testConfig(notes, state);
@@ -112,6 +114,11 @@ test('an index from before links (schema v1) gets them stored when opened for wr
   db.exec("DROP TABLE links; DROP TABLE note_names; DELETE FROM meta WHERE key = 'links_backfill'");
   db.pragma('user_version = 1');
   db.close();
+  return { notes, config };
+}
+
+test('an index from before links (schema v1) gets them stored when opened for writing', async (t) => {
+  const { config } = await indexFromBeforeLinks(t);
   const again = await NotesIndex.open({ config, embedder: await sharedEmbedder(), log: silentLogger() });
   t.after(() => again.close());
   await again.idle();
@@ -120,16 +127,7 @@ test('an index from before links (schema v1) gets them stored when opened for wr
 });
 
 test('storing links for an old index never blocks on a note swapped for a FIFO', async (t) => {
-  const notes = obsidianVault(t);
-  const state = tempDir(t, 'notes-mcp-state-');
-  const config = testConfig(notes, state);
-  const first = await NotesIndex.open({ config, embedder: await sharedEmbedder(), log: silentLogger() });
-  await first.sync();
-  await first.close();
-  const db = new Database(indexFiles(config.indexDir).database);
-  db.exec("DROP TABLE links; DROP TABLE note_names; DELETE FROM meta WHERE key = 'links_backfill'");
-  db.pragma('user_version = 1');
-  db.close();
+  const { notes, config } = await indexFromBeforeLinks(t);
   // While the daemon was stopped, an indexed note became a FIFO. A blocking open of it waits
   // for a writer; this one comes after 3 s, so a blocked start shows as a 3 s stall instead of
   // hanging the test for good.

@@ -14,7 +14,7 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { link, open, rename, unlink } from 'node:fs/promises';
+import { type FileHandle, link, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 // The one place that replaces files so that a crash at any moment leaves the old or the new
@@ -76,6 +76,22 @@ export function readStateFileSync(file: string, maxBytes = 16 * 1024 * 1024): Bu
   }
 }
 
+/**
+ * The bytes of an open regular file of `size` bytes (as fstat said), reading one byte more so
+ * that a file still growing past `maxBytes` is refused (undefined), not read without end. The
+ * one bounded read for state files and notes alike.
+ */
+export async function readOpenFile(fh: FileHandle, size: number, maxBytes: number): Promise<Buffer | undefined> {
+  const buf = Buffer.allocUnsafe(Math.min(size, maxBytes) + 1);
+  let n = 0;
+  while (n < buf.length) {
+    const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
+    if (bytesRead === 0) break;
+    n += bytesRead;
+  }
+  return n > maxBytes ? undefined : buf.subarray(0, n);
+}
+
 /** readStateFileSync for async callers (the history journal and kept versions). */
 export async function readStateFile(file: string, maxBytes = 16 * 1024 * 1024): Promise<Buffer> {
   const fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -83,15 +99,9 @@ export async function readStateFile(file: string, maxBytes = 16 * 1024 * 1024): 
     const st = await fh.stat();
     if (!st.isFile()) throw notStateFile(file, 'EINVAL', `${fileKind(st.mode)}, not a regular file`);
     if (st.size > maxBytes) throw notStateFile(file, 'EFBIG', `${st.size} bytes, more than the ${maxBytes}-byte limit`);
-    const buf = Buffer.allocUnsafe(st.size + 1);
-    let n = 0;
-    while (n < buf.length) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    if (n > maxBytes) throw notStateFile(file, 'EFBIG', `more than the ${maxBytes}-byte limit`);
-    return buf.subarray(0, n);
+    const bytes = await readOpenFile(fh, st.size, maxBytes);
+    if (!bytes) throw notStateFile(file, 'EFBIG', `more than the ${maxBytes}-byte limit`);
+    return bytes;
   } finally {
     await fh.close();
   }

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { constants } from 'node:fs';
 import { open, realpath } from 'node:fs/promises';
 import { NotesError } from '../errors.ts';
-import { fileKind } from '../fs-atomic.ts';
+import { fileKind, readOpenFile } from '../fs-atomic.ts';
 import { isInside } from './paths.ts';
 
 // Every read of a note's bytes (indexer, read_note, write_note's read of the current text)
@@ -89,20 +89,14 @@ export async function readNoteFile(
     if (st.size > maxBytes) {
       return { ok: false, kind: 'too-large', reason: `more than the ${maxBytes}-byte limit`, size: st.size };
     }
-    // Read what fstat promised and one byte more: a file that grew past the limit meanwhile
-    // is refused rather than read without bound.
-    const buf = Buffer.allocUnsafe(Math.min(st.size + 1, maxBytes + 1));
-    let n = 0;
-    while (n < buf.length) {
-      const { bytesRead } = await fh.read(buf, n, buf.length - n, n);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-    }
-    if (n > maxBytes) return { ok: false, kind: 'too-large', reason: `more than the ${maxBytes}-byte limit`, size: n };
+    // A file that grew past the limit meanwhile is refused rather than read without bound.
+    const bytes = await readOpenFile(fh, st.size, maxBytes);
+    if (!bytes)
+      return { ok: false, kind: 'too-large', reason: `more than the ${maxBytes}-byte limit`, size: maxBytes + 1 };
     return {
       ok: true,
-      bytes: buf.subarray(0, n),
-      size: n,
+      bytes,
+      size: bytes.length,
       mtimeMs: st.mtimeMs,
       mode: st.mode & 0o7777,
       real,

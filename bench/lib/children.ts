@@ -170,7 +170,7 @@ export interface Child {
   /**
    * CPU time used so far (all threads) and RSS now, nothing else: what a measured block
    * brackets itself with, and what a sampler polls. stats() reads /proc (smaps_rollup walks
-   * the page tables: ~8 ms in a 470 MB daemon) after taking its CPU figure, which charged
+   * the page tables, milliseconds in the daemon) after taking its CPU figure, which charged
    * that read to the block measured next, and stalled the daemon's main thread while it ran.
    */
   usage(): Promise<{ cpuUs: number; rssKb: number }>;

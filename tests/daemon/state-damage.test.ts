@@ -132,6 +132,16 @@ function doctor(notes: string, state: string): string {
 let served: Promise<{ notes: string; state: string }> | undefined;
 const leftovers: Array<() => unknown> = [];
 const keep: T = { after: (fn) => leftovers.push(fn) };
+
+/** A copy of the served state folder for one test, and the notes it indexes. */
+async function freshCopy(t: T): Promise<{ base: { notes: string; state: string }; state: string }> {
+  served ??= servedOnce(keep);
+  const base = await served;
+  const state = tempDir(t, 'notes-mcp-state-');
+  cpSync(base.state, state, { recursive: true });
+  return { base, state };
+}
+
 after(async () => {
   for (const fn of leftovers.reverse()) await fn();
 });
@@ -185,11 +195,8 @@ for (const { file, how, before, after: afterwards } of cases) {
   test(`${file.replace(/<\w+>\//, '').replace('<index>', 'the index folder')} replaced by a ${how}: doctor finishes, the daemon starts and serves`, {
     timeout: 120_000,
   }, async (t) => {
-    served ??= servedOnce(keep);
-    const base = await served;
-    const state = tempDir(t, 'notes-mcp-state-');
+    const { base, state } = await freshCopy(t);
     const elsewhere = tempDir(t, 'notes-mcp-elsewhere-');
-    cpSync(base.state, state, { recursive: true });
     damages[how](locate(state, file), elsewhere);
     const said = doctor(base.notes, state);
     if (before) assert.match(said, before);
@@ -253,10 +260,7 @@ for (const [what, hurt] of unwritable)
   test(`${what}: one coded error and the same exit code on every start, doctor says so`, {
     timeout: 120_000,
   }, async (t) => {
-    served ??= servedOnce(keep);
-    const base = await served;
-    const state = tempDir(t, 'notes-mcp-state-');
-    cpSync(base.state, state, { recursive: true });
+    const { base, state } = await freshCopy(t);
     const prefix = asUnprivileged();
     hurt(state);
     const codes: Array<number | null> = [];
@@ -283,10 +287,7 @@ for (const [what, hurt] of unwritable)
   });
 
 test('an index.db nobody may read (chmod 000) is moved aside and rebuilt', { timeout: 120_000 }, async (t) => {
-  served ??= servedOnce(keep);
-  const base = await served;
-  const state = tempDir(t, 'notes-mcp-state-');
-  cpSync(base.state, state, { recursive: true });
+  const { base, state } = await freshCopy(t);
   const prefix = asUnprivileged();
   execFileSync('chmod', ['000', locate(state, '<index>/index.db')]);
   const port = await freePort();
@@ -312,10 +313,7 @@ for (const [how, hurt, says] of [
   test(`the token file (NOTES_MCP_TOKEN_FILE) ${how}: exit 2 with NOTES_E_CONFIG naming it, never a hang`, {
     timeout: 60_000,
   }, async (t) => {
-    served ??= servedOnce(keep);
-    const base = await served;
-    const state = tempDir(t, 'notes-mcp-state-');
-    cpSync(base.state, state, { recursive: true });
+    const { base, state } = await freshCopy(t);
     const file = join(state, 'access.token');
     hurt(file, state);
     const port = await freePort();
@@ -339,11 +337,8 @@ for (const how of ['FIFO', 'folder', 'symlink to a file outside'] as const) {
   test(`write_note with the history journal replaced by a ${how}: refused, nothing written`, {
     timeout: 120_000,
   }, async (t) => {
-    served ??= servedOnce(keep);
-    const base = await served;
-    const state = tempDir(t, 'notes-mcp-state-');
+    const { base, state } = await freshCopy(t);
     const elsewhere = tempDir(t, 'notes-mcp-elsewhere-');
-    cpSync(base.state, state, { recursive: true });
     damages[how](locate(state, 'history/<history>/journal.jsonl'), elsewhere);
     const port = await freePort();
     const { child } = spawnDaemon(base.notes, state, port);

@@ -18,7 +18,7 @@ export { noteUri, parseNoteUri } from './uri.ts';
 export { type NotesWatcher, type WatchOptions, watchNotes } from './watch.ts';
 export { isTempFileName, TEMP_PREFIX } from './temp.ts';
 export { type WriteOptions, writeNote } from './write.ts';
-export { type LinePage, type LinePageResult, pageLines, splitLines } from './lines.ts';
+export { type LinePage, type LinePageResult, pageLines } from './lines.ts';
 export {
   applyEdits,
   type DiffOptions,

@@ -609,15 +609,33 @@ export class NotesIndex extends EventEmitter<Events> {
         alias: l.alias,
         line: l.line,
       })) ?? this.#store.linksFrom(path);
-    return source.map((l) => ({ ...l, resolution: this.resolveLink(path, l) }));
+    const resolve = this.#resolver();
+    return source.map((l) => ({ ...l, resolution: resolve(path, l) }));
+  }
+
+  // A note that links one name 5,000 times asks the database once, not 5,000 times (that was
+  // most of a read_note of such a note, on the main thread). Only for one call: a note written
+  // meanwhile changes what names resolve to.
+  #resolver(): (from: string, link: Pick<StoredLink, 'kind' | 'target'>) => LinkResolution {
+    const seen = new Map<string, LinkResolution>();
+    return (from, link) => {
+      const key = `${link.kind}\0${link.target}\0${from}`;
+      let r = seen.get(key);
+      if (r === undefined) {
+        r = this.resolveLink(from, link);
+        seen.set(key, r);
+      }
+      return r;
+    };
   }
 
   /** Every mention of a note in the indexed notes, by path and line. */
   backlinks(path: string): Backlink[] {
     const keys = new Set([nameKeyOfPath(path), ...this.#store.namesOf(path).map((n) => n.key)]);
     const out: Backlink[] = [];
+    const resolve = this.#resolver();
     for (const { source, ...l } of this.#store.linksToKeys([...keys])) {
-      const r = this.resolveLink(source, l);
+      const r = resolve(source, l);
       if (r.status === 'resolved' && r.path === path) out.push({ path: source, ...l });
     }
     return out;

@@ -313,6 +313,7 @@ test('read_note, related_notes and note:// by title or alias; ambiguity lists th
     const rel = await ok(c, 'related_notes', { path: 'Garden', k: 3 });
     assert.equal(rel.path, 'Projects/Garden.md');
     assert.equal(rel.backlinks_total, 7);
+    assert.equal(rel.links_total, 3);
     assert.deepEqual(
       (rel.links as Array<Out>).map((l) => [l.target, l.path]),
       [
@@ -323,5 +324,47 @@ test('read_note, related_notes and note:// by title or alias; ambiguity lists th
     );
     assert.equal((rel.similar as unknown[]).length, 3);
     assert.ok(!(rel.similar as Array<Out>).some((s) => s.path === 'Projects/Garden.md'));
+  });
+});
+
+test('read_note and related_notes show 200 links and count them all; a long note edited shows its new links', async (t) => {
+  await eachEra(t, async (c) => {
+    // 250 links, one name linked over and over (resolved once per call, not per link).
+    const many = Array.from({ length: 250 }, (_, i) => (i % 2 ? '[[Compost]]' : `[[Gone ${i}]]`)).join('\n');
+    await ok(c, 'write_note', { path: 'Many.md', content: `# Many\n${many}\n` });
+    for (const tool of ['read_note', 'related_notes']) {
+      const r = await ok(c, tool, { path: 'Many.md' });
+      const links = r.links as Array<Out>;
+      assert.equal(links.length, 200, tool);
+      assert.equal(r.links_total, 250, tool);
+      assert.deepEqual(links[1], {
+        target: 'Compost',
+        kind: 'wiki',
+        line: 3,
+        status: 'resolved',
+        path: 'Projects/Compost.md',
+        uri: 'note://Projects/Compost.md',
+      });
+      assert.equal(links[0]?.status, 'unresolved');
+    }
+    // Over 64 KB, what read_note derives is kept by content hash: an edit must show at once.
+    const filler = 'words that fill the note to well past the cached size\n'.repeat(2_000);
+    const w = await ok(c, 'write_note', { path: 'Long.md', content: `# Long\n[[Compost]]\n${filler}` });
+    const first = await ok(c, 'read_note', { path: 'Long.md', end_line: 2 });
+    assert.deepEqual(
+      (first.links as Array<Out>).map((l) => l.target),
+      ['Compost'],
+    );
+    await ok(c, 'edit_note', {
+      path: 'Long.md',
+      expected_hash: w.hash,
+      operations: [{ op: 'replace', old: '[[Compost]]', new: '[[Home]] and [[Compost]]' }],
+    });
+    const second = await ok(c, 'read_note', { path: 'Long.md', end_line: 2 });
+    assert.deepEqual(
+      (second.links as Array<Out>).map((l) => l.target),
+      ['Home', 'Compost'],
+    );
+    assert.equal(second.links_total, 2);
   });
 });

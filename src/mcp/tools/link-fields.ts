@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { Backlink, ResolvedLink } from '../../index/index.ts';
+import { MAX_LINKS_PER_NOTE, type NoteLink } from '../../chunk/index.ts';
+import type { Backlink, NotesIndex, ResolvedLink } from '../../index/index.ts';
 import { noteUri } from '../../notes/index.ts';
 
 // How links appear in read_note and related_notes: outgoing links resolved to notes (or marked
@@ -41,6 +42,20 @@ export function linksOut(links: readonly ResolvedLink[]): Array<z.infer<typeof L
     return o;
   });
 }
+
+/**
+ * A note's links (from its text as it is now), the first MAX_LINKS_SHOWN resolved. Only those
+ * are resolved: each is a lookup, and a note may hold thousands.
+ */
+export function noteLinksOut(
+  index: NotesIndex,
+  path: string,
+  all: readonly NoteLink[],
+): { links: Array<z.infer<typeof LinkOut>>; links_total: number } {
+  return { links: linksOut(index.outgoingLinks(path, all.slice(0, MAX_LINKS_SHOWN))), links_total: all.length };
+}
+
+export const LINKS_TOTAL_DESCRIPTION = `How many links the note holds (counting stops at ${MAX_LINKS_PER_NOTE}).`;
 
 export function backlinksOut(links: readonly Backlink[]): Array<z.infer<typeof BacklinkOut>> {
   return links

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { extractLinks, parseFrontMatter } from '../../chunk/index.ts';
 import { noteUri, pageLines, readNote } from '../../notes/index.ts';
 import { errorResult, okResult } from '../context.ts';
 import { resolveNoteRef } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
 import { DATA_NOT_INSTRUCTIONS, defineTool } from './define.ts';
-import { BacklinkOut, backlinksOut, LinkOut, linksOut } from './link-fields.ts';
+import { noteFacts } from './note-facts.ts';
+import { BacklinkOut, backlinksOut, LINKS_TOTAL_DESCRIPTION, LinkOut, noteLinksOut } from './link-fields.ts';
 
 /** Largest slice of a note read_note returns in one call; longer notes are paged by line. */
 export const READ_LIMIT_CHARS = 100_000;
@@ -40,6 +40,7 @@ const ReadOutput = withCachedJsonSchema(
     size: z.number(),
     modified_at: z.string(),
     links: z.array(LinkOut).optional().describe("The note's links, resolved to notes (or unresolved, ambiguous)."),
+    links_total: z.number().optional().describe(LINKS_TOTAL_DESCRIPTION),
     backlinks: z.array(BacklinkOut).optional().describe('Notes that link here, with the line of each mention.'),
     backlinks_total: z.number().optional(),
   }),
@@ -69,7 +70,8 @@ export const readNoteTool = defineTool({
     });
     if (!paged.ok) return errorResult(paged.reason);
     const { page } = paged;
-    const fm = parseFrontMatter(note.content);
+    const facts = noteFacts(note.hash, note.content);
+    const fm = facts.meta;
     const indexed = deps.index.getNote(note.path);
     const out: z.infer<typeof ReadOutput> = {
       uri: noteUri(note.path),
@@ -88,7 +90,9 @@ export const readNoteTool = defineTool({
     };
     if (page.nextStartLine !== undefined) out.next_start_line = page.nextStartLine;
     // Links of the whole note as it is on disk now; backlinks as indexed.
-    out.links = linksOut(deps.index.outgoingLinks(note.path, extractLinks(note.content)));
+    const links = noteLinksOut(deps.index, note.path, facts.links);
+    out.links = links.links;
+    out.links_total = links.links_total;
     const backlinks = deps.index.backlinks(note.path).filter((b) => b.path !== note.path);
     out.backlinks = backlinksOut(backlinks);
     out.backlinks_total = backlinks.length;

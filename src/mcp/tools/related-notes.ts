@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { extractLinks } from '../../chunk/index.ts';
 import { noteUri, readNote } from '../../notes/index.ts';
 import { errorResult, okResult } from '../context.ts';
 import { resolveNoteRef } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
 import { DATA_NOT_INSTRUCTIONS, defineTool } from './define.ts';
-import { BacklinkOut, backlinksOut, LinkOut, linksOut } from './link-fields.ts';
+import { noteFacts } from './note-facts.ts';
+import { BacklinkOut, backlinksOut, LINKS_TOTAL_DESCRIPTION, LinkOut, noteLinksOut } from './link-fields.ts';
 
 const RelatedInput = withCachedJsonSchema(
   z.object({
@@ -21,6 +21,7 @@ const RelatedOutput = withCachedJsonSchema(
     uri: z.string(),
     title: z.string(),
     links: z.array(LinkOut),
+    links_total: z.number().describe(LINKS_TOTAL_DESCRIPTION),
     backlinks: z.array(BacklinkOut),
     backlinks_total: z.number(),
     similar: z.array(z.object({ path: z.string(), uri: z.string(), title: z.string(), score: z.number() })),
@@ -50,7 +51,7 @@ export const relatedNotesTool = defineTool({
       path: note.path,
       uri: noteUri(note.path),
       title: deps.index.getNote(note.path)?.title ?? note.path.replace(/^.*\//, '').replace(/\.(md|markdown)$/i, ''),
-      links: linksOut(deps.index.outgoingLinks(note.path, extractLinks(note.content))),
+      ...noteLinksOut(deps.index, note.path, noteFacts(note.hash, note.content).links),
       backlinks: backlinksOut(backlinks),
       backlinks_total: backlinks.length,
       similar: similar.map((s) => ({ ...s, uri: noteUri(s.path) })),

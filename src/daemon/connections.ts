@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Logger } from '../log.ts';
 
@@ -62,4 +62,39 @@ export function guardConnections(server: Server, cap: number, log: Logger): void
   server.on('drop', relieve);
   const timer = setInterval(relieve, 1_000).unref();
   server.once('close', () => clearInterval(timer));
+}
+
+/** Requests one connection may have unanswered at once; no MCP client or proxy pipelines. */
+export const MAX_PIPELINED = 8;
+
+/**
+ * Close a connection that sends more than `max` requests ahead of their answers. Node parses
+ * and dispatches every request in a chunk at once, so 20 connections each pipelining 100
+ * requests were 2,000 requests through auth and routing in one turn of the event loop (most
+ * of them refused for the token's cap, each refusal still work): /health waited 0.6-1 s.
+ * The requests left in such a connection's chunk are dropped unseen.
+ */
+export function boundPipelining(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+  max: number,
+  log: Logger,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const open = new WeakMap<Socket, number>();
+  let warnedAt = 0;
+  return (req, res) => {
+    const socket = req.socket;
+    if (socket.destroyed) return;
+    const n = (open.get(socket) ?? 0) + 1;
+    if (n > max) {
+      socket.destroy();
+      if (Date.now() - warnedAt > 60_000) {
+        warnedAt = Date.now();
+        log.warn({ max }, 'a client pipelined more requests than allowed: connection closed');
+      }
+      return;
+    }
+    open.set(socket, n);
+    res.once('close', () => open.set(socket, (open.get(socket) ?? 1) - 1));
+    handler(req, res);
+  };
 }

@@ -9,7 +9,7 @@ import { fsyncPath, writeFileAtomicSync } from '../fs-atomic.ts';
 import { buildApp, McpEndpoint, Metrics } from '../http/index.ts';
 import type { NotesIndex } from '../index/index.ts';
 import { type Logger, reopenLogs } from '../log.ts';
-import { connectionCap, guardConnections, readFdSoftLimit } from './connections.ts';
+import { boundPipelining, connectionCap, guardConnections, MAX_PIPELINED, readFdSoftLimit } from './connections.ts';
 import { closeInOrder, openRuntime } from './runtime.ts';
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts';
 import { VERSION } from '../version.ts';
@@ -200,7 +200,7 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
       keepAliveTimeout: 65_000,
       connectionsCheckingInterval: 1_000,
     },
-    app,
+    boundPipelining(app, MAX_PIPELINED, log),
   );
   const cap = connectionCap(readFdSoftLimit());
   if (cap !== undefined) guardConnections(server, cap, log);

@@ -23,6 +23,9 @@ const WARM_WORDS = 60_000;
 // Words per embed call while warming: a query's own embedding waits behind one such call
 // (~3 ms with the bundled model), not behind the whole warm-up.
 const WARM_BATCH = 64;
+// Chunks whose words are gathered per turn of the event loop while warming: 256 long chunks
+// (a note of 170k lines) were 100 ms of the main thread in one piece.
+const WARM_CHUNKS = 64;
 const MAX_CHUNKS = 50_000;
 
 /** Distinct words of a passage worth matching: no filler words, numbers or single letters. */
@@ -163,10 +166,10 @@ async function warm(table: WordTable, ctx: LateContext, lexical: LexicalIndex): 
   const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
   try {
     const ids = [...lexical.ids()];
-    for (let i = 0; i < ids.length && table.ids.size < WARM_WORDS; i += 256) {
+    for (let i = 0; i < ids.length && table.ids.size < WARM_WORDS; i += WARM_CHUNKS) {
       await yieldNow();
       const fresh = new Set<string>();
-      for (const c of ctx.chunks(ids.slice(i, i + 256)).values()) {
+      for (const c of ctx.chunks(ids.slice(i, i + WARM_CHUNKS)).values()) {
         for (const w of passageWords(`${c.title}\n${c.headings.join('\n')}\n${c.text}`)) {
           if (!table.ids.has(w)) fresh.add(w);
         }

@@ -70,6 +70,8 @@ export interface McpEndpointOptions {
   streamStallMs?: number;
   /** Requests of one token running or with replies not yet read, at most (default 64). */
   maxRepliesPerToken?: number;
+  /** Bytes of one token's replies written but not yet taken by its clients, at most (default 32 MiB). */
+  maxUnreadBytesPerToken?: number;
   errors?: { inc(labels: { code: string }): void };
   /** Whether a token is still valid (revoked: its open sessions and streams are closed). */
   isLive?: (tokenId: string) => boolean;
@@ -110,7 +112,8 @@ export class McpEndpoint {
   readonly #listen: ListenStreams;
   readonly #blockedSince = new WeakMap<ServerResponse, number>();
   readonly #replies = new Set<Reply>();
-  readonly #repliesPerToken = new Map<string, number>();
+  readonly #repliesOf = new Map<string, Set<Reply>>();
+  #cutWarnedAt = 0;
 
   constructor(o: McpEndpointOptions) {
     this.#o = o;
@@ -219,22 +222,59 @@ export class McpEndpoint {
   #admitReply(res: ServerResponse, tokenId: string | undefined): boolean {
     const key = tokenId ?? '';
     const max = this.#o.maxRepliesPerToken ?? 64;
-    const mine = this.#repliesPerToken.get(key) ?? 0;
-    if (mine >= max) {
+    const mine = this.#repliesOf.get(key) ?? new Set<Reply>();
+    if (mine.size >= max) {
       res.setHeader('Retry-After', '5');
       refuse(res, this.#o.errors, 'NOTES_E_TOKEN_BUSY', max);
       return false;
     }
-    this.#repliesPerToken.set(key, mine + 1);
+    this.#repliesOf.set(key, mine);
     const reply: Reply = { res, left: 0, since: undefined };
+    mine.add(reply);
     this.#replies.add(reply);
+    this.#boundUnread(reply, mine);
     res.once('close', () => {
       this.#replies.delete(reply);
-      const n = (this.#repliesPerToken.get(key) ?? 1) - 1;
-      if (n > 0) this.#repliesPerToken.set(key, n);
-      else this.#repliesPerToken.delete(key);
+      mine.delete(reply);
+      if (mine.size === 0 && this.#repliesOf.get(key) === mine) this.#repliesOf.delete(key);
     });
     return true;
+  }
+
+  /**
+   * Cut a reply whose bytes would take its token's unread replies past maxUnreadBytesPerToken.
+   * Counting replies is not enough: 64 unread replies of a 1 MiB note of control characters
+   * (5.6 MB of JSON each) took the daemon from 0.3 to 1 GB. A token's first reply always goes
+   * out, however large; past the bound, the client, which is not reading, loses the connection
+   * of the newest one.
+   */
+  #boundUnread(reply: Reply, mine: ReadonlySet<Reply>): void {
+    const budget = this.#o.maxUnreadBytesPerToken ?? 32 * 1024 * 1024;
+    const res = reply.res;
+    const over = (chunk: unknown): boolean => {
+      if (mine.size < 2 || chunk === undefined || chunk === null || typeof chunk === 'function') return false;
+      let unread = typeof chunk === 'string' ? Buffer.byteLength(chunk) : ((chunk as Uint8Array).byteLength ?? 0);
+      for (const r of mine) unread += r.res.writableLength;
+      if (unread <= budget) return false;
+      this.#o.errors?.inc({ code: 'NOTES_E_TOKEN_BUSY' });
+      if (Date.now() - this.#cutWarnedAt > 60_000) {
+        this.#cutWarnedAt = Date.now();
+        this.#o.log.info({ unread_bytes: unread, budget }, 'replies not read by their client: the newest one cut');
+      }
+      res.destroy();
+      return true;
+    };
+    // Both ways a body leaves: the SDK's transports end() a JSON reply, the web lane write()s.
+    const write = res.write;
+    const end = res.end;
+    res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
+      if (over(chunk)) return false;
+      return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+    } as typeof res.write;
+    res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
+      if (over(chunk)) return this;
+      return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
+    } as typeof res.end;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {

@@ -52,6 +52,8 @@ export function errorResult(message: string): ToolTextResult {
 // loop looks at a socket again: 20 connections pipelining read_note of a note with 170k links
 // held /health for 5 s. Two at a time bounds that to two bodies. reindex is exempt: it slices
 // its own work, and joined calls would otherwise hold every slot for the length of a re-index.
+// resources/read shares the slots: its replies are the largest, and 64 built at once were
+// hundreds of MB at the same moment.
 const TOOL_SLOTS = 2;
 
 interface Slots {
@@ -60,7 +62,7 @@ interface Slots {
 }
 const slotsOf = new WeakMap<McpDeps, Slots>();
 
-async function inSlot<T>(deps: McpDeps, signal: AbortSignal, tool: string, run: () => Promise<T>): Promise<T> {
+export async function inSlot<T>(deps: McpDeps, signal: AbortSignal, tool: string, run: () => Promise<T>): Promise<T> {
   let slots = slotsOf.get(deps);
   if (!slots) {
     slots = { free: TOOL_SLOTS, waiting: [] };

@@ -7,7 +7,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { isNotesError, NotesError } from '../errors.ts';
 import { noteUri, readNote } from '../notes/index.ts';
-import type { McpDeps, McpInstanceContext } from './context.ts';
+import { inSlot, type McpDeps, type McpInstanceContext } from './context.ts';
 import { decodeCursor, encodeCursor } from './cursor.ts';
 import { resolveInput, resolveNoteRef } from './paths.ts';
 
@@ -83,21 +83,24 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
 
   // Our own read handler: URI parsing through parseNoteUri (decode once, then path checks),
   // so odd names (`%`, `[`, non-ASCII) behave exactly like read_note.
-  low.setRequestHandler('resources/read', async (request) => {
+  low.setRequestHandler('resources/read', async (request, extra) => {
     if (!/^note:/i.test(request.params.uri)) throw new ResourceNotFoundError(request.params.uri);
+    return inSlot(deps, extra.mcpReq.signal, 'resources/read', () => readByUri(request.params.uri));
+  });
+  const readByUri = async (uri: string) => {
     // A path, or else a note title or alias (note://Garden), as read_note accepts.
-    const rel = await resolveNoteRef(deps.config, index, request.params.uri).catch((err: unknown) => {
-      if (err instanceof NotesError) throw toProtocolError(err, request.params.uri);
+    const rel = await resolveNoteRef(deps.config, index, uri).catch((err: unknown) => {
+      if (err instanceof NotesError) throw toProtocolError(err, uri);
       throw err;
     });
     try {
       const note = await readResource(root, rel);
       return { contents: [{ uri: noteUri(note.path), mimeType: MIME, text: note.content }] };
     } catch (err) {
-      if (err instanceof NotesError) throw toProtocolError(err, request.params.uri);
+      if (err instanceof NotesError) throw toProtocolError(err, uri);
       throw err;
     }
-  });
+  };
 
   low.registerCapabilities({ resources: { subscribe: true, listChanged: true } });
   low.setRequestHandler('resources/subscribe', async (request) => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -87,6 +87,13 @@ function pollHealth(t: { diagnostic: (m: string) => void }, port: number): { sto
       return probes;
     },
   };
+}
+
+/** The daemon's resident memory (Linux /proc, where the suite runs). */
+function rssMb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  assert.ok(m, `no VmRSS for ${pid}`);
+  return Number(m[1]) / 1024;
 }
 
 /** /health, timed; fails the test when it takes longer than `ms`. */
@@ -328,7 +335,10 @@ for _ in range(n):
 out = []
 for s in socks:
     s.settimeout(10)
-    first = s.recv(12)
+    try:
+        first = s.recv(12)
+    except ConnectionResetError:
+        first = b''
     out.append([first.decode('latin1'), len(first)])
 print('sent', flush=True)
 time.sleep(hold)
@@ -353,7 +363,7 @@ for i, s in enumerate(socks):
 print(json.dumps(out), flush=True)
 `;
 
-test('clients that never read their replies: resources/read is capped, one token gets 64 replies in flight, unread ones are cut after 30 s, another token is served', {
+test('clients that never read their replies: resources/read is capped, one token gets 64 replies in flight and 32 MiB unread, unread ones are cut after 30 s, another token is served', {
   timeout: 150_000,
 }, async (t) => {
   // Found from outside: 200 raw sockets each asked resources/read for an 8 MB note of quotes
@@ -392,20 +402,28 @@ test('clients that never read their replies: resources/read is capped, one token
   const done = new Promise<number | null>((resolve) => greedy.on('close', resolve));
   // Meanwhile another token is served and /health answers within 1 s.
   let worst = 0;
+  const startMb = rssMb(d.child.pid ?? 0);
+  let peakMb = startMb;
   while (!out.includes('\n[')) {
     assert.equal(greedy.exitCode, null, `the greedy clients failed: ${out}`);
     worst = Math.max(worst, await healthWithin(d.port, 1_000));
+    peakMb = Math.max(peakMb, rssMb(d.child.pid ?? 0));
     const r = await fair.callTool({ name: 'search_notes', arguments: { query: 'alpha', k: 1 } });
     assert.notEqual(r.isError, true);
     await new Promise((r) => setTimeout(r, 250));
   }
   assert.equal(await done, 0);
-  t.diagnostic(`worst /health ${worst.toFixed(0)} ms`);
+  t.diagnostic(`worst /health ${worst.toFixed(0)} ms; RSS ${startMb.toFixed(0)} -> peak ${peakMb.toFixed(0)} MB`);
+  // 64 unread replies of 5.6 MB took RSS from 0.3 to 1 GB; the token's unread bytes are now
+  // bounded (32 MiB), and the replies past that cut.
+  assert.ok(peakMb - startMb < 400, `RSS grew ${(peakMb - startMb).toFixed(0)} MB for one token's unread replies`);
   const sockets = JSON.parse(out.slice(out.indexOf('['))) as Array<[string, number, boolean]>;
   const served = sockets.filter(([s]) => s === 'HTTP/1.1 200');
   const busy = sockets.filter(([s]) => s === 'HTTP/1.1 429');
-  assert.equal(served.length + busy.length, 100, JSON.stringify(sockets.slice(0, 3)));
+  const cut = sockets.filter(([s]) => s === '');
+  assert.equal(served.length + busy.length + cut.length, 100, JSON.stringify(sockets.slice(0, 3)));
   assert.ok(served.length <= 64, `${served.length} replies in flight for one token`);
+  for (const [, , ended] of cut) assert.ok(ended, 'a cut reply left its connection open');
   // Each unread reply was cut after 30 s: its socket ended long before the whole reply.
   for (const [, bytes, ended] of served) {
     assert.ok(ended && bytes < whole, `a reply never read was kept (${bytes} bytes read, connection ended: ${ended})`);

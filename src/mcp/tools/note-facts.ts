@@ -25,10 +25,13 @@ export function noteFacts(hash: string, text: string): NoteFacts {
   }
   const facts: NoteFacts = { links: extractLinks(text), meta: parseFrontMatter(text) };
   if (text.length < MIN_CACHED_CHARS) return facts;
-  cache.set(hash, facts);
+  // A link's strings are slices of the note's text, and V8 keeps the whole text behind a
+  // slice: eight cached 4 MB notes held 33 MB for eight links. A copy holds only the links.
+  const kept = structuredClone(facts);
+  cache.set(hash, kept);
   for (const old of cache.keys()) {
     if (cache.size <= MAX_ENTRIES) break;
     cache.delete(old);
   }
-  return facts;
+  return kept;
 }

@@ -70,7 +70,7 @@ export interface McpEndpointOptions {
   streamStallMs?: number;
   /** Requests of one token running or with replies not yet read, at most (default 64). */
   maxRepliesPerToken?: number;
-  /** Bytes of one token's replies written but not yet taken by its clients, at most (default 32 MiB). */
+  /** Bytes of one token's replies written but not yet taken by its clients before its next reply waits (default 32 MiB). */
   maxUnreadBytesPerToken?: number;
   errors?: { inc(labels: { code: string }): void };
   /** Whether a token is still valid (revoked: its open sessions and streams are closed). */
@@ -113,7 +113,6 @@ export class McpEndpoint {
   readonly #blockedSince = new WeakMap<ServerResponse, number>();
   readonly #replies = new Set<Reply>();
   readonly #repliesOf = new Map<string, Set<Reply>>();
-  #cutWarnedAt = 0;
 
   constructor(o: McpEndpointOptions) {
     this.#o = o;
@@ -127,6 +126,7 @@ export class McpEndpoint {
         tokenId: ctx.authInfo?.clientId,
         tokenName: tokenNameOf(ctx.authInfo),
         transport: 'http',
+        replyRoom: this.#replyRoom(ctx.authInfo?.clientId),
       });
     this.#modern = createMcpHandler(factory, {
       legacy: 'reject',
@@ -232,7 +232,6 @@ export class McpEndpoint {
     const reply: Reply = { res, left: 0, since: undefined };
     mine.add(reply);
     this.#replies.add(reply);
-    this.#boundUnread(reply, mine);
     res.once('close', () => {
       this.#replies.delete(reply);
       mine.delete(reply);
@@ -242,39 +241,22 @@ export class McpEndpoint {
   }
 
   /**
-   * Cut a reply whose bytes would take its token's unread replies past maxUnreadBytesPerToken.
-   * Counting replies is not enough: 64 unread replies of a 1 MiB note of control characters
-   * (5.6 MB of JSON each) took the daemon from 0.3 to 1 GB. A token's first reply always goes
-   * out, however large; past the bound, the client, which is not reading, loses the connection
-   * of the newest one.
+   * Whether this token may have another reply built: its replies written and not yet taken
+   * by its clients stay under maxUnreadBytesPerToken. Counting replies is not enough: 64 unread
+   * replies of a 1 MiB note of control characters (5.6 MB of JSON each) took the daemon from
+   * 490 to 1,198 MB. Past the budget, calls wait before building their reply (a slow reader is
+   * served at its pace, never cut); a client that reads nothing has its replies cut after
+   * streamStallMs, which makes room again.
    */
-  #boundUnread(reply: Reply, mine: ReadonlySet<Reply>): void {
+  #replyRoom(tokenId: string | undefined): () => boolean {
     const budget = this.#o.maxUnreadBytesPerToken ?? 32 * 1024 * 1024;
-    const res = reply.res;
-    const over = (chunk: unknown): boolean => {
-      if (mine.size < 2 || chunk === undefined || chunk === null || typeof chunk === 'function') return false;
-      let unread = typeof chunk === 'string' ? Buffer.byteLength(chunk) : ((chunk as Uint8Array).byteLength ?? 0);
+    return () => {
+      const mine = this.#repliesOf.get(tokenId ?? '');
+      if (!mine) return true;
+      let unread = 0;
       for (const r of mine) unread += r.res.writableLength;
-      if (unread <= budget) return false;
-      this.#o.errors?.inc({ code: 'NOTES_E_TOKEN_BUSY' });
-      if (Date.now() - this.#cutWarnedAt > 60_000) {
-        this.#cutWarnedAt = Date.now();
-        this.#o.log.info({ unread_bytes: unread, budget }, 'replies not read by their client: the newest one cut');
-      }
-      res.destroy();
-      return true;
+      return unread <= budget;
     };
-    // Both ways a body leaves: the SDK's transports end() a JSON reply, the web lane write()s.
-    const write = res.write;
-    const end = res.end;
-    res.write = function (this: ServerResponse, chunk: unknown, ...rest: unknown[]) {
-      if (over(chunk)) return false;
-      return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-    } as typeof res.write;
-    res.end = function (this: ServerResponse, chunk?: unknown, ...rest: unknown[]) {
-      if (over(chunk)) return this;
-      return (end as (...a: unknown[]) => ServerResponse).call(this, chunk, ...rest);
-    } as typeof res.end;
   }
 
   async handle(req: IncomingMessage, res: ServerResponse, body: unknown, caller: Caller): Promise<void> {
@@ -367,6 +349,7 @@ export class McpEndpoint {
       tokenId: caller.tokenId,
       tokenName: caller.tokenName,
       transport: 'http',
+      replyRoom: this.#replyRoom(caller.tokenId),
       onSubscribe: (uri) => subs.add(uri),
       onUnsubscribe: (uri) => subs.delete(uri),
     };

@@ -29,6 +29,11 @@ export interface McpInstanceContext {
   sessionId?: string | undefined;
   onSubscribe?: (uri: string) => void;
   onUnsubscribe?: (uri: string) => void;
+  /**
+   * Whether the caller may have another reply built now: false while its earlier replies wait
+   * unread past its budget (HTTP; absent for stdio, which has one reader).
+   */
+  replyRoom?: () => boolean;
 }
 
 export interface ToolTextResult {
@@ -54,7 +59,12 @@ export function errorResult(message: string): ToolTextResult {
 // its own work, and joined calls would otherwise hold every slot for the length of a re-index.
 // resources/read shares the slots: its replies are the largest, and 64 built at once were
 // hundreds of MB at the same moment.
+//
+// A call whose caller's earlier replies still wait unread past its budget (the context's
+// replyRoom) is not built until they drain: it waits, outside the slots, instead of adding its
+// reply to memory. Checked once a slot is held, so at most TOOL_SLOTS replies are built past it.
 const TOOL_SLOTS = 2;
+const ROOM_POLL_MS = 50;
 
 interface Slots {
   free: number;
@@ -62,37 +72,77 @@ interface Slots {
 }
 const slotsOf = new WeakMap<McpDeps, Slots>();
 
-export async function inSlot<T>(deps: McpDeps, signal: AbortSignal, tool: string, run: () => Promise<T>): Promise<T> {
+function timedOut(deps: McpDeps, tool: string): NotesError {
+  return new NotesError('NOTES_E_TIMEOUT', [tool, deps.config.toolTimeoutMs]);
+}
+
+/** Resolves after ms, or rejects as a timeout when the call is aborted first. */
+function pause(deps: McpDeps, signal: AbortSignal, tool: string, ms: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(timedOut(deps, tool));
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(timedOut(deps, tool));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+async function takeSlot(deps: McpDeps, s: Slots, signal: AbortSignal, tool: string): Promise<void> {
+  if (s.free > 0) {
+    s.free--;
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const go = (): void => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    };
+    const onAbort = (): void => {
+      const i = s.waiting.indexOf(go);
+      if (i >= 0) s.waiting.splice(i, 1);
+      reject(timedOut(deps, tool));
+    };
+    s.waiting.push(go);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+function giveSlot(s: Slots): void {
+  const next = s.waiting.shift();
+  if (next) next();
+  else s.free++;
+}
+
+export async function inSlot<T>(
+  deps: McpDeps,
+  signal: AbortSignal,
+  tool: string,
+  run: () => Promise<T>,
+  room: () => boolean = () => true,
+): Promise<T> {
   let slots = slotsOf.get(deps);
   if (!slots) {
     slots = { free: TOOL_SLOTS, waiting: [] };
     slotsOf.set(deps, slots);
   }
   const s = slots;
-  if (s.free > 0) s.free--;
-  else {
-    await new Promise<void>((resolve, reject) => {
-      const go = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      };
-      const onAbort = (): void => {
-        const i = s.waiting.indexOf(go);
-        if (i >= 0) s.waiting.splice(i, 1);
-        reject(new NotesError('NOTES_E_TIMEOUT', [tool, deps.config.toolTimeoutMs]));
-      };
-      s.waiting.push(go);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+  for (;;) {
+    while (!room()) await pause(deps, signal, tool, ROOM_POLL_MS);
+    await takeSlot(deps, s, signal, tool);
+    if (room()) break;
+    giveSlot(s);
   }
   try {
     await new Promise((r) => setImmediate(r));
-    if (signal.aborted) throw new NotesError('NOTES_E_TIMEOUT', [tool, deps.config.toolTimeoutMs]);
+    if (signal.aborted) throw timedOut(deps, tool);
     return await run();
   } finally {
-    const next = s.waiting.shift();
-    if (next) next();
-    else s.free++;
+    giveSlot(s);
   }
 }
 
@@ -149,7 +199,8 @@ export async function runTool(
     // Counted until the body really ends, not until the call answers: a body that outlives
     // its timeout still holds shutdown back.
     const leave = deps.inflight?.enter();
-    const work = tool === 'reindex' ? body(control) : inSlot(deps, abort.signal, tool, () => body(control));
+    const work =
+      tool === 'reindex' ? body(control) : inSlot(deps, abort.signal, tool, () => body(control), ctx.replyRoom);
     void work.then(
       () => leave?.(),
       () => leave?.(),

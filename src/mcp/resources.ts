@@ -85,7 +85,7 @@ export function registerResources(server: McpServer, deps: McpDeps, ctx: McpInst
   // so odd names (`%`, `[`, non-ASCII) behave exactly like read_note.
   low.setRequestHandler('resources/read', async (request, extra) => {
     if (!/^note:/i.test(request.params.uri)) throw new ResourceNotFoundError(request.params.uri);
-    return inSlot(deps, extra.mcpReq.signal, 'resources/read', () => readByUri(request.params.uri));
+    return inSlot(deps, extra.mcpReq.signal, 'resources/read', () => readByUri(request.params.uri), ctx.replyRoom);
   });
   const readByUri = async (uri: string) => {
     // A path, or else a note title or alias (note://Garden), as read_note accepts.

@@ -65,7 +65,7 @@ export function guardConnections(server: Server, cap: number, log: Logger): void
 }
 
 /** Requests one connection may have unanswered at once; no MCP client or proxy pipelines. */
-export const MAX_PIPELINED = 8;
+export const MAX_PIPELINED = 4;
 
 /**
  * Close a connection that sends more than `max` requests ahead of their answers. Node parses

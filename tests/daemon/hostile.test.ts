@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { TokenStore } from '../../src/auth/tokens.ts';
+import { MAX_PIPELINED } from '../../src/daemon/connections.ts';
 import { TEST_TOKEN } from '../helpers/daemon.ts';
 import { BIN, tempDir } from '../helpers/tmp.ts';
 import { tldrVault, writeNotes } from '../helpers/vault.ts';
@@ -614,13 +615,14 @@ test('connections pipelining 100 requests each are closed: /health answers withi
     sockets.push(s);
   }
   const health = pollHealth(t, d.port);
-  // A connection whose first read held at most 8 requests is paced by its replies instead,
+  // A connection whose first read held at most 4 requests is paced by its replies instead,
   // which is no harm; in one write of 100, nearly all arrive at once.
   for (const until = Date.now() + 10_000; closed < 20 && Date.now() < until; ) {
     await new Promise((r) => setTimeout(r, 100));
   }
   assert.ok(closed >= 10, `${closed} of 20 pipelining connections closed`);
-  for (const n of answers) assert.ok(n <= 8, `a connection pipelining 100 requests had ${n} of them answered`);
+  for (const n of answers)
+    assert.ok(n <= MAX_PIPELINED, `a connection pipelining 100 requests had ${n} of them answered`);
   const other = new TokenStore(join(d.state, 'tokens.json')).create('other', 'read');
   const c = await client(d.url, other.token);
   t.after(() => c.close());

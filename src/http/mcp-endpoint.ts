@@ -111,7 +111,6 @@ export class McpEndpoint {
   readonly #offModern: () => void;
   readonly #listen: ListenStreams;
   readonly #blockedSince = new WeakMap<ServerResponse, number>();
-  readonly #replies = new Set<Reply>();
   readonly #repliesOf = new Map<string, Set<Reply>>();
 
   constructor(o: McpEndpointOptions) {
@@ -176,7 +175,7 @@ export class McpEndpoint {
    */
   #closeStalled(stallMs: number): void {
     const now = Date.now();
-    for (const r of this.#replies) {
+    for (const r of [...this.#repliesOf.values()].flatMap((set) => [...set])) {
       // Bytes written but not yet taken by the kernel; a reply counts as stalled while that
       // does not shrink (a slow reader that takes some is left alone).
       const left = r.res.writableLength;
@@ -231,9 +230,7 @@ export class McpEndpoint {
     this.#repliesOf.set(key, mine);
     const reply: Reply = { res, left: 0, since: undefined };
     mine.add(reply);
-    this.#replies.add(reply);
     res.once('close', () => {
-      this.#replies.delete(reply);
       mine.delete(reply);
       if (mine.size === 0 && this.#repliesOf.get(key) === mine) this.#repliesOf.delete(key);
     });

@@ -372,16 +372,23 @@ for i, s in enumerate(socks):
 print(json.dumps(out), flush=True)
 `;
 
+/**
+ * A 1 MB note whose JSON is 5.6 MB: control characters past the 64 KiB text sample, each
+ * escaped in six bytes.
+ */
+function controlCharNote(): string {
+  const sample = 'plain text line for the sample\n'.repeat(2_200);
+  return `# c\n${sample}${`${'\u0001'.repeat(99)}\n`.repeat((1_000_000 - sample.length) / 100)}`;
+}
+
 test('clients that never read their replies: resources/read is capped, one token gets 64 requests in flight and 32 MiB of replies unread, unread ones are cut after 30 s, another token is served', {
   timeout: 150_000,
 }, async (t) => {
   // Found from outside: 200 raw sockets each asked resources/read for an 8 MB note of quotes
   // (16 MB of JSON) and never read: RSS went from 0.5 to 6.8 GB and stayed there, and nothing
-  // ever closed those connections. Here the 1 MB note is one whose JSON is 5.6 MB (control
-  // characters past the 64 KiB text sample are escaped six bytes each).
+  // ever closed those connections. Here the 1 MB note is one whose JSON is 5.6 MB.
   const notes = tempDir(t);
-  const sample = 'plain text line for the sample\n'.repeat(2_200);
-  const ctl = `# c\n${sample}${`${'\u0001'.repeat(99)}\n`.repeat((1_000_000 - sample.length) / 100)}`;
+  const ctl = controlCharNote();
   writeNotes(notes, {
     'a.md': '# A\n\nalpha\n',
     'ctl.md': ctl,
@@ -448,8 +455,7 @@ test('a client reading 12 large replies in parallel, slowly but steadily, gets e
   // clients that read, only slowly (a remote agent behind nginx, which passes replies at the
   // client's pace): 2 of 8 parallel reads of 5.6 MB replies ended in a socket error.
   const notes = tempDir(t);
-  const sample = 'plain text line for the sample\n'.repeat(2_200);
-  const ctl = `# c\n${sample}${`${'\u0001'.repeat(99)}\n`.repeat((1_000_000 - sample.length) / 100)}`;
+  const ctl = controlCharNote();
   writeNotes(notes, { 'ctl.md': ctl });
   const d = await spawnDaemon(t, notes, tempDir(t));
   const read = async (id: number): Promise<number> => {

@@ -1,12 +1,19 @@
-import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { JSONRPCMessage, McpServer, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
 import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
 import type { Config } from '../config/index.ts';
 import { NotesError } from '../errors.ts';
+import { refusalBody } from '../http/index.ts';
 import type { Logger } from '../log.ts';
 import { connectionSink, createMcpServer, type McpInstanceContext } from '../mcp/index.ts';
 import { InflightGate } from './gate.ts';
 import { closeInOrder, openRuntime, type Runtime } from './runtime.ts';
+import { LineGuard } from './stdio-lines.ts';
+
+/** The longest message taken whole (the SDK's own read bound); maxBodyBytes when larger. */
+const MAX_LINE_BYTES = 10 * 1024 * 1024;
+/** Replies written and not yet taken by the client past which tool calls wait (as over HTTP). */
+const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 
 // One local client over stdin/stdout (no auth: the client started us as the user). stdout
 // carries only MCP messages; logs go to stderr or the log file.
@@ -29,9 +36,13 @@ class CountingTransport implements Transport {
   onerror?: ((error: Error) => void) | undefined;
   onmessage?: Transport['onmessage'];
 
-  constructor(input: Readable, output: Writable) {
-    this.#inner = new StdioServerTransport(input, output);
-    this.#inner.onclose = () => this.onclose?.();
+  constructor(input: Readable, output: Writable, maxLine: number, onClosed: () => void) {
+    // Above the guard's bound, so that the SDK never closes the transport for a long line.
+    this.#inner = new StdioServerTransport(input, output, { maxBufferSize: maxLine + 1024 * 1024 });
+    this.#inner.onclose = () => {
+      this.onclose?.();
+      onClosed();
+    };
     this.#inner.onerror = (e) => this.onerror?.(e);
     this.#inner.onmessage = (message: JSONRPCMessage) => {
       const m = message as { id?: unknown; method?: unknown };
@@ -80,7 +91,14 @@ export interface StdioOptions {
 export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioOptions = {}): Promise<void> {
   const stdin = opts.input ?? process.stdin;
   const stdout = opts.output ?? process.stdout;
-  const input = new PassThrough();
+  const maxLine = Math.max(config.maxBodyBytes, MAX_LINE_BYTES);
+  // A line past maxLine gets an error reply naming its id, and the session goes on.
+  const input = new LineGuard(maxLine, ({ bytes, id }) => {
+    log.warn({ bytes, max: maxLine }, 'stdio: message too large: refused');
+    stdout.write(
+      `${refusalBody('NOTES_E_BODY_TOO_LARGE', new NotesError('NOTES_E_BODY_TOO_LARGE', [maxLine]).message, id ?? null)}\n`,
+    );
+  });
   const opening = new AbortController();
   let stopReason: string | undefined;
   let stopNow: (reason: string) => void = () => undefined;
@@ -127,12 +145,16 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
   const subs = new Set<string>();
   let pinned: McpServer | undefined;
   const offSink = rt.hub.add(connectionSink(() => pinned, subs));
-  const transport = new CountingTransport(input, stdout);
+  // Closed under us (stdout gone, say): nothing can be answered any more, so stop rather than
+  // sit as a live process nobody can reach.
+  const transport = new CountingTransport(input, stdout, maxLine, () => stopNow('stdio transport closed'));
   const handle = serveStdio(
     (ctx) => {
       const ictx: McpInstanceContext = {
         era: ctx.era,
         transport: 'stdio',
+        // A client that stops reading stdout: its next calls wait instead of piling up replies.
+        replyRoom: () => stdout.writableLength <= MAX_UNREAD_BYTES,
         onSubscribe: (uri) => subs.add(uri),
         onUnsubscribe: (uri) => subs.delete(uri),
       };

@@ -8,11 +8,11 @@ import { type ErrorCode, ERRORS, NotesError } from '../errors.ts';
 // Status and JSON-RPC code come from src/errors.ts, so a code always answers with the status
 // its table declares.
 
-export function refusalBody(code: ErrorCode, message: string): string {
+export function refusalBody(code: ErrorCode, message: string, id: string | number | null = null): string {
   const s = ERRORS[code];
   return JSON.stringify({
     jsonrpc: '2.0',
-    id: null,
+    id,
     error: { code: s.rpc, message, data: { code, status: s.status, fix: s.fix } },
   });
 }

@@ -4,6 +4,8 @@ import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { BIN, tempDir } from '../helpers/tmp.ts';
 import { writeNotes } from '../helpers/vault.ts';
 
@@ -134,4 +136,94 @@ test('SIGTERM to the stdio daemon: exits 0 within the drain time, lock freed', {
   const code = await exitsWithin(s.exited, DRAIN_MS + 6_000, 'after SIGTERM');
   assert.equal(code, 0, s.err());
   assert.deepEqual(lockFiles(state), []);
+});
+
+test('a message over the stdio bound gets an error naming its id and the session goes on (v1 client)', {
+  timeout: 60_000,
+}, async (t) => {
+  // Found from outside: one write_note of 12 MB made the SDK's transport close itself for
+  // good. The process stayed up, answered nothing more, and its host waited forever.
+  const { notes, state } = vault(t);
+  const c = new ClientV1({ name: 'big-writer', version: '1' });
+  await c.connect(
+    new StdioClientTransport({
+      command: process.execPath,
+      args: [BIN, 'serve', '--stdio', '--notes', notes, '--state', state, '--model', 'bundled'],
+      env: { ...process.env, HOME: state, NOTES_MCP_LOG_LEVEL: 'warn' } as Record<string, string>,
+      stderr: 'ignore',
+    }),
+  );
+  t.after(() => c.close());
+  await assert.rejects(
+    c.callTool(
+      { name: 'write_note', arguments: { path: 'big.md', content: 'x'.repeat(12 * 1024 * 1024) } },
+      undefined,
+      {
+        timeout: 20_000,
+      },
+    ),
+    (e: Error & { code?: number }) => e.code === -32600 && /larger than 10485760 bytes/.test(e.message),
+  );
+  assert.equal(existsSync(join(notes, 'big.md')), false);
+  const r = await c.callTool({ name: 'write_note', arguments: { path: 'small.md', content: '# Small\n\nfits\n' } });
+  assert.notEqual(r.isError, true, JSON.stringify(r.content));
+  assert.match(readFileSync(join(notes, 'small.md'), 'utf8'), /fits/);
+});
+
+test('a client that stops reading stdout: tool calls wait instead of piling up replies; all arrive once it reads', {
+  timeout: 120_000,
+}, async (t) => {
+  // 64 resources/read of a 1 MB note whose JSON is 5.6 MB, never read: without a bound the
+  // daemon's RSS rose by 430 MB; with it, by about 60 MB.
+  const { notes, state } = vault(t);
+  const sample = 'plain text line for the sample\n'.repeat(2_200);
+  writeNotes(notes, {
+    'ctl.md': `# c\n${sample}${`${'\u0001'.repeat(99)}\n`.repeat((1_000_000 - sample.length) / 100)}`,
+  });
+  const s = spawnStdio(t, notes, state);
+  s.child.stdin.write(INIT);
+  for (let i = 0; i < 400 && !s.out().includes('"id":1'); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(s.out(), /"id":1/);
+  s.child.stdin.write(msg({ method: 'notifications/initialized' }));
+  // Take the readers spawnStdio set off stdout, then read nothing.
+  s.child.stdout.removeAllListeners('data');
+  s.child.stdout.pause();
+  const rss = (): number =>
+    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))?.[1]) / 1024;
+  const before = rss();
+  const N = 64;
+  for (let i = 0; i < N; i++)
+    s.child.stdin.write(msg({ id: 100 + i, method: 'resources/read', params: { uri: 'note://ctl.md' } }));
+  let peak = before;
+  for (let i = 0; i < 16; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    peak = Math.max(peak, rss());
+  }
+  t.diagnostic(`RSS ${before.toFixed(0)} MB before, ${peak.toFixed(0)} MB at most while unread`);
+  assert.ok(peak - before < 200, `RSS grew by ${(peak - before).toFixed(0)} MB with stdout unread`);
+  // Replies are counted by their id (the SDK writes it last); other messages (a list change
+  // from the first index) are not replies.
+  const answered = new Set<number>();
+  let errors = 0;
+  let head = '';
+  let tail = '';
+  s.child.stdout.on('data', (d: Buffer) => {
+    let from = 0;
+    for (let nl = d.indexOf(10); nl !== -1; nl = d.indexOf(10, from)) {
+      head = (head + d.toString('latin1', from, Math.min(nl, from + 40))).slice(0, 40);
+      tail = (tail + d.toString('latin1', Math.max(from, nl - 40), nl)).slice(-40);
+      const id = /"id":(\d+)\}$/.exec(tail)?.[1];
+      if (id !== undefined && Number(id) >= 100) answered.add(Number(id));
+      if (head.includes('"error"') || tail.includes('"error"')) errors++;
+      head = '';
+      tail = '';
+      from = nl + 1;
+    }
+    if (head.length < 40) head = (head + d.toString('latin1', from, from + 40)).slice(0, 40);
+    tail = (tail + d.toString('latin1', Math.max(from, d.length - 40))).slice(-40);
+  });
+  s.child.stdout.resume();
+  for (let i = 0; i < 120 && answered.size < N; i++) await new Promise((r) => setTimeout(r, 500));
+  assert.equal(answered.size, N, `${answered.size} of ${N} replies arrived`);
+  assert.equal(errors, 0);
 });

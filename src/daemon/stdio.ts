@@ -1,16 +1,14 @@
-import type { Readable, Writable } from 'node:stream';
-import type { JSONRPCMessage, McpServer, Transport, TransportSendOptions } from '@modelcontextprotocol/server';
-import { serveStdio, StdioServerTransport } from '@modelcontextprotocol/server/stdio';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import type { McpServer } from '@modelcontextprotocol/server';
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Config } from '../config/index.ts';
 import { NotesError } from '../errors.ts';
-import { refusalBody } from '../http/index.ts';
 import type { Logger } from '../log.ts';
 import { connectionSink, createMcpServer, type McpInstanceContext } from '../mcp/index.ts';
-import { InflightGate } from './gate.ts';
 import { closeInOrder, openRuntime, type Runtime } from './runtime.ts';
-import { LineGuard } from './stdio-lines.ts';
+import { StdioWire } from './stdio-transport.ts';
 
-/** The longest message taken whole (the SDK's own read bound); maxBodyBytes when larger. */
+/** The longest message taken (the SDK's own stdio bound); maxBodyBytes when larger. */
 const MAX_LINE_BYTES = 10 * 1024 * 1024;
 /** Replies written and not yet taken by the client past which tool calls wait (as over HTTP). */
 const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
@@ -24,62 +22,6 @@ const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 // index lock is released. The SDK's own stdio transport would abort in-flight requests the
 // moment stdin ends; here it reads from a pipe that is not ended, and closes only after the drain.
 
-/**
- * A transport around the SDK's stdio transport that counts requests it has received and not yet
- * answered, so a shutdown can wait for their responses to be written.
- */
-class CountingTransport implements Transport {
-  readonly #inner: StdioServerTransport;
-  readonly #open = new InflightGate();
-  readonly #pending = new Map<string | number, () => void>();
-  onclose?: (() => void) | undefined;
-  onerror?: ((error: Error) => void) | undefined;
-  onmessage?: Transport['onmessage'];
-
-  constructor(input: Readable, output: Writable, maxLine: number, onClosed: () => void) {
-    // Above the guard's bound, so that the SDK never closes the transport for a long line.
-    this.#inner = new StdioServerTransport(input, output, { maxBufferSize: maxLine + 1024 * 1024 });
-    this.#inner.onclose = () => {
-      this.onclose?.();
-      onClosed();
-    };
-    this.#inner.onerror = (e) => this.onerror?.(e);
-    this.#inner.onmessage = (message: JSONRPCMessage) => {
-      const m = message as { id?: unknown; method?: unknown };
-      if ((typeof m.id === 'string' || typeof m.id === 'number') && typeof m.method === 'string') {
-        this.#pending.get(m.id)?.();
-        this.#pending.set(m.id, this.#open.enter());
-      }
-      this.onmessage?.(message);
-    };
-  }
-
-  start(): Promise<void> {
-    return this.#inner.start();
-  }
-
-  async send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
-    const m = message as { id?: unknown; method?: unknown };
-    try {
-      await this.#inner.send(message);
-    } finally {
-      if ((typeof m.id === 'string' || typeof m.id === 'number') && m.method === undefined) {
-        this.#pending.get(m.id)?.();
-        this.#pending.delete(m.id);
-      }
-    }
-  }
-
-  close(): Promise<void> {
-    return this.#inner.close();
-  }
-
-  /** Every received request answered (true), or timeoutMs passed (false). */
-  answered(timeoutMs: number): Promise<boolean> {
-    return this.#open.idle(timeoutMs);
-  }
-}
-
 export interface StdioOptions {
   input?: Readable;
   output?: Writable;
@@ -91,14 +33,7 @@ export interface StdioOptions {
 export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioOptions = {}): Promise<void> {
   const stdin = opts.input ?? process.stdin;
   const stdout = opts.output ?? process.stdout;
-  const maxLine = Math.max(config.maxBodyBytes, MAX_LINE_BYTES);
-  // A line past maxLine gets an error reply naming its id, and the session goes on.
-  const input = new LineGuard(maxLine, ({ bytes, id }) => {
-    log.warn({ bytes, max: maxLine }, 'stdio: message too large: refused');
-    stdout.write(
-      `${refusalBody('NOTES_E_BODY_TOO_LARGE', new NotesError('NOTES_E_BODY_TOO_LARGE', [maxLine]).message, id ?? null)}\n`,
-    );
-  });
+  const input = new PassThrough();
   const opening = new AbortController();
   let stopReason: string | undefined;
   let stopNow: (reason: string) => void = () => undefined;
@@ -145,9 +80,14 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
   const subs = new Set<string>();
   let pinned: McpServer | undefined;
   const offSink = rt.hub.add(connectionSink(() => pinned, subs));
-  // Closed under us (stdout gone, say): nothing can be answered any more, so stop rather than
-  // sit as a live process nobody can reach.
-  const transport = new CountingTransport(input, stdout, maxLine, () => stopNow('stdio transport closed'));
+  const maxLine = Math.max(config.maxBodyBytes, MAX_LINE_BYTES);
+  const transport = new StdioWire(input, stdout, {
+    maxLine,
+    onRefused: ({ code, bytes }) => log.warn({ code, bytes }, 'stdio: message refused'),
+    // Closed under us (stdout gone, say): nothing can be answered any more, so stop rather than
+    // sit as a live process nobody can reach.
+    onClosed: () => stopNow('stdio transport closed'),
+  });
   const handle = serveStdio(
     (ctx) => {
       const ictx: McpInstanceContext = {

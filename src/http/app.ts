@@ -250,7 +250,8 @@ export function buildApp(d: AppDeps): express.Express {
   return app;
 }
 
-const MAX_JSON_DEPTH = 64;
+/** Deepest nesting a request may have (no MCP message needs more than a few dozen levels). */
+export const MAX_JSON_DEPTH = 64;
 
 /** Whether a parsed JSON value nests deeper than `max` (iterative: never overflows itself). */
 export function depthExceeds(value: unknown, max: number): boolean {

@@ -227,3 +227,43 @@ test('a client that stops reading stdout: tool calls wait instead of piling up r
   assert.equal(answered.size, N, `${answered.size} of ${N} replies arrived`);
   assert.equal(errors, 0);
 });
+
+test('lines that are not messages the server can take each get an error with their id; the session goes on', {
+  timeout: 60_000,
+}, async (t) => {
+  // The SDK's stdio transport answered none of the last three: a batch or a line that is not
+  // JSON-RPC was dropped, a line that is not JSON skipped, and each client request waited for
+  // its own timeout. Nesting past 64 levels is refused as over HTTP (where it overflowed the
+  // SDK's stack).
+  const { notes, state } = vault(t);
+  const s = spawnStdio(t, notes, state);
+  s.child.stdin.write(INIT);
+  for (let i = 0; i < 400 && !s.out().includes('"id":1'); i++) await new Promise((r) => setTimeout(r, 50));
+  s.child.stdin.write(msg({ method: 'notifications/initialized' }));
+  const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+  s.child.stdin.write(
+    `{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"list_notes","arguments":{"x":${deep}}}}\n`,
+  );
+  s.child.stdin.write(`{"jsonrpc":"2.0","id":"twelve","method":"ping","params":{"_meta":{"x":${deep}}}}\n`);
+  s.child.stdin.write('[{"jsonrpc":"2.0","id":13,"method":"ping"}]\n');
+  s.child.stdin.write('{"jsonrpc":"2.0","id":14,"method":\n');
+  s.child.stdin.write('{"id":15,"method":"ping"}\n');
+  s.child.stdin.write(msg({ id: 16, method: 'tools/call', params: { name: 'list_notes', arguments: {} } }));
+  const replies = (): Array<{ id?: unknown; error?: { code: number; data?: { code?: string } }; result?: unknown }> =>
+    s
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as never);
+  for (let i = 0; i < 200 && !replies().some((r) => r.id === 16); i++) await new Promise((r) => setTimeout(r, 50));
+  const got = replies().map((r) => [r.id, r.error ? r.error.data?.code : 'ok']);
+  assert.deepEqual(got.slice(1), [
+    [11, 'NOTES_E_JSON_INVALID'],
+    ['twelve', 'NOTES_E_JSON_INVALID'],
+    [null, 'NOTES_E_BATCH_UNSUPPORTED'],
+    [null, 'NOTES_E_JSON_INVALID'],
+    [15, 'NOTES_E_USAGE'],
+    [16, 'ok'],
+  ]);
+  assert.equal(s.child.exitCode, null);
+});

@@ -99,42 +99,44 @@ export async function moveNote(root: string, from: string, to: string, opts: Mov
   if (src0.rel === dst0.rel) {
     throw new NotesError('NOTES_E_PATH_INVALID', [JSON.stringify(to), 'it is where the note already is']);
   }
-  const [first, second] = [src0.rel, dst0.rel].sort();
-  return withNoteLock(root, first!, () =>
-    withNoteLock(root, second!, async () => {
-      const src = await resolveNotePath(root, from);
-      if (!src.ok) throwPathError(src, from);
-      const dst = await resolveNotePath(root, to, { forWrite: true });
-      if (!dst.ok) throwPathError(dst, to);
-      const cur = await readPlainNote(src.abs, src.rel);
-      const hash = contentHash(cur.bytes);
-      if (opts.expectedHash !== undefined && opts.expectedHash !== hash) {
-        throw new NotesError('NOTES_E_NOTE_CONFLICT', [src.rel, opts.expectedHash, hash]);
+  // Keys are folded to lower case: a case-only rename has one key, and one lock (two would
+  // wait on each other for ever).
+  const [first, second] = [src0.key, dst0.key].sort();
+  const both = <T>(fn: () => Promise<T>): Promise<T> =>
+    first === second ? withNoteLock(first!, fn) : withNoteLock(first!, () => withNoteLock(second!, fn));
+  return both(async () => {
+    const src = await resolveNotePath(root, from);
+    if (!src.ok) throwPathError(src, from);
+    const dst = await resolveNotePath(root, to, { forWrite: true });
+    if (!dst.ok) throwPathError(dst, to);
+    const cur = await readPlainNote(src.abs, src.rel);
+    const hash = contentHash(cur.bytes);
+    if (opts.expectedHash !== undefined && opts.expectedHash !== hash) {
+      throw new NotesError('NOTES_E_NOTE_CONFLICT', [src.rel, opts.expectedHash, hash]);
+    }
+    const there = await taken(dst.abs);
+    // The same file under another spelling (case-insensitive disks): a rename of one file.
+    const sameFile = there !== null && there.dev === cur.dev && there.ino === cur.ino;
+    if (there !== null && !sameFile) throw new NotesError('NOTES_E_TARGET_EXISTS', [dst.rel, 'move_note']);
+    await opts.beforeMove?.({ from: src.rel, to: dst.rel, bytes: cur.bytes });
+    await ensureDir(root, dirname(dst.abs), to);
+    // Two links to one file: a move killed before its unlink; finish it. One link under two
+    // spellings: a case-only rename on a case-insensitive disk.
+    if (sameFile && cur.nlink > 1) await unlink(src.abs);
+    else if (sameFile) await rename(src.abs, dst.abs);
+    else {
+      try {
+        await placeExclusive(src.abs, dst.abs, cur.bytes, cur.mode);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new NotesError('NOTES_E_TARGET_EXISTS', [dst.rel, 'move_note']);
+        throw err;
       }
-      const there = await taken(dst.abs);
-      // The same file under another spelling (case-insensitive disks): a rename of one file.
-      const sameFile = there !== null && there.dev === cur.dev && there.ino === cur.ino;
-      if (there !== null && !sameFile) throw new NotesError('NOTES_E_TARGET_EXISTS', [dst.rel, 'move_note']);
-      await opts.beforeMove?.({ from: src.rel, to: dst.rel, bytes: cur.bytes });
-      await ensureDir(root, dirname(dst.abs), to);
-      // Two links to one file: a move killed before its unlink; finish it. One link under two
-      // spellings: a case-only rename on a case-insensitive disk.
-      if (sameFile && cur.nlink > 1) await unlink(src.abs);
-      else if (sameFile) await rename(src.abs, dst.abs);
-      else {
-        try {
-          await placeExclusive(src.abs, dst.abs, cur.bytes, cur.mode);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === 'EEXIST')
-            throw new NotesError('NOTES_E_TARGET_EXISTS', [dst.rel, 'move_note']);
-          throw err;
-        }
-        await fsyncPathAsync(dirname(dst.abs));
-        await unlink(src.abs);
-      }
-      await fsyncPathAsync(dirname(src.abs));
-      if (dirname(src.abs) !== dirname(dst.abs)) await fsyncPathAsync(dirname(dst.abs));
-      return { from: src.rel, to: dst.rel, hash, bytes: cur.bytes.length };
-    }),
-  );
+      await fsyncPathAsync(dirname(dst.abs));
+      await unlink(src.abs);
+    }
+    await fsyncPathAsync(dirname(src.abs));
+    if (dirname(src.abs) !== dirname(dst.abs)) await fsyncPathAsync(dirname(dst.abs));
+    return { from: src.rel, to: dst.rel, hash, bytes: cur.bytes.length };
+  });
 }

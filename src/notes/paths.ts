@@ -169,6 +169,7 @@ export async function resolveNotePath(root: string, input: string, opts: PathOpt
   const segments = syn.rel.split('/');
   let cur = root;
   let existing = root;
+  let existingDepth = 0;
   let exists = true;
   for (const [i, seg] of segments.entries()) {
     const name = exists ? await findEntry(cur, seg) : null;
@@ -197,6 +198,7 @@ export async function resolveNotePath(root: string, input: string, opts: PathOpt
         };
       }
       existing = cur;
+      existingDepth = i + 1;
     }
   }
   const abs = cur;
@@ -222,7 +224,20 @@ export async function resolveNotePath(root: string, input: string, opts: PathOpt
       return { ok: false, code: 'NOTES_E_PATH_INVALID', reason: `the path names ${what}, not a note file` };
     }
   }
-  return { ok: true, rel: syn.rel, abs };
+  // A note reached through a symlinked folder is the note at the folder's real place: the
+  // scanner never enters such folders, so the index, the history and every tool know it only
+  // there. Named by the link, a write was indexed under a name search never returned, and
+  // took another lock than a write naming the real place (two appends, one lost).
+  const folderReal = exists ? await realpath(existing).catch(() => null) : real;
+  if (folderReal === null) return { ok: false, code: 'NOTES_E_PATH_OUTSIDE', reason: 'the path changed while checked' };
+  const rest = relative(existing, abs);
+  const key = (exists ? real : join(folderReal, rest)).normalize('NFC').toLowerCase();
+  const realFolder = relative(rootReal, folderReal);
+  if (realFolder === relative(root, existing)) return { ok: true, rel: syn.rel, abs, key };
+  const canonical = [...(realFolder === '' ? [] : realFolder.split(sep).map(nfc)), ...segments.slice(existingDepth)];
+  const again = checkNotePathSyntax(canonical.join('/'), opts);
+  if (!again.ok) return again;
+  return { ok: true, rel: again.rel, abs: join(root, realFolder, rest), key };
 }
 
 /**

@@ -32,7 +32,7 @@ export async function trashNote(
 ): Promise<{ path: string; hash: string; bytes: number }> {
   const first = await resolveNotePath(root, rel);
   if (!first.ok) throwPathError(first, rel);
-  return withNoteLock(root, first.rel, async () => {
+  return withNoteLock(first.key, async () => {
     const check = await resolveNotePath(root, rel);
     if (!check.ok) throwPathError(check, rel);
     const cur = await readPlainNote(check.abs, check.rel);
@@ -71,7 +71,7 @@ export async function untrashNote(
 ): Promise<WriteResult> {
   const first = await resolveNotePath(root, rel, { forWrite: true });
   if (!first.ok) throwPathError(first, rel);
-  return withNoteLock(root, first.rel, async () => {
+  return withNoteLock(first.key, async () => {
     const check = await resolveNotePath(root, rel, { forWrite: true });
     if (!check.ok) throwPathError(check, rel);
     const exists = await lstat(check.abs).then(

@@ -9,7 +9,13 @@ export interface NoteFile {
 }
 
 export type PathCheck =
-  | { ok: true; rel: string; abs: string }
+  | {
+      ok: true;
+      rel: string;
+      abs: string;
+      /** The file's real place (its folder's, for a new note): one writer at a time per key. */
+      key: string;
+    }
   | { ok: false; code: 'NOTES_E_PATH_INVALID' | 'NOTES_E_PATH_OUTSIDE'; reason: string };
 
 export type WriteMode = 'create' | 'append' | 'overwrite';

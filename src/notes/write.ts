@@ -1,5 +1,5 @@
 import { lstat, mkdir, realpath } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { NotesError } from '../errors.ts';
 import { fsyncPathAsync, writeFileAtomic } from '../fs-atomic.ts';
 import { contentHash } from './hash.ts';
@@ -37,9 +37,12 @@ export interface NoteChange {
 // One writer per note at a time within this process; writes to different notes run freely.
 const locks = new Map<string, Promise<unknown>>();
 
-/** Run fn as the one writer of a note within this process (moves and the trash use it too). */
-export function withNoteLock<T>(root: string, rel: string, fn: () => Promise<T>): Promise<T> {
-  return withLock(`${resolve(root)}\0${rel}`, fn);
+/**
+ * Run fn as the one writer of a note within this process (moves and the trash use it too),
+ * keyed by the note's real place (PathCheck.key): a symlink and its target are one note here.
+ */
+export function withNoteLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
+  return withLock(key, fn);
 }
 
 async function withLock<T>(key: string, fn: () => Promise<T>): Promise<T> {
@@ -110,7 +113,7 @@ export async function ensureDir(root: string, dir: string, rel: string): Promise
 export async function writeNote(root: string, rel: string, content: string, opts: WriteOptions): Promise<WriteResult> {
   const syntax = await resolveNotePath(root, rel, { forWrite: true });
   if (!syntax.ok) throwPathError(syntax, rel);
-  return withNoteLock(root, syntax.rel, async () => {
+  return withNoteLock(syntax.key, async () => {
     // Checked again under the lock: the disk may have changed while waiting for it.
     const check = await resolveNotePath(root, rel, { forWrite: true });
     if (!check.ok) throwPathError(check, rel);

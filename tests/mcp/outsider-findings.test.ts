@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { TokenStore } from '../../src/auth/tokens.ts';
@@ -173,4 +173,75 @@ test('a move a crash interrupted (the note under both names) is finished at the 
   assert.equal(existsSync(join(notes, 'old.md')), false);
   assert.equal(existsSync(join(notes, 'new', 'name.md')), true);
   assert.deepEqual([...d.index.noteStates().keys()].sort(), ['new/name.md']);
+});
+
+test('a note and a symlink to it are one note to writers: no lost append, one winner per expected_hash', async (t) => {
+  // Found from outside: the per-note lock was keyed by the path as named, the write landed at
+  // the link's target. 20 appends alternating real.md and link.md: all acknowledged, 11 in the
+  // file; two overwrites with the same expected_hash, one by each name, both acknowledged.
+  const notes = tempDir(t);
+  writeNotes(notes, { 'race/real.md': '# real\n' });
+  symlinkSync('real.md', join(notes, 'race', 'link.md'));
+  const d = await startTestDaemon(t, notes);
+  const [a, b] = [await connectV1(t, d.url), await connectV2(t, d.url)];
+  const N = 20;
+  const acks = await Promise.all(
+    Array.from({ length: N }, (_, i) =>
+      (i % 2 ? a : b).callTool({
+        name: 'write_note',
+        arguments: { path: i % 2 ? 'race/link.md' : 'race/real.md', mode: 'append', content: `marker-${i}\n` },
+      }),
+    ),
+  );
+  for (const r of acks) assert.notEqual(r.isError, true, text(r));
+  const body = readFileSync(join(notes, 'race', 'real.md'), 'utf8');
+  const lost = Array.from({ length: N }, (_, i) => i).filter((i) => !body.includes(`marker-${i}\n`));
+  assert.deepEqual(lost, [], 'appends acknowledged but not in the file');
+  for (let round = 0; round < 5; round++) {
+    const r = await a.callTool({ name: 'read_note', arguments: { path: 'race/real.md' } });
+    const hash = (r.structuredContent as { hash: string }).hash;
+    const [x, y] = await Promise.all([
+      a.callTool({
+        name: 'write_note',
+        arguments: { path: 'race/real.md', mode: 'overwrite', content: `# x${round}\n`, expected_hash: hash },
+      }),
+      b.callTool({
+        name: 'write_note',
+        arguments: { path: 'race/link.md', mode: 'overwrite', content: `# y${round}\n`, expected_hash: hash },
+      }),
+    ]);
+    assert.equal([x, y].filter((w) => w.isError !== true).length, 1, `round ${round}: ${text(x)} ${text(y)}`);
+    assert.match(text(x.isError ? x : y), /NOTES_E_NOTE_CONFLICT|changed since/);
+  }
+});
+
+test('a path through a symlinked folder names the note at its real place, which search and history know', async (t) => {
+  // Found from outside: write_note "linkdir/new.md" (linkdir -> realdir) said indexed: true
+  // under linkdir/, which search never returned (the scanner does not enter symlinked
+  // folders); the note surfaced later as realdir/new.md, whose history was empty.
+  const notes = tempDir(t);
+  writeNotes(notes, { 'realdir/base.md': '# Base\n\nin realdir\n' });
+  symlinkSync('realdir', join(notes, 'linkdir'));
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV1(t, d.url);
+  const w = await c.callTool({
+    name: 'write_note',
+    arguments: { path: 'linkdir/new.md', content: '# New\n\nzqxvialink\n' },
+  });
+  assert.notEqual(w.isError, true, text(w));
+  assert.equal((w.structuredContent as { path: string }).path, 'realdir/new.md');
+  const s = await c.callTool({ name: 'search_notes', arguments: { query: 'zqxvialink' } });
+  const hits = (s.structuredContent as { results: Array<{ path: string }> }).results.map((h) => h.path);
+  assert.equal(hits[0], 'realdir/new.md');
+  assert.equal(hits.filter((p) => p.startsWith('linkdir/')).length, 0, JSON.stringify(hits));
+  const e = await c.callTool({
+    name: 'edit_note',
+    arguments: { path: 'linkdir/new.md', operations: [{ op: 'replace', old: 'zqxvialink', new: 'zqxedited' }] },
+  });
+  assert.notEqual(e.isError, true, text(e));
+  const h = await c.callTool({ name: 'note_history', arguments: { path: 'realdir/new.md' } });
+  assert.equal((h.structuredContent as { changes: unknown[] }).changes.length, 2, text(h));
+  const r = await c.callTool({ name: 'read_note', arguments: { path: 'linkdir/base.md' } });
+  assert.equal((r.structuredContent as { path: string }).path, 'realdir/base.md');
+  assert.equal(existsSync(join(notes, 'realdir', 'new.md')), true);
 });

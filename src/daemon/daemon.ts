@@ -11,6 +11,7 @@ import type { NotesIndex } from '../index/index.ts';
 import { type Logger, reopenLogs } from '../log.ts';
 import { boundPipelining, connectionCap, guardConnections, MAX_PIPELINED, readFdSoftLimit } from './connections.ts';
 import { closeInOrder, openRuntime } from './runtime.ts';
+import { POLL_MS } from '../notes/index.ts';
 import { removeRuntimeFile, writeRuntimeFile } from './runtime-file.ts';
 import { VERSION } from '../version.ts';
 import { NotesError } from '../errors.ts';
@@ -181,6 +182,8 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
             last_indexed_at: s.lastIndexedAt ? new Date(s.lastIndexedAt).toISOString() : null,
             last_sync_at: s.lastSyncAt ? new Date(s.lastSyncAt).toISOString() : null,
           },
+          // Folders past the system's limit of file watches are read again every 10 s instead.
+          watch: watchHealth(rt.watchedFolders()),
           sessions: ep.sessionCount,
           listen_streams: ep.streamCount,
           auth: config.auth,
@@ -293,4 +296,10 @@ async function portInUse(host: string, port: number): Promise<NotesError> {
     // not an HTTP server we know
   }
   return new NotesError('NOTES_E_PORT_IN_USE', [port, host, who]);
+}
+
+/** /health's view of the note watcher: null when not watching (--no-watch). */
+function watchHealth(f: { watched: number; polled: number } | undefined): Record<string, unknown> | null {
+  if (!f) return null;
+  return { folders: f.watched + f.polled, polled: f.polled, poll_s: f.polled > 0 ? POLL_MS / 1000 : null };
 }

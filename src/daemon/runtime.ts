@@ -46,6 +46,8 @@ export interface Runtime {
   readonly embedder: Embedder;
   /** Resolves when the initial index has finished (or failed, which is logged). */
   readonly ready: Promise<void>;
+  /** The note watcher's folders (undefined with --no-watch). */
+  watchedFolders(): { watched: number; polled: number } | undefined;
   /** Wait for in-flight work (bounded by drainMs), then close watcher, hub, index, model. */
   close(): Promise<void>;
 }
@@ -163,6 +165,7 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     gate,
     embedder,
     ready,
+    watchedFolders: () => watcher?.folders(),
     close: () => {
       closing ??= (async () => {
         if (!(await gate.idle(config.drainMs)))

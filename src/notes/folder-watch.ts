@@ -8,7 +8,7 @@ import {
   statSync,
   watch,
 } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 // One fs.watch per folder, none per file. The watcher library this replaces kept a stats
@@ -28,6 +28,8 @@ export interface FolderTreeHooks {
   isIgnored(abs: string): boolean;
   event(kind: 'change' | 'unlink' | 'addDir' | 'unlinkDir', abs: string): void;
   error(err: unknown): void;
+  /** The system refused a watch for its limit (code): folders past it are polled every pollMs. */
+  limited(code: string, pollMs: number): void;
 }
 
 interface Watched {
@@ -36,6 +38,18 @@ interface Watched {
   ino: number;
   w: FSWatcher;
 }
+
+/** A folder the system would not watch (its limit of watches reached): read again on a timer. */
+interface Polled {
+  abs: string;
+  /** What was there at the last look: name → 'd' for a folder, else ino:size:mtime. */
+  seen: Map<string, string>;
+}
+
+/** Why a watch could not be set: the system's limit, not the folder (ENOSPC is inotify's). */
+const LIMIT_CODES = new Set(['ENOSPC', 'EMFILE', 'ENFILE']);
+/** Polled folders are read again this often at least, and never more than 1/20 of the time. */
+export const POLL_MS = 10_000;
 
 /**
  * Events one inotify instance queues before the kernel drops the rest (Linux; 0 elsewhere).
@@ -78,8 +92,14 @@ export class FolderTree {
   /** Files directly in the root: what to remove if the root itself is replaced. */
   readonly #rootFiles = new Set<string>();
   #rootTimer: NodeJS.Timeout | undefined;
+  /** Folders polled instead of watched, by note path. */
+  readonly #polled = new Map<string, Polled>();
+  #pollTimer: NodeJS.Timeout | undefined;
+  #polling = false;
+  readonly #pollMs: number;
 
-  constructor(root: string, hooks: FolderTreeHooks) {
+  constructor(root: string, hooks: FolderTreeHooks, opts: { pollMs?: number } = {}) {
+    this.#pollMs = opts.pollMs ?? POLL_MS;
     this.#root = root;
     this.#h = hooks;
   }
@@ -95,9 +115,15 @@ export class FolderTree {
     return this.#dirs.size;
   }
 
+  /** Folders read again on a timer because the system would not watch them. */
+  get polled(): number {
+    return this.#polled.size;
+  }
+
   close(): void {
     this.#closed = true;
     clearTimeout(this.#rootTimer);
+    clearTimeout(this.#pollTimer);
     for (const d of this.#dirs.values()) d.w.close();
     this.#dirs.clear();
   }
@@ -197,6 +223,8 @@ export class FolderTree {
     for (const [rel, d] of [...this.#dirs]) if (rel !== '' && !rel.includes('/')) this.#drop(rel, d.abs);
     for (const d of this.#dirs.values()) d.w.close();
     this.#dirs.clear();
+    for (const [rel, p] of this.#polled) if (rel !== '' && !rel.includes('/')) this.#h.event('unlinkDir', p.abs);
+    this.#polled.clear();
     for (const abs of this.#rootFiles) this.#h.event('unlink', abs);
     this.#rootFiles.clear();
     if (!st?.isDirectory()) {
@@ -245,13 +273,16 @@ export class FolderTree {
     const level = [{ rel, abs }];
     while (level.length > 0 && !this.#closed) {
       const d = level.shift()!;
-      if (!this.#watch(d.rel, d.abs)) continue;
+      const how = this.#watch(d.rel, d.abs);
+      if (how === 'gone') continue;
       let entries: import('node:fs').Dirent[];
       try {
         entries = await readdir(d.abs, { withFileTypes: true });
       } catch {
         continue; // gone or unreadable meanwhile: its parent's watch reports what happened
       }
+      // What the poll compares with: a folder polled from the first look misses nothing after it.
+      if (how === 'polled') await this.#look(d.rel, d.abs, entries);
       for (const e of entries) {
         if (e.isSymbolicLink()) this.#noteLink(join(d.abs, e.name));
         if (d.rel === '' && !e.isDirectory()) this.#rootFiles.add(join(d.abs, e.name));
@@ -267,22 +298,28 @@ export class FolderTree {
     }
   }
 
-  #watch(rel: string, abs: string): boolean {
-    if (this.#dirs.has(rel)) return true;
+  /**
+   * Watch a folder: 'watched'; 'polled' when the system's limit of watches is reached (the
+   * folder is read again every pollMs instead, and watched once the limit allows); 'gone'
+   * when it is not a folder (any more) or cannot be read.
+   */
+  #watch(rel: string, abs: string): 'watched' | 'polled' | 'gone' {
+    if (this.#dirs.has(rel)) return 'watched';
     let w: FSWatcher;
     try {
       w = watch(abs, { encoding: 'utf8' }, (type, name) => this.#onEvent(abs, type, name));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
+      if (code !== undefined && LIMIT_CODES.has(code)) return this.#poll(rel, abs, code);
       if (code !== 'ENOENT' && code !== 'ENOTDIR' && code !== 'EACCES' && code !== 'EPERM') this.#h.error(err);
-      return false;
+      return 'gone';
     }
     // Checked after the watch is set: a folder replaced by a file in between is not kept. The
     // notes folder itself may be a link to a folder; links below it are not followed.
     const st = lstatOrUndefined(abs, rel === '');
     if (!st?.isDirectory()) {
       w.close();
-      return false;
+      return 'gone';
     }
     w.on('error', (err: unknown) => {
       // A watched folder that vanished may report an error; its parent reports the removal.
@@ -292,7 +329,101 @@ export class FolderTree {
       w.close();
     });
     this.#dirs.set(rel, { abs, dev: st.dev, ino: st.ino, w });
-    return true;
+    return 'watched';
+  }
+
+  #poll(rel: string, abs: string, code: string): 'polled' | 'gone' {
+    if (!lstatOrUndefined(abs, rel === '')?.isDirectory()) return 'gone';
+    if (!this.#polled.has(rel)) {
+      // Once per run of refusals, not once per folder: 60 folders made 60 stack traces.
+      if (this.#polled.size === 0) this.#h.limited(code, this.#pollMs);
+      this.#polled.set(rel, { abs, seen: new Map() });
+    }
+    this.#schedulePoll(this.#pollMs);
+    return 'polled';
+  }
+
+  #schedulePoll(ms: number): void {
+    if (this.#pollTimer !== undefined || this.#polling || this.#closed || this.#polled.size === 0) return;
+    this.#pollTimer = setTimeout(() => {
+      this.#pollTimer = undefined;
+      this.#polling = true;
+      this.#enqueue(async () => {
+        const t0 = performance.now();
+        try {
+          await this.#pollAll();
+        } finally {
+          this.#polling = false;
+        }
+        // Never more than 1/20 of the time spent polling, however many folders.
+        this.#schedulePoll(Math.max(this.#pollMs, 20 * (performance.now() - t0)));
+      });
+    }, ms);
+    this.#pollTimer.unref();
+  }
+
+  /** Read each polled folder again: watch it if the limit now allows, report what changed. */
+  async #pollAll(): Promise<void> {
+    for (const [rel, p] of [...this.#polled]) {
+      if (this.#closed) return;
+      if (this.#polled.get(rel) !== p) continue;
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await readdir(p.abs, { withFileTypes: true });
+      } catch {
+        this.#unpoll(rel, p.abs);
+        continue;
+      }
+      // Watched from now on when the system allows it; this last look covers the time before.
+      const how = this.#watch(rel, p.abs);
+      if (how === 'gone') {
+        this.#unpoll(rel, p.abs);
+        continue;
+      }
+      if (how === 'watched') this.#polled.delete(rel);
+      await this.#look(rel, p.abs, entries, p.seen);
+    }
+  }
+
+  /**
+   * Record what a polled folder holds; with `before`, report each name that changed since
+   * (new, changed or gone files; new folders are watched or polled in turn).
+   */
+  async #look(
+    rel: string,
+    abs: string,
+    entries: import('node:fs').Dirent[],
+    before?: Map<string, string>,
+  ): Promise<void> {
+    const now = new Map<string, string>();
+    await Promise.all(
+      entries.map(async (e) => {
+        if (e.isDirectory()) return now.set(e.name, 'd');
+        const st = await stat(join(abs, e.name)).catch(() => null);
+        now.set(e.name, st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'x');
+      }),
+    );
+    const p = this.#polled.get(rel);
+    if (p?.abs === abs) p.seen = now;
+    if (!before) return;
+    for (const name of new Set([...before.keys(), ...now.keys()])) {
+      const was = before.get(name);
+      const is = now.get(name);
+      if (was === is) continue;
+      const childAbs = join(abs, name);
+      const childRel = this.#h.rel(childAbs);
+      if (childRel === null || this.#h.isIgnored(childAbs)) continue;
+      if (was === 'd' && this.#polled.has(childRel)) this.#unpoll(childRel, childAbs);
+      if (was === 'd' && is === 'd') continue;
+      await this.#settle(childRel, childAbs, true);
+    }
+  }
+
+  /** A polled folder is gone: forget it and what was polled below it, and say so. */
+  #unpoll(rel: string, abs: string): void {
+    const prefix = `${rel}/`;
+    for (const k of [...this.#polled.keys()]) if (k === rel || k.startsWith(prefix)) this.#polled.delete(k);
+    this.#drop(rel, abs);
   }
 
   /** A watched folder is gone (or replaced): stop watching it and everything below it. */

@@ -15,6 +15,7 @@ export { type NoteContent, readNote } from './read.ts';
 export { scanNotes } from './scan.ts';
 export type { ChangeBatch, NoteFile, PathCheck, WriteMode, WriteResult } from './types.ts';
 export { noteUri, parseNoteUri } from './uri.ts';
+export { POLL_MS } from './folder-watch.ts';
 export { type NotesWatcher, type WatchOptions, watchNotes } from './watch.ts';
 export { isTempFileName, TEMP_PREFIX } from './temp.ts';
 export { type WriteOptions, writeNote } from './write.ts';

@@ -24,6 +24,8 @@ export interface WatchOptions extends ScanOptions {
 export interface NotesWatcher {
   /** Stop watching; waits for a batch in progress, drops changes not yet delivered. */
   close(): Promise<void>;
+  /** Folders watched, and those read again on a timer because the system would not watch them. */
+  folders(): { watched: number; polled: number };
 }
 
 type Change = 'upsert' | 'remove';
@@ -218,6 +220,11 @@ export async function watchNotes(root: string, opts: WatchOptions): Promise<Note
     isIgnored: (p) => batcher.ignored(p),
     event: (kind, p) => batcher.event(kind, p),
     error: (err) => opts.log?.warn({ err }, 'note watcher error'),
+    limited: (code, pollMs) =>
+      opts.log?.warn(
+        { code, poll_s: pollMs / 1000 },
+        "the system's limit of file watches is reached: folders past it are read again on a timer (see doctor)",
+      ),
   });
   await tree.start();
   return {
@@ -225,5 +232,6 @@ export async function watchNotes(root: string, opts: WatchOptions): Promise<Note
       tree.close();
       await batcher.close();
     },
+    folders: () => ({ watched: tree.size, polled: tree.polled }),
   };
 }

@@ -155,12 +155,13 @@ async function indexSection(config: Config): Promise<DoctorCheck[]> {
   const { existsSync } = await import('node:fs');
   const { indexFiles, readLockOwner } = await import('../../index/index.ts');
   const owner = readLockOwner(indexFiles(config.indexDir).lock);
-  const daemon = await daemonCheck(config, owner);
+  const [daemon, ...watching] = await daemonChecks(config, owner);
   const unwritable = await stateWritableCheck(config);
-  if (unwritable.length > 0) return [daemon, ...unwritable];
+  if (unwritable.length > 0) return [daemon, ...watching, ...unwritable];
   if (!existsSync(indexFiles(config.indexDir).database)) {
     return [
       daemon,
+      ...watching,
       {
         name: 'index',
         ok: true,
@@ -175,6 +176,7 @@ async function indexSection(config: Config): Promise<DoctorCheck[]> {
       const s = index.status();
       const out: DoctorCheck[] = [
         daemon,
+        ...watching,
         {
           name: 'index',
           ok: true,
@@ -196,7 +198,7 @@ async function indexSection(config: Config): Promise<DoctorCheck[]> {
       await close();
     }
   } catch (err) {
-    return [daemon, { name: 'index', ok: false, detail: describeError(err) }];
+    return [daemon, ...watching, { name: 'index', ok: false, detail: describeError(err) }];
   }
 }
 
@@ -239,18 +241,38 @@ async function setAsideCheck(indexDir: string): Promise<DoctorCheck[]> {
  * The daemon actually serving this notes folder, asked over HTTP (its runtime file says where),
  * never the configuration echoed back: a daemon started on another port is reported there.
  */
-async function daemonCheck(config: Config, lockOwner: number | undefined): Promise<DoctorCheck> {
+async function daemonChecks(config: Config, lockOwner: number | undefined): Promise<[DoctorCheck, ...DoctorCheck[]]> {
   const { probeDaemon } = await import('../../daemon/runtime-file.ts');
   const p = await probeDaemon(config.indexDir);
+  if (p.state !== 'serving') return [await daemonCheck(config, lockOwner, p)];
+  const up = typeof p.health.uptime_s === 'number' ? `, up ${p.health.uptime_s} s` : '';
+  const serving: DoctorCheck = {
+    name: 'daemon',
+    ok: true,
+    detail: `serving ${p.info.url} (pid ${p.info.pid}, version ${p.info.version}${up})`,
+  };
+  const watch = p.health.watch as { folders?: unknown; polled?: unknown; poll_s?: unknown } | null | undefined;
+  if (typeof watch?.polled !== 'number' || watch.polled === 0) return [serving];
+  return [
+    serving,
+    {
+      name: 'note watcher',
+      ok: true,
+      level: 'warn',
+      detail:
+        `${watch.polled} of ${String(watch.folders)} folders cannot be watched (the system's limit of file watches): ` +
+        `they are read again every ${String(watch.poll_s)} s, so their changes arrive that late; raise the limit ` +
+        '(Linux: sysctl fs.inotify.max_user_watches) and each is watched at its next read',
+    },
+  ];
+}
+
+async function daemonCheck(
+  config: Config,
+  lockOwner: number | undefined,
+  p: Exclude<Awaited<ReturnType<typeof import('../../daemon/runtime-file.ts').probeDaemon>>, { state: 'serving' }>,
+): Promise<DoctorCheck> {
   switch (p.state) {
-    case 'serving': {
-      const up = typeof p.health.uptime_s === 'number' ? `, up ${p.health.uptime_s} s` : '';
-      return {
-        name: 'daemon',
-        ok: true,
-        detail: `serving ${p.info.url} (pid ${p.info.pid}, version ${p.info.version}${up})`,
-      };
-    }
     case 'silent':
       return { name: 'daemon', ok: false, detail: `pid ${p.info.pid} should serve ${p.info.url}, but ${p.reason}` };
     case 'stale':

@@ -244,7 +244,7 @@ async function setAsideCheck(indexDir: string): Promise<DoctorCheck[]> {
 async function daemonChecks(config: Config, lockOwner: number | undefined): Promise<[DoctorCheck, ...DoctorCheck[]]> {
   const { probeDaemon } = await import('../../daemon/runtime-file.ts');
   const p = await probeDaemon(config.indexDir);
-  if (p.state !== 'serving') return [await daemonCheck(config, lockOwner, p)];
+  if (p.state !== 'serving') return [await daemonCheck(lockOwner, p)];
   const up = typeof p.health.uptime_s === 'number' ? `, up ${p.health.uptime_s} s` : '';
   const serving: DoctorCheck = {
     name: 'daemon',
@@ -268,7 +268,6 @@ async function daemonChecks(config: Config, lockOwner: number | undefined): Prom
 }
 
 async function daemonCheck(
-  config: Config,
   lockOwner: number | undefined,
   p: Exclude<Awaited<ReturnType<typeof import('../../daemon/runtime-file.ts').probeDaemon>>, { state: 'serving' }>,
 ): Promise<DoctorCheck> {

@@ -48,4 +48,10 @@ export interface ChunkOptions {
    * "- what it does:" + `command` pair) so a split never separates them. Default true.
    */
   keepCodeWithLead?: boolean;
+  /**
+   * A note that would make more than maxChunks chunks gets larger ones instead of losing its
+   * end: its sections are first packed together (a heading no longer starts a chunk of its
+   * own), then chunks grow up to 16 times maxTokens. The note is parsed once for all of that.
+   */
+  fitMaxChunks?: boolean;
 }

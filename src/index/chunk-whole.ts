@@ -3,9 +3,10 @@ import type { ChunkOptions, ParsedNote } from '../chunk/types.ts';
 
 /**
  * Chunk a note so that all of it is indexed. The chunk cap grows with the note's size (one
- * chunk per ~400 bytes at most, so a journal with thousands of short sections fits whole), and
- * a note that still overflows is chunked again with larger chunks (each doubling halves the
- * count). Only past that is the rest left out, and the caller reports it.
+ * chunk per two lines or per ~400 bytes, so a journal with thousands of short sections keeps
+ * one chunk per section), up to MAX_CHUNKS_PER_NOTE; a note past the cap gets larger chunks
+ * (its sections packed, then chunks up to 16x as large). Only past that is the rest left out,
+ * and the caller reports it.
  */
 /** A note's chunks and its links: what the indexer stores of it. */
 export function parseWhole(
@@ -16,19 +17,19 @@ export function parseWhole(
   return { parsed: chunkWhole(text, fileName, opts), links: extractLinks(text) };
 }
 
+/**
+ * Every chunk is embedded and stored: 600,000 of them (one note of short sections at the size
+ * limit) took 4 minutes and 2.3 GB, and a few such notes ran the heap out. 10,000 is one chunk
+ * per ~840 bytes of a note at the 8 MiB limit, so a note of prose keeps its usual chunks.
+ */
+export const MAX_CHUNKS_PER_NOTE = 10_000;
+
 export function chunkWhole(text: string, fileName: string, opts: ChunkOptions): ParsedNote {
-  // At most one chunk per two lines (a heading and its line) or per ~400 bytes, whichever allows more.
   let lines = 1;
   for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) lines++;
-  const maxChunks = Math.max(opts.maxChunks ?? 1000, Math.ceil(lines / 2), Math.ceil(text.length / 400));
-  let parsed = chunkNote(text, fileName, { ...opts, maxChunks });
-  for (let scale = 2; parsed.truncated && scale <= 16; scale *= 2) {
-    parsed = chunkNote(text, fileName, {
-      ...opts,
-      maxChunks,
-      maxTokens: opts.maxTokens * scale,
-      overlapTokens: opts.overlapTokens * scale,
-    });
-  }
-  return parsed;
+  const maxChunks = Math.min(
+    MAX_CHUNKS_PER_NOTE,
+    Math.max(opts.maxChunks ?? 1000, Math.ceil(lines / 2), Math.ceil(text.length / 400)),
+  );
+  return chunkNote(text, fileName, { ...opts, maxChunks, fitMaxChunks: true });
 }

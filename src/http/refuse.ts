@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ErrorCode, ERRORS, NotesError } from '../errors.ts';
 
 // Every HTTP refusal, on every route, has one body: a JSON-RPC error envelope (what MCP
@@ -21,6 +21,41 @@ export interface RefusalCounter {
   inc(labels: { code: string }): void;
 }
 
+/** How long a refused request's body may take to arrive, and how much of it is read. */
+const LINGER_MS = 1_000;
+const LINGER_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Read and drop the rest of a request's body, then call `then` with whether it all came, at
+ * most LINGER_MS and LINGER_BYTES later.
+ */
+function dropBody(req: IncomingMessage, then: (whole: boolean) => void): void {
+  let bytes = 0;
+  let done = false;
+  const finish = (whole: boolean): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    req.off('data', onData);
+    req.off('end', onEnd);
+    req.off('error', onGone);
+    req.off('close', onGone);
+    then(whole);
+  };
+  const onData = (chunk: Buffer): void => {
+    bytes += chunk.length;
+    if (bytes > LINGER_BYTES) finish(false);
+  };
+  const onEnd = (): void => finish(true);
+  const onGone = (): void => finish(req.complete);
+  const timer = setTimeout(() => finish(false), LINGER_MS);
+  req.on('data', onData);
+  req.once('end', onEnd);
+  req.once('error', onGone);
+  req.once('close', onGone);
+  req.resume();
+}
+
 /** Answer with a declared error whose message is already written (a guard's result). */
 export function refuseWith(
   res: ServerResponse,
@@ -32,16 +67,25 @@ export function refuseWith(
     if (!res.writableEnded) res.end();
     return;
   }
-  // A refusal sent before the request body arrived (a 401 to a client still trickling its
-  // body) ends the connection: keeping it open would let a refused client hold a socket.
+  const send = (): void => {
+    if (res.headersSent || res.destroyed) return;
+    res.writeHead(ERRORS[r.code].status, { 'content-type': 'application/json' });
+    res.end(refusalBody(r.code, r.message));
+  };
   const req = res.req;
-  const unread = req !== undefined && !req.complete;
-  if (unread) res.setHeader('Connection', 'close');
-  res.writeHead(ERRORS[r.code].status, { 'content-type': 'application/json' });
-  res.end(refusalBody(r.code, r.message));
-  // By 'finish' the socket may already be detached (null): an uncaught TypeError here took
-  // the whole daemon down (found by tests/fuzz/jsonrpc.test.ts).
-  if (unread) res.once('finish', () => req.socket?.destroy());
+  if (req === undefined || req.complete) return send();
+  // A refusal sent before the request body arrived ends the connection: kept open, a refused
+  // client trickling its body would hold a socket. The body is read (and dropped) first, for
+  // up to a second: closing a socket with data unread makes the kernel send a reset, and
+  // nginx, still sending a buffered body at full speed, then answered 502 instead of this
+  // 401, 403, 429 or 503 (about half the time for bodies of a few hundred KB).
+  res.setHeader('Connection', 'close');
+  dropBody(req, (whole) => {
+    send();
+    // By 'finish' the socket may already be detached (null): an uncaught TypeError here took
+    // the whole daemon down (found by tests/fuzz/jsonrpc.test.ts).
+    if (!whole) res.once('finish', () => req.socket?.destroy());
+  });
 }
 
 /** Answer with a declared error (nothing more, when the response already started). */

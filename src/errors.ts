@@ -306,6 +306,21 @@ export class NotesError extends Error {
   }
 }
 
+/**
+ * The one body of every refusal (HTTP, stdio, nginx's own): a JSON-RPC error envelope, what MCP
+ * clients parse, whose data names the declared code, the status and the fix.
+ *   { "jsonrpc": "2.0", "id": null,
+ *     "error": { "code": -32000, "message": "...", "data": { "code": "NOTES_E_...", "status": 401, "fix": "..." } } }
+ */
+export function refusalBody(code: ErrorCode, message: string, id: string | number | null = null): string {
+  const s = ERRORS[code];
+  return JSON.stringify({
+    jsonrpc: '2.0',
+    id,
+    error: { code: s.rpc, message, data: { code, status: s.status, fix: s.fix } },
+  });
+}
+
 export function notesError(code: ErrorCode, ...args: unknown[]): NotesError {
   return new NotesError(code, args);
 }

@@ -6,8 +6,8 @@ import {
   type Transport,
   type TransportSendOptions,
 } from '@modelcontextprotocol/server';
-import { describeIssues, type ErrorCode, NotesError } from '../errors.ts';
-import { depthExceeds, MAX_JSON_DEPTH, refusalBody } from '../http/index.ts';
+import { describeIssues, type ErrorCode, NotesError, refusalBody } from '../errors.ts';
+import { depthExceeds, MAX_JSON_DEPTH } from '../http/index.ts';
 import { InflightGate } from './gate.ts';
 
 // The stdio wire: one JSON-RPC message per line on stdin, replies on stdout. Written here

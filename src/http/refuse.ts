@@ -1,21 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ErrorCode, ERRORS, NotesError } from '../errors.ts';
+import { type ErrorCode, ERRORS, NotesError, refusalBody } from '../errors.ts';
 
-// Every HTTP refusal, on every route, has one body: a JSON-RPC error envelope (what MCP
-// clients parse) whose data names the declared code, the status and the fix.
-//   { "jsonrpc": "2.0", "id": null,
-//     "error": { "code": -32000, "message": "...", "data": { "code": "NOTES_E_...", "status": 401, "fix": "..." } } }
-// Status and JSON-RPC code come from src/errors.ts, so a code always answers with the status
-// its table declares.
-
-export function refusalBody(code: ErrorCode, message: string, id: string | number | null = null): string {
-  const s = ERRORS[code];
-  return JSON.stringify({
-    jsonrpc: '2.0',
-    id,
-    error: { code: s.rpc, message, data: { code, status: s.status, fix: s.fix } },
-  });
-}
+// Every HTTP refusal, on every route, has one body: refusalBody (src/errors.ts), a JSON-RPC
+// error envelope whose data names the declared code, the status and the fix. Status and
+// JSON-RPC code come from the same table, so a code always answers with the status it declares.
 
 export interface RefusalCounter {
   inc(labels: { code: string }): void;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { type ErrorCode, NotesError, refusalBody } from '../errors.ts';
 import { type Layout, nginxId, parseInput, plainPath } from './layout.ts';
 
 // nginx configuration as text: one main nginx.conf for the shared nginx LaunchDaemon and one
@@ -54,13 +55,24 @@ export const SiteInput = z
       .string()
       .regex(/^\d+[kKmM]?$/, 'size looks like 4m or 512k')
       .default('4m'),
-    /** How long an SSE stream may stay silent before nginx closes it. */
-    readTimeout: duration.default('1h'),
+    /**
+     * How long the daemon may stay silent on a request before nginx answers 504. Streams send a
+     * keep-alive every 15 s and tool calls end within the 30 s tool timeout; an hour (the old
+     * value) left a client of a hung daemon waiting that long.
+     */
+    readTimeout: duration.default('2m'),
+    /**
+     * Refuse requests to /mcp without a bearer token of a plausible form before their body is
+     * read: nginx buffers a body whole (to disk past 16 KB) before the daemon can check the token,
+     * so anonymous clients trickling 4 MB bodies held 511 MB of disk. Off for a daemon run
+     * with auth off.
+     */
+    requireBearer: z.boolean().default(true),
     /** A request body must keep arriving: at most this long between two reads (nginx buffers it whole). */
     bodyTimeout: duration.default('10s'),
     /** A client that reads nothing of a response for this long is dropped (SSE streams included). */
     sendTimeout: duration.default('60s'),
-    /** Open connections per client address (each SSE stream holds one); beyond it, 429. */
+    /** Requests in progress per client address (each SSE stream is one); beyond it, 429. nginx does not count idle connections. */
     connLimit: z.coerce.number().int().min(1).max(100_000).default(32),
     hsts: z.boolean().default(true),
     metricsAllow: z.array(ipOrCidr).default(['127.0.0.1', '::1']),
@@ -106,6 +118,17 @@ function upstreamAddress(host: string, p: number): string {
   return host.includes(':') ? `[${host}]:${p}` : `${host}:${p}`;
 }
 
+/**
+ * `return STATUS '<the daemon's refusal body>';`: nginx answers with the daemon's JSON shape.
+ * Quotes and $ are written as JSON escapes, which nginx leaves alone in a quoted string.
+ */
+function refusal(code: ErrorCode, message?: string): string {
+  const body = refusalBody(code, message ?? new NotesError(code).message)
+    .replace(/'/g, '\\u0027')
+    .replace(/\$/g, '\\u0024');
+  return `return ${new NotesError(code).status} '${body}';`;
+}
+
 function listen(p: number, ipv6: boolean, extra = '', indent = '    '): string[] {
   const suffix = extra ? ` ${extra}` : '';
   return [`${indent}listen ${p}${suffix};`, ...(ipv6 ? [`${indent}listen [::]:${p}${suffix};`] : [])];
@@ -127,6 +150,16 @@ export function nginxSite(layout: Layout, raw: SiteInput): string {
     '',
     `limit_req_zone $binary_remote_addr zone=${id}:10m rate=${s.rate};`,
     `limit_conn_zone $binary_remote_addr zone=${id}_conn:10m;`,
+    ...(s.requireBearer
+      ? [
+          '# 1 for a request to /mcp with no bearer token of a plausible form (CORS preflights carry none).',
+          `map "$request_method:$http_authorization" $${id}_anonymous {`,
+          '    "~^OPTIONS:" 0;',
+          '    "~^[A-Z]+:Bearer [!-~]{16,}$" 0;',
+          '    default 1;',
+          '}',
+        ]
+      : []),
     '',
     `upstream ${id} {`,
     `    server ${upstreamAddress(layout.host, layout.port)};`,
@@ -184,6 +217,13 @@ export function nginxSite(layout: Layout, raw: SiteInput): string {
     '    limit_req_status 429;',
     '    limit_req_log_level warn;',
     '',
+    '    # A token in the URL would be written to error.log, whose lines carry the request line',
+    '    # (rate-limit, size and proxy errors): refused here, before any of those, logging nothing.',
+    '    default_type application/json;',
+    '    if ($args ~* "(^|&)(access_)?token=") {',
+    `        ${refusal('NOTES_E_USAGE', 'tokens are accepted only in the Authorization header')}`,
+    '    }',
+    '',
     '    # The daemon checks Host against its allowedHosts (DNS-rebinding guard) and Origin itself.',
     '    # X-Forwarded-For is the peer address only, never what the client sent: the daemon reads',
     '    # its presence as "came through nginx" and answers /health with the status alone.',
@@ -198,6 +238,15 @@ export function nginxSite(layout: Layout, raw: SiteInput): string {
     '    # MCP Streamable HTTP: request bodies are buffered (default), responses may be SSE',
     '    # streams, passed through event by event.',
     '    location = /mcp {',
+    ...(s.requireBearer
+      ? [
+          '        # Before the body is read: no anonymous body is ever buffered to disk.',
+          `        if ($${id}_anonymous) {`,
+          `            add_header WWW-Authenticate 'Bearer realm="notes-mcp"' always;`,
+          `            ${refusal('NOTES_E_AUTH_MISSING')}`,
+          '        }',
+        ]
+      : []),
     `        limit_req zone=${id} burst=${s.burst} nodelay;`,
     `        proxy_pass http://${id};`,
     '        proxy_buffering off;',
@@ -253,6 +302,9 @@ export function nginxMain(layout: Layout, raw: MainInput = {}): string {
     '    server {',
     ...listen(p, m.ipv6, 'ssl default_server', '        '),
     '        ssl_reject_handshake on;',
+    "        # A request for another Host after an instance's handshake lands here: closed, not",
+    "        # answered with nginx's own files.",
+    '        return 444;',
     '    }',
     '',
   ]);
@@ -261,6 +313,9 @@ export function nginxMain(layout: Layout, raw: MainInput = {}): string {
     '# Generated by `notes-mcp nginx main`; provision.sh overwrites local edits.',
     ...user,
     'worker_processes auto;',
+    '# A reload (each certificate renewal) leaves the old workers serving their open streams:',
+    '# for at most this long, then those clients reconnect to the new ones.',
+    'worker_shutdown_timeout 10m;',
     `worker_rlimit_nofile ${Math.max(layout.maxFiles, m.workerConnections * 2)};`,
     `pid ${n.pidFile};`,
     `error_log ${logs}/error.log warn;`,
@@ -276,6 +331,9 @@ export function nginxMain(layout: Layout, raw: MainInput = {}): string {
     '    sendfile on;',
     '    keepalive_timeout 65s;',
     `    client_header_timeout ${m.headerTimeout};`,
+    '    # The TLS versions a port offers are those of its default server (the catch-all below):',
+    "    # set for all, or nginx before 1.23.4 refuses TLS 1.3 though the instance's server allows it.",
+    `    ssl_protocols ${MOZILLA_INTERMEDIATE.protocols};`,
     '',
     '    # No headers and no query strings ($uri, not $request): nothing secret reaches the log.',
     '    log_format notes_mcp \'$remote_addr [$time_iso8601] $host "$request_method $uri $server_protocol" \'',

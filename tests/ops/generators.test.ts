@@ -234,7 +234,8 @@ test('two instances on one Mac share no label, port, file, folder or nginx name'
   // nginx: every name declared in a site file is prefixed with the instance id.
   const sa = nginxSite(a, { serverName: 'a.example.com' });
   const sb = nginxSite(b, { serverName: 'b.example.com' });
-  const names = (s: string) => [...s.matchAll(/(?:zone=|upstream |shared:)([A-Za-z0-9_]+)/g)].map((m) => m[1]);
+  const names = (s: string) =>
+    [...s.matchAll(/(?:zone=|upstream |shared:|map "[^"]*" \$)([A-Za-z0-9_]+)/g)].map((m) => m[1]);
   for (const n of names(sb)) assert.ok(!names(sa).includes(n), `nginx name ${n} declared by both`);
   assert.ok(names(sa).length >= 3);
 });

@@ -50,6 +50,39 @@ function slowClient(
   });
 }
 
+/**
+ * Send `request` over TLS (SNI `servername`, at least `minVersion`), then wait: what came back
+ * by the time nginx closed the connection or `waitMs` passed, and the TLS version spoken.
+ */
+function tlsExchange(
+  port: number,
+  servername: string,
+  request: string,
+  opts: { waitMs?: number; minVersion?: 'TLSv1.2' | 'TLSv1.3' } = {},
+): Promise<{ response: string; closed: boolean; protocol: string | null }> {
+  return new Promise((resolve) => {
+    let protocol: string | null = null;
+    let response = '';
+    const sock = tlsConnect(
+      { host: '127.0.0.1', port, servername, rejectUnauthorized: false, minVersion: opts.minVersion ?? 'TLSv1.2' },
+      () => {
+        protocol = sock.getProtocol();
+        sock.write(request);
+      },
+    );
+    sock.on('data', (d: Buffer) => (response += d.toString()));
+    sock.on('error', () => undefined);
+    const bound = setTimeout(() => {
+      sock.destroy();
+      resolve({ response, closed: false, protocol });
+    }, opts.waitMs ?? 3_000);
+    sock.on('close', () => {
+      clearTimeout(bound);
+      resolve({ response, closed: true, protocol });
+    });
+  });
+}
+
 async function fakeStats(port: number): Promise<{ mcpRequests: number }> {
   const r = await fetch(`http://127.0.0.1:${port}/fake-stats`);
   return (await r.json()) as { mcpRequests: number };
@@ -132,10 +165,61 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
   // /health passes through with the public Host the daemon's DNS-rebinding check expects, and
   // an X-Forwarded-For that is the peer address whatever the client claims (the daemon answers
   // a forwarded /health with the status only).
+  // TLS 1.3 is offered with the TLS catch-all as the port's default server (nginx before
+  // 1.23.4 took the versions from it, and refused 1.3).
+  const v13 = await tlsExchange(
+    httpsPort,
+    'notes.test',
+    'GET /health HTTP/1.1\r\nHost: notes.test\r\nConnection: close\r\n\r\n',
+    {
+      minVersion: 'TLSv1.3',
+    },
+  );
+  assert.equal(v13.protocol, 'TLSv1.3');
+  assert.match(v13.response, /^HTTP\/1\.1 200/);
+  // A Host no instance serves, after an instance's handshake: closed, not nginx's own files.
+  const otherHost = await tlsExchange(httpsPort, 'notes.test', 'GET / HTTP/1.1\r\nHost: other.test\r\n\r\n');
+  assert.deepEqual([otherHost.closed, otherHost.response], [true, '']);
+  // No bearer token: refused before the body is read (nothing buffered to disk, nothing reaches
+  // the daemon), with the daemon's JSON and WWW-Authenticate; a CORS preflight still passes.
+  const reached = (await fakeStats(alpha.port)).mcpRequests;
+  const anon = await tlsExchange(
+    httpsPort,
+    'notes.test',
+    'POST /mcp HTTP/1.1\r\nHost: notes.test\r\nContent-Type: application/json\r\nContent-Length: 4000000\r\n\r\n{"x":',
+  );
+  assert.match(anon.response, /^HTTP\/1\.1 401/);
+  assert.match(anon.response, /WWW-Authenticate: Bearer realm="notes-mcp"/i);
+  assert.match(anon.response, /"code":"NOTES_E_AUTH_MISSING"/);
+  for (const auth of ['Basic dXNlcjpwYXNz', 'Bearer short']) {
+    const r = await call({
+      ...https,
+      host: 'notes.test',
+      path: '/mcp',
+      method: 'POST',
+      headers: { authorization: auth },
+      body: '{}',
+    });
+    assert.equal(r.status, 401, auth);
+  }
+  assert.equal((await fakeStats(alpha.port)).mcpRequests, reached, 'no anonymous request reached the daemon');
+  const preflight = await call({
+    ...https,
+    host: 'notes.test',
+    path: '/mcp',
+    method: 'OPTIONS',
+    headers: { origin: 'https://x.example' },
+  });
+  assert.notEqual(preflight.status, 401);
+
+  // A token in the URL is refused by nginx itself, before anything could log its request line.
+  const inUrl = await call({ ...https, host: 'notes.test', path: '/mcp?access_token=query-secret-123' });
+  assert.equal(inUrl.status, 400);
+  assert.equal(JSON.parse(inUrl.body).error.data.code, 'NOTES_E_USAGE');
   const health = await call({
     ...https,
     host: 'notes.test',
-    path: '/health?token=query-secret-123',
+    path: '/health?x=query-secret-123',
     headers: { 'x-forwarded-for': '6.6.6.6' },
   });
   const h = JSON.parse(health.body) as { host: string; forwardedProto: string; forwardedFor: string };
@@ -286,6 +370,7 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
   const access = readFileSync(join(alphaLayout.nginx.logs, 'access.log'), 'utf8');
   assert.match(access, /"GET \/health HTTP\/1\.1"/);
   assert.doesNotMatch(access, /query-secret-123/);
+  assert.doesNotMatch(readFileSync(join(alphaLayout.nginx.logs, 'error.log'), 'utf8'), /query-secret-123/);
   assert.match(access, /"POST \/mcp HTTP\/1\.1" 408 /, 'the stalled body was timed out (408)');
 
   // verify.sh passes through nginx, records a baseline, compares with it, and fails once the daemon is gone.

@@ -25,13 +25,20 @@ export function registerNginx(program: Command): void {
     { flags: '--rate <rate>', description: 'requests per client address, e.g. 10r/s (default 10r/s)' },
     { flags: '--burst <n>', description: 'requests above the rate served at once before 429 (default 40)' },
     { flags: '--max-body <size>', description: 'client_max_body_size (default 4m)' },
-    { flags: '--read-timeout <time>', description: 'how long an SSE stream may stay silent (default 1h)' },
+    {
+      flags: '--read-timeout <time>',
+      description: 'how long the daemon may stay silent on a request or stream before 504 (default 2m)',
+    },
+    {
+      flags: '--no-require-bearer',
+      description: 'let /mcp requests without a bearer token through to the daemon (a daemon with auth off)',
+    },
     {
       flags: '--body-timeout <time>',
       description: 'client_body_timeout: longest pause in a request body (default 10s)',
     },
     { flags: '--send-timeout <time>', description: 'send_timeout: a client reading nothing is dropped (default 60s)' },
-    { flags: '--conn-limit <n>', description: 'open connections per client address, then 429 (default 32)' },
+    { flags: '--conn-limit <n>', description: 'requests in progress per client address, then 429 (default 32)' },
     { flags: '--no-hsts', description: 'omit Strict-Transport-Security (self-signed trials)' },
     OUT_FLAG,
   ])
@@ -54,6 +61,7 @@ export function registerNginx(program: Command): void {
           bodyTimeout: o.bodyTimeout as string | undefined,
           sendTimeout: o.sendTimeout as string | undefined,
           connLimit: o.connLimit as number | undefined,
+          requireBearer: o.requireBearer !== false,
           hsts: o.hsts !== false,
           metricsAllow: o.metricsAllow as string[] | undefined,
         });

@@ -11,7 +11,17 @@ const K1 = 1.2;
 const B = 0.75;
 const MAX_TOKEN = 40;
 // Bumped when serialize()'s layout or the tokenisation changes: old files are then rebuilt.
-const LEXICAL_FORMAT = 2;
+// 3: files written by format 2 after a load may hold other terms' postings (see bytesOf).
+const LEXICAL_FORMAT = 3;
+
+/**
+ * The bytes of a typed array's first `length` elements, wherever it starts in its buffer. A
+ * loaded index's postings are views into one shared buffer: read from byte 0 of it, a second
+ * save wrote every term it had not changed with the first term's bytes.
+ */
+function bytesOf(a: Int32Array | Uint16Array | Float32Array, length: number): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, length * a.BYTES_PER_ELEMENT);
+}
 
 const stemCache = new Map<string, string>();
 
@@ -358,18 +368,12 @@ export class LexicalIndex {
     const parts: Uint8Array[] = [];
     const slots = this.#nextSlot;
     const head = new Float64Array([LEXICAL_FORMAT, generation, this.#live, this.#totalLen, slots, this.#terms.size]);
-    parts.push(
-      new Uint8Array(head.buffer),
-      new Uint8Array(this.#docLen.buffer, 0, slots * 4),
-      new Uint8Array(this.#idOf.buffer, 0, slots * 4),
-    );
+    parts.push(new Uint8Array(head.buffer), bytesOf(this.#docLen, slots), bytesOf(this.#idOf, slots));
     for (const [term, p] of this.#terms) {
       const name = enc.encode(term);
       const meta = new Uint32Array([name.length, p.length]);
       parts.push(new Uint8Array(meta.buffer), name, new Uint8Array((4 - (name.length % 4)) % 4));
-      parts.push(new Uint8Array(p.ids.buffer, 0, p.length * 4));
-      const tfs = new Uint8Array(p.tfs.buffer, 0, p.length * 2);
-      parts.push(tfs, new Uint8Array((p.length * 2) % 4));
+      parts.push(bytesOf(p.ids, p.length), bytesOf(p.tfs, p.length), new Uint8Array((p.length * 2) % 4));
     }
     return Buffer.concat(parts);
   }

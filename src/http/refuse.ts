@@ -61,7 +61,10 @@ export function refuseWith(
     res.end(refusalBody(r.code, r.message));
   };
   const req = res.req;
-  if (req === undefined || req.complete) return send();
+  if (req === undefined || req.complete) {
+    send();
+    return;
+  }
   // A refusal sent before the request body arrived ends the connection: kept open, a refused
   // client trickling its body would hold a socket. The body is read (and dropped) first, for
   // up to a second: closing a socket with data unread makes the kernel send a reset, and

@@ -24,8 +24,19 @@ async function listDir(dir: string): Promise<Dirent[]> {
     return await readdir(dir, { withFileTypes: true });
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // Vanished or unreadable folders are skipped, as an editor deleting one mid-scan would.
-    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EACCES' || code === 'EPERM') return [];
+    // Vanished or unreadable folders are skipped, as an editor deleting one mid-scan would; so
+    // is a folder whose path is past the system's limit (PATH_MAX): thrown, it failed the scan
+    // of the whole vault (a fresh index served no note at all). Not a full file table (EMFILE):
+    // skipping a folder for that would drop its notes from the index.
+    if (
+      code === 'ENOENT' ||
+      code === 'ENOTDIR' ||
+      code === 'EACCES' ||
+      code === 'EPERM' ||
+      code === 'ENAMETOOLONG' ||
+      code === 'ELOOP'
+    )
+      return [];
     throw err;
   }
 }

@@ -170,3 +170,21 @@ test("temp files a killed write left behind are removed by the indexer's scan on
   assert.equal(existsSync(fresh), true, 'a temp file of a write that may be in progress is kept');
   assert.equal(existsSync(lookalike), true, 'only our own prefix is touched');
 });
+
+test('a folder chain past PATH_MAX is skipped; the rest of the vault is scanned', async (t) => {
+  // Found from outside: readdir's ENAMETOOLONG escaped the scan, so a fresh index of the vault
+  // served no note at all, and an existing one never caught up with changes made while down.
+  const root = join(tempDir(t), 'vault');
+  put(root, 'top.md');
+  put(root, 'deep/shallow.md');
+  const seg = 'd'.repeat(200);
+  // Made one relative step at a time (as a sync tool or a deep git checkout can): no absolute
+  // path that long can be named.
+  const make = `process.chdir(process.argv[1]); for (let i = 0; i < 22; i++) { require('fs').mkdirSync('${seg}'); process.chdir('${seg}'); } require('fs').writeFileSync('far.md', '# x');`;
+  execFileSync(process.execPath, ['-e', make, join(root, 'deep')]);
+  const notes = await scanNotes(root, ALL);
+  assert.deepEqual(
+    notes.map((n) => n.path),
+    ['deep/shallow.md', 'top.md'],
+  );
+});

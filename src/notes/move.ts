@@ -6,7 +6,7 @@ import { MAX_NOTE_BYTES, noteFileError, readNoteFile } from './file.ts';
 import { contentHash } from './hash.ts';
 import { resolveNotePath, throwPathError } from './paths.ts';
 import { TEMP_PREFIX } from './temp.ts';
-import { ensureDir, withNoteLock } from './write.ts';
+import { ensureDir, withNoteLock, writeFailure } from './write.ts';
 
 // Moving a note never replaces another: the new name is a hard link (which fails when the name
 // is taken) and only then is the old name removed. Killed in between, both names show the same
@@ -133,7 +133,15 @@ export async function moveNote(root: string, from: string, to: string, opts: Mov
         throw err;
       }
       await fsyncPathAsync(dirname(dst.abs));
-      await unlink(src.abs);
+      try {
+        await unlink(src.abs);
+      } catch (err) {
+        // The old name cannot go (its folder is read-only, say): take the new one back, so
+        // that an error means nothing moved, never a note under two names.
+        await unlink(dst.abs).catch(() => undefined);
+        await fsyncPathAsync(dirname(dst.abs)).catch(() => undefined);
+        throw writeFailure(err, src.rel);
+      }
     }
     await fsyncPathAsync(dirname(src.abs));
     if (dirname(src.abs) !== dirname(dst.abs)) await fsyncPathAsync(dirname(dst.abs));

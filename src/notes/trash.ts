@@ -97,9 +97,13 @@ export async function untrashNote(
         throw new NotesError('NOTES_E_TARGET_EXISTS', [check.rel, 'restore_note']);
       throw err;
     }
-    await fsyncPathAsync(dirname(check.abs));
-    await unlink(trashFile);
-    await fsyncPathAsync(dirname(trashFile));
+    // The note is back: from here on nothing may turn that into a reported failure (a trash
+    // folder the daemon may not write made restore_note say "internal error" with the note
+    // restored, and took back its history entry). A trashed copy left behind is only space.
+    await fsyncPathAsync(dirname(check.abs)).catch(() => undefined);
+    await unlink(trashFile)
+      .then(() => fsyncPathAsync(dirname(trashFile)))
+      .catch(() => undefined);
     return { path: check.rel, hash: contentHash(bytes), bytes: bytes.length, created: true };
   });
 }

@@ -207,10 +207,11 @@ export class Indexer {
     }
     const gone = [...removed].filter((p) => existing.has(p));
     this.#remove(gone);
-    const candidates = files.filter((f) => {
-      const e = existing.get(f.path);
-      return !(e && e.size === f.size && e.mtimeMs === f.mtimeMs && e.diskPath === f.absPath);
-    });
+    // Every file a batch names is read and its hash compared: a watcher event says it changed,
+    // and size and mtime can say otherwise (an edit of the same length whose mtime was set back,
+    // as cp -p, rsync -a and sync tools do: search kept the old text, marked fresh). Files whose
+    // hash is unchanged are only touched.
+    const candidates = files;
     const r = await this.#indexFiles(candidates, existing, timings, false);
     if (gone.length > 0 || r.indexed > 0) store.gcVectors();
     const counts = store.counts();

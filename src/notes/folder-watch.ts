@@ -42,7 +42,7 @@ interface Watched {
 /** A folder the system would not watch (its limit of watches reached): read again on a timer. */
 interface Polled {
   abs: string;
-  /** What was there at the last look: name → 'd' for a folder, else ino:size:mtime. */
+  /** What was there at the last look: name → 'd' for a folder, else ino:size:mtime:ctime. */
   seen: Map<string, string>;
 }
 
@@ -400,7 +400,8 @@ export class FolderTree {
       entries.map(async (e) => {
         if (e.isDirectory()) return now.set(e.name, 'd');
         const st = await stat(join(abs, e.name)).catch(() => null);
-        now.set(e.name, st ? `${st.ino}:${st.size}:${st.mtimeMs}` : 'x');
+        // ctime too: an edit of the same length whose mtime was set back (cp -p, rsync -a).
+        now.set(e.name, st ? `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}` : 'x');
       }),
     );
     const p = this.#polled.get(rel);

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { TokenStore } from '../../src/auth/tokens.ts';
@@ -244,4 +253,38 @@ test('a path through a symlinked folder names the note at its real place, which 
   const r = await c.callTool({ name: 'read_note', arguments: { path: 'linkdir/base.md' } });
   assert.equal((r.structuredContent as { path: string }).path, 'realdir/base.md');
   assert.equal(existsSync(join(notes, 'realdir', 'new.md')), true);
+});
+
+test('an edit that keeps the size and mtime is indexed once the watcher sees it', async (t) => {
+  // Found from outside: cp -p, rsync -a and sync tools carry the old mtime; an edit of the same
+  // length (a typo, a checkbox) then passed for unchanged, and search kept the old text, marked
+  // not stale, while read_note showed the new one.
+  const notes = tempDir(t);
+  writeNotes(notes, { 'mt/a.md': '# A\n\nzqaaaa1x\n', 'mt/b.md': '# B\n\nzqbbbb1x\n' });
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV1(t, d.url);
+  const found = async (q: string): Promise<string[]> => {
+    const r = await c.callTool({ name: 'search_notes', arguments: { query: q, mode: 'bm25' } });
+    return (r.structuredContent as { results: Array<{ path: string }> }).results.map((h) => h.path);
+  };
+  const a = join(notes, 'mt', 'a.md');
+  const b = join(notes, 'mt', 'b.md');
+  // touch -r copies the times to the nanosecond, as those tools do (utimes from JS rounds).
+  const refs = tempDir(t);
+  execFileSync('cp', ['-p', a, join(refs, 'a')]);
+  execFileSync('cp', ['-p', b, join(refs, 'b')]);
+  // In place, mtime set back; and a new file of the same size and mtime renamed over the note.
+  writeFileSync(a, '# A\n\nzqaaaa2x\n');
+  execFileSync('touch', ['-r', join(refs, 'a'), a]);
+  writeFileSync(join(notes, 'mt', '.new'), '# B\n\nzqbbbb2x\n');
+  execFileSync('touch', ['-r', join(refs, 'b'), join(notes, 'mt', '.new')]);
+  renameSync(join(notes, 'mt', '.new'), b);
+  assert.equal(statSync(a).mtimeMs, statSync(join(refs, 'a')).mtimeMs);
+  let got: string[][] = [];
+  for (let i = 0; i < 50; i++) {
+    got = await Promise.all(['zqaaaa2x', 'zqbbbb2x', 'zqaaaa1x', 'zqbbbb1x'].map(found));
+    if (JSON.stringify(got) === JSON.stringify([['mt/a.md'], ['mt/b.md'], [], []])) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(got, [['mt/a.md'], ['mt/b.md'], [], []]);
 });

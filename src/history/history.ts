@@ -321,7 +321,8 @@ export class History {
       const text = await readStateFile(this.#journal, 2 ** 31 - 1).then(
         (b) => b.toString('utf8'),
         (err: NodeJS.ErrnoException) => {
-          throw new NotesError('NOTES_E_STATE_CORRUPT', [this.#shownJournal(), err.message.replace(/^[A-Z]+: /, '')]);
+          // The code, not Node's message: that names the absolute path, which reached clients.
+          throw new NotesError('NOTES_E_STATE_CORRUPT', [this.#shownJournal(), readFailure(err)]);
         },
       );
       // Only whole lines: one being appended right now is read next time.
@@ -498,4 +499,10 @@ export class ChangeRecorder {
       throw err;
     }
   }
+}
+
+/** Why a state file could not be read, without the path Node's message carries. */
+function readFailure(err: NodeJS.ErrnoException): string {
+  // "EACCES: permission denied, open '/abs/path'" -> "permission denied"
+  return err.message.replace(/^[A-Z]+: /, '').replace(/, [a-z]+ '[^']*'$/, '');
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -210,4 +210,26 @@ test('a journal lock left by a killed process is taken over at once; a live hold
   rmSync(join(dir, 'lock'));
   await waiting;
   assert.equal((await h.versions('a.md')).length, 2);
+});
+
+test('an unreadable journal is reported without its absolute path', {
+  skip: process.getuid?.() !== 0 ? 'needs root, to read as nobody' : false,
+}, async (t) => {
+  // Found from outside: "state file <state>/…/journal.jsonl is unreadable: permission denied,
+  // open '/abs/state/…/journal.jsonl'" reached the client of restore_note.
+  const dir = tempDir(t);
+  const h = new History({ dir, maxAgeDays: 30, maxBytes: 1 << 30 });
+  await h.record({ tool: 'write_note', path: 'a.md', before: null, after: b('one\n'), who });
+  execFileSync('chmod', ['-R', 'a+rX', dir]);
+  execFileSync('chmod', ['000', join(dir, 'journal.jsonl')]);
+  const lib = pathToFileURL(join(REPO_ROOT, 'dist', 'src', 'history', 'index.js')).href;
+  const script = `
+    const { History } = await import(${JSON.stringify(lib)});
+    process.setgid(65534);
+    process.setuid(65534);
+    try { await new History({ dir: ${JSON.stringify(dir)}, maxAgeDays: 30, maxBytes: 2 ** 30 }).entries(); console.log('read'); }
+    catch (e) { console.log(e.message); }`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim();
+  assert.match(out, /unreadable: permission denied/);
+  assert.ok(!out.includes(dir), out);
 });

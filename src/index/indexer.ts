@@ -205,6 +205,18 @@ export class Indexer {
         removed.delete(path);
       } else removed.add(path);
     }
+    // A name removed may still be a note under another Unicode spelling (NFC and NFD twins, on
+    // Linux): deleting the NFC file left the NFD one unindexed until a full re-index.
+    const upserted = new Set(batch.upserted);
+    for (const path of batch.removed) {
+      // Only a non-ASCII name has other spellings (and #locate reads folders to find them).
+      if (upserted.has(path) || !existing.has(path) || !/[^\x00-\x7f]/.test(path)) continue;
+      const f = await this.#locate(path);
+      if (f) {
+        files.push(f);
+        removed.delete(path);
+      }
+    }
     const gone = [...removed].filter((p) => existing.has(p));
     this.#remove(gone);
     // Every file a batch names is read and its hash compared: a watcher event says it changed,

@@ -288,3 +288,27 @@ test('an edit that keeps the size and mtime is indexed once the watcher sees it'
   }
   assert.deepEqual(got, [['mt/a.md'], ['mt/b.md'], [], []]);
 });
+
+test('deleting one of two NFC/NFD twins leaves the other searchable', async (t) => {
+  // Found from outside: the watcher's unlink of the NFC name removed the note, though the NFD
+  // file (the same name to notes-mcp) was still there: readable, but not searched or listed.
+  const notes = tempDir(t);
+  const nfc = 'caf\u00e9.md';
+  const nfd = 'cafe\u0301.md';
+  mkdirSync(join(notes, 'twin'));
+  writeFileSync(join(notes, 'twin', nfc), '# nfc\n\nzqnfcx\n');
+  writeFileSync(join(notes, 'twin', nfd), '# nfd\n\nzqnfdx\n');
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV1(t, d.url);
+  const found = async (q: string): Promise<string[]> => {
+    const r = await c.callTool({ name: 'search_notes', arguments: { query: q, mode: 'bm25' } });
+    return (r.structuredContent as { results: Array<{ path: string }> }).results.map((h) => h.path);
+  };
+  assert.deepEqual(await found('zqnfcx'), [`twin/${nfc}`]);
+  const del = await c.callTool({ name: 'delete_note', arguments: { path: `twin/${nfc}` } });
+  assert.notEqual(del.isError, true, text(del));
+  // After the watcher's own batch for the unlink, too (it comes a debounce later).
+  await new Promise((r) => setTimeout(r, 2_500));
+  assert.deepEqual(await found('zqnfdx'), [`twin/${nfc}`]);
+  assert.deepEqual(await found('zqnfcx'), []);
+});

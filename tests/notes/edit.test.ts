@@ -192,3 +192,16 @@ test('diff of many scattered edits stays correct (checked by applying it back)',
   while (ai < a.length) out.push(a[ai++]!);
   assert.deepEqual(out, b);
 });
+
+test('a replace of many matches lists its first 100 lines and counts them all', () => {
+  // Found from outside: 50 replaces of 10,000 matches each listed every line, a 2.4 MB reply
+  // (twice, with its text copy) for a 6 KB request.
+  const text = 'x\n'.repeat(10_000);
+  const r = ok(text, [{ op: 'replace', old: 'x', new: 'y', expectedCount: 10_000 }]);
+  assert.equal(r.counts[0], 10_000);
+  assert.deepEqual(
+    r.lines[0],
+    Array.from({ length: 100 }, (_, i) => i + 1),
+  );
+  assert.equal(r.text, 'y\n'.repeat(10_000));
+});

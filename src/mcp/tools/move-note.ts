@@ -9,6 +9,9 @@ import { withCachedJsonSchema } from '../schema.ts';
 import { HashInput, indexFields, indexNow, recorderFor } from './changes.ts';
 import { defineTool } from './define.ts';
 
+/** Linking notes rewritten at once after a move. */
+const REWRITES_AT_ONCE = 8;
+
 const MoveInput = withCachedJsonSchema(
   z.object({
     from: z.string().min(1).max(4096).describe('Path (or note:// URI) of the note to move.'),
@@ -154,15 +157,20 @@ export const moveNoteTool = defineTool({
     const updated: z.infer<typeof MoveOutput>['links_updated'] = [];
     const failed: z.infer<typeof MoveOutput>['links_not_updated'] = [];
     let hash = m.hash;
-    for (const p of plans) {
+    // Several at a time: each rewrite waits on fsyncs (the history's, then the note's), and one
+    // after another 1,000 linking notes took 27 s. Results keep the plans' order.
+    const rewrite = async (p: Plan): Promise<void> => {
       const path = p.path === m.from ? m.to : p.path;
+      // A recorder per rewrite: one that fails takes back its own history entry, never one
+      // of the rewrites running beside it.
+      const own = recorderFor(deps, ctx, 'move_note', beginChange);
       try {
-        const w = await rec.run(() =>
+        const w = await own.run(() =>
           writeNote(root, path, applyPlan(p), {
             mode: 'overwrite',
             expectedHash: p.hash,
             beforeWrite: async (c) => {
-              await rec.before(c);
+              await own.before(c);
             },
           }),
         );
@@ -172,7 +180,16 @@ export const moveNoteTool = defineTool({
         if (!(err instanceof NotesError)) deps.log.error({ err }, 'rewriting links after a move failed');
         failed.push({ path, reason: err instanceof NotesError ? err.message : 'internal error (see the server log)' });
       }
-    }
+    };
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(REWRITES_AT_ONCE, plans.length) }, async () => {
+        while (next < plans.length) await rewrite(plans[next++]!);
+      }),
+    );
+    const order = new Map(plans.map((p, i) => [p.path === m.from ? m.to : p.path, i]));
+    updated.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
+    failed.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
     const indexing = await indexNow(deps, [m.from, m.to, ...updated.map((u) => u.path)]);
     return okResult({
       from: m.from,

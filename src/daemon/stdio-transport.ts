@@ -149,6 +149,12 @@ export function readMessage(line: string): { ok: true; message: JSONRPCMessage }
 export interface StdioWireOptions {
   /** The longest line taken. */
   maxLine: number;
+  /**
+   * Bytes written to stdout and not yet taken by the client past which stdin is no longer
+   * read: without it, a client that sent pings (or bad lines) and read nothing grew the daemon
+   * by 2.2 GB with their replies.
+   */
+  maxUnread: number;
   /** A line refused (too long, not JSON, not JSON-RPC): for the log. */
   onRefused?: (info: { code: ErrorCode; bytes: number }) => void;
   /** The wire closed (stdout failed, or close()): nothing more can be answered. */
@@ -163,6 +169,7 @@ export class StdioWire implements Transport {
   readonly #open = new InflightGate();
   readonly #pending = new Map<string | number, () => void>();
   #closed = false;
+  #held = false;
   onclose?: (() => void) | undefined;
   onerror?: ((error: Error) => void) | undefined;
   onmessage?: Transport['onmessage'];
@@ -197,7 +204,15 @@ export class StdioWire implements Transport {
       this.#refuse(r, buf.length);
       return;
     }
-    const m = r.message as { id?: unknown; method?: unknown };
+    const m = r.message as { id?: unknown; method?: unknown; params?: { requestId?: unknown } };
+    // A cancelled request gets no reply: it no longer holds the shutdown's drain.
+    if (m.method === 'notifications/cancelled' && m.id === undefined) {
+      const id = m.params?.requestId;
+      if (typeof id === 'string' || typeof id === 'number') {
+        this.#pending.get(id)?.();
+        this.#pending.delete(id);
+      }
+    }
     if ((typeof m.id === 'string' || typeof m.id === 'number') && typeof m.method === 'string') {
       this.#pending.get(m.id)?.();
       this.#pending.set(m.id, this.#open.enter());
@@ -209,6 +224,22 @@ export class StdioWire implements Transport {
     this.#o.onRefused?.({ code: bad.code, bytes });
     if (this.#closed) return;
     this.#output.write(`${refusalBody(bad.code, new NotesError(bad.code, bad.args).message, bad.id)}\n`);
+    this.#holdInput();
+  }
+
+  /** Stop reading stdin while the client leaves too much of stdout unread; read on once it drains. */
+  #holdInput(): void {
+    if (this.#held || this.#output.writableLength <= this.#o.maxUnread) return;
+    this.#held = true;
+    this.#input.pause();
+    const go = (): void => {
+      this.#output.off('drain', go);
+      this.#output.off('close', go);
+      this.#held = false;
+      if (!this.#closed) this.#input.resume();
+    };
+    this.#output.once('drain', go);
+    this.#output.once('close', go);
   }
 
   send(message: JSONRPCMessage, _options?: TransportSendOptions): Promise<void> {
@@ -225,7 +256,9 @@ export class StdioWire implements Transport {
     }
     // Answered once the line is handed on (or drained, when the pipe is full), as the SDK's
     // transport did: a shutdown waits for that, up to its drain time.
-    if (this.#output.write(serializeMessage(message))) {
+    const written = this.#output.write(serializeMessage(message));
+    this.#holdInput();
+    if (written) {
       done();
       return Promise.resolve();
     }

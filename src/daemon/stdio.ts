@@ -83,6 +83,7 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
   const maxLine = Math.max(config.maxBodyBytes, MAX_LINE_BYTES);
   const transport = new StdioWire(input, stdout, {
     maxLine,
+    maxUnread: MAX_UNREAD_BYTES,
     onRefused: ({ code, bytes }) => log.warn({ code, bytes }, 'stdio: message refused'),
     // Closed under us (stdout gone, say): nothing can be answered any more, so stop rather than
     // sit as a live process nobody can reach.

@@ -165,7 +165,12 @@ export class FolderTree {
       // A 'change' is its attributes. A 'rename' may be a new folder on the same inode (deleted
       // and made again at once: the file system reuses the number), whose watch is gone.
       if (known && !renamed && known.dev === st.dev && known.ino === st.ino) return;
+      const polled = this.#polled.get(rel);
+      if (polled && !renamed) return;
       if (known) this.#drop(rel, abs);
+      // A polled folder deleted and made again: what it held is gone too (forgotten instead,
+      // its notes stayed in the index for good).
+      else if (polled) this.#unpoll(rel, polled.abs);
       // A folder where no folder was watched may have replaced a note of the same name
       // (x.md deleted, then a folder x.md made or moved there): that note is gone.
       else this.#h.event('unlink', abs);
@@ -173,6 +178,7 @@ export class FolderTree {
       return;
     }
     if (known) this.#drop(rel, abs);
+    else if (this.#polled.has(rel)) this.#unpoll(rel, abs);
     if (!rel.includes('/')) {
       if (st) this.#rootFiles.add(abs);
       else this.#rootFiles.delete(abs);

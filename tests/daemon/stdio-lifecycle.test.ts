@@ -267,3 +267,45 @@ test('lines that are not messages the server can take each get an error with the
   ]);
   assert.equal(s.child.exitCode, null);
 });
+
+test('a client that floods stdin and reads nothing: the daemon stops reading, its memory stays bounded', {
+  timeout: 90_000,
+}, async (t) => {
+  // Found from outside: only tool calls waited on unread stdout. 500,000 pings or 1,000,000 bad
+  // lines, their replies never read, took the daemon to 2.5 GB and 875 MB.
+  const { notes, state } = vault(t);
+  const s = spawnStdio(t, notes, state);
+  s.child.stdin.write(INIT);
+  for (let i = 0; i < 400 && !s.out().includes('"id":1'); i++) await new Promise((r) => setTimeout(r, 50));
+  s.child.stdout.removeAllListeners('data');
+  s.child.stdout.pause();
+  const rss = (): number =>
+    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${s.child.pid}/status`, 'utf8'))?.[1]) / 1024;
+  const before = rss();
+  const chunk = 'not json at all\n'.repeat(5_000);
+  let sent = 0;
+  let held = false;
+  const until = Date.now() + 20_000;
+  while (sent < 400_000 && Date.now() < until) {
+    if (!s.child.stdin.write(chunk)) {
+      // Backpressure: wait for a drain that comes only if the daemon reads on.
+      const drained = await Promise.race([
+        once(s.child.stdin, 'drain').then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), 2_000)),
+      ]);
+      if (!drained) {
+        held = true;
+        break;
+      }
+    }
+    sent += 5_000;
+  }
+  const peak = rss();
+  t.diagnostic(`${sent} bad lines sent, stdin held: ${held}; RSS ${before.toFixed(0)} -> ${peak.toFixed(0)} MB`);
+  assert.ok(held, `the daemon kept reading stdin (${sent} lines) with its replies unread`);
+  assert.ok(peak - before < 250, `RSS grew by ${(peak - before).toFixed(0)} MB`);
+  // It reads on once the client does.
+  s.child.stdout.on('data', () => undefined);
+  s.child.stdout.resume();
+  await once(s.child.stdin, 'drain');
+});

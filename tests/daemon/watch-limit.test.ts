@@ -65,6 +65,10 @@ test('folders past the limit of file watches are polled: their changes are index
   mkdirSync(join(notes, 'f099', 'sub'));
   writeFileSync(join(notes, 'f099', 'sub', 'deep.md'), '# deep\n\nzqdeep\n');
   rmSync(join(notes, 'f085'), { recursive: true });
+  // A polled folder deleted and made again (git checkout, a sync tool): its old notes go.
+  rmSync(join(notes, 'f070'), { recursive: true });
+  mkdirSync(join(notes, 'f070'));
+  writeFileSync(join(notes, 'f070', 'r.md'), '# r\n\nzqrecreated\n');
 
   const c = await connectV1(t, `http://127.0.0.1:${port}/mcp`);
   const found = async (q: string): Promise<string[]> => {
@@ -78,6 +82,8 @@ test('folders past the limit of file watches are polled: their changes are index
     zqold80: [],
     zqdeep: ['f099/sub/deep.md'],
     zqold85: [],
+    zqold70: [],
+    zqrecreated: ['f070/r.md'],
   };
   let got: Record<string, string[]> = {};
   for (let i = 0; i < 60; i++) {

@@ -309,3 +309,22 @@ test('a client that floods stdin and reads nothing: the daemon stops reading, it
   s.child.stdout.resume();
   await once(s.child.stdin, 'drain');
 });
+
+test('a request the client cancelled does not hold the shutdown', { timeout: 60_000 }, async (t) => {
+  // Found from outside: the SDK sends no reply to a cancelled request, so the stdio wire waited
+  // for one until the drain time (4 s) before exiting on stdin's end.
+  const { notes, state } = vault(t);
+  const s = spawnStdio(t, notes, state);
+  s.child.stdin.write(INIT);
+  for (let i = 0; i < 400 && !s.out().includes('"id":1'); i++) await new Promise((r) => setTimeout(r, 50));
+  s.child.stdin.write(msg({ method: 'notifications/initialized' }));
+  s.child.stdin.write(msg({ id: 50, method: 'tools/call', params: { name: 'reindex', arguments: {} } }));
+  s.child.stdin.write(msg({ method: 'notifications/cancelled', params: { requestId: 50, reason: 'test' } }));
+  const t0 = Date.now();
+  s.child.stdin.end();
+  const code = await exitsWithin(s.exited, 20_000, 'after the cancel');
+  const took = Date.now() - t0;
+  t.diagnostic(`exited ${took} ms after stdin closed`);
+  assert.equal(code, 0, s.err());
+  assert.ok(took < 2_500, `exited ${took} ms after stdin closed`);
+});

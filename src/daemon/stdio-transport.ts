@@ -152,7 +152,7 @@ export interface StdioWireOptions {
   /**
    * Bytes written to stdout and not yet taken by the client past which stdin is no longer
    * read: without it, a client that sent pings (or bad lines) and read nothing grew the daemon
-   * by 2.2 GB with their replies.
+   * to 2.5 GB with their replies.
    */
   maxUnread: number;
   /** A line refused (too long, not JSON, not JSON-RPC): for the log. */

@@ -96,10 +96,9 @@ export class FolderTree {
   readonly #polled = new Map<string, Polled>();
   #pollTimer: NodeJS.Timeout | undefined;
   #polling = false;
-  readonly #pollMs: number;
+  readonly #pollMs = POLL_MS;
 
-  constructor(root: string, hooks: FolderTreeHooks, opts: { pollMs?: number } = {}) {
-    this.#pollMs = opts.pollMs ?? POLL_MS;
+  constructor(root: string, hooks: FolderTreeHooks) {
     this.#root = root;
     this.#h = hooks;
   }

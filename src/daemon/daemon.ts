@@ -74,9 +74,6 @@ export interface StartOptions {
   createNotes?: boolean;
 }
 
-/** After the drain, how long closing the index may take before the process exits anyway. */
-const SHUTDOWN_SLACK_MS = 8_000;
-
 export async function startDaemon(o: StartOptions): Promise<Daemon> {
   const { config, log } = o;
   // Signals can arrive at any moment, including while the model loads: handle them from the
@@ -95,14 +92,6 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
       }
       stopping = true;
       if (!shutdownRef) process.exit(0); // nothing acknowledged yet; SQLite recovers on its own
-      // Closing waits for index work already queued (a large note's embedding ran 9 minutes
-      // past SIGTERM, holding the state lock, so every restart failed NOTES_E_STATE_LOCKED).
-      // Acknowledged writes are on disk and the index rebuilds what it lacks at the next start:
-      // past drainMs and SHUTDOWN_SLACK_MS, exit anyway, before launchd's ExitTimeOut (20 s).
-      setTimeout(() => {
-        log.warn({ after_ms: config.drainMs + SHUTDOWN_SLACK_MS }, 'shutdown took too long: exiting now');
-        process.exit(0);
-      }, config.drainMs + SHUTDOWN_SLACK_MS).unref();
       void shutdownRef(sig).then(
         () => process.exit(0),
         () => process.exit(1),

@@ -102,6 +102,8 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
   let watcher: NotesWatcher | undefined;
   const release = (): Promise<void> =>
     closeInOrder(log, [
+      // First, so the watcher's close is not kept waiting by the batch it is applying.
+      ['index work', () => index?.stopWork()],
       ['watcher', () => watcher?.close()],
       ['hub', () => hub?.close()],
       ['index', () => index?.close()],

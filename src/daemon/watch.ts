@@ -1,4 +1,5 @@
 import type { Config } from '../config/index.ts';
+import { NotesError } from '../errors.ts';
 import type { NotesIndex } from '../index/index.ts';
 import type { Logger } from '../log.ts';
 import { type NotesWatcher, watchNotes } from '../notes/index.ts';
@@ -20,6 +21,8 @@ export async function watchIntoIndex(
         const s = await index.apply(batch);
         log.debug({ indexed: s.indexed, removed: s.removed, seconds: s.seconds }, 'applied changes');
       } catch (err) {
+        // Stopping: the next start's sync indexes what this batch named.
+        if (err instanceof NotesError && err.code === 'NOTES_E_SHUTTING_DOWN') return;
         log.error({ err }, 'applying note changes failed');
       }
     },

@@ -8,6 +8,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ChunkOptions, ParsedNote } from '../chunk/types.ts';
 import type { NoteLink } from '../chunk/index.ts';
 import { EMBED_BATCH } from '../embed/index.ts';
+import { NotesError } from '../errors.ts';
 import type { Embedder } from '../embed/types.ts';
 import type { Logger } from '../log.ts';
 import {
@@ -100,6 +101,11 @@ export interface IndexerDeps {
   emit: (e: NoteEvent) => void;
   /** Committed chunk changes, for indexes kept in memory (the lexical BM25 index). */
   onChunks?: (added: LexicalDoc[], removed: readonly number[]) => void;
+  /**
+   * Aborted at shutdown: work stops before the next embedding batch or group, with nothing of
+   * that group committed, so the next start indexes it (its hash is still the old one).
+   */
+  signal?: AbortSignal;
 }
 
 interface Prepared {
@@ -133,6 +139,10 @@ export class Indexer {
 
   constructor(deps: IndexerDeps) {
     this.#d = deps;
+  }
+
+  #stopIfAborted(): void {
+    if (this.#d.signal?.aborted) throw new NotesError('NOTES_E_SHUTTING_DOWN');
   }
 
   /** Bring the index in line with the notes folder: add, update and remove notes. */
@@ -321,12 +331,13 @@ export class Indexer {
   ): Promise<void> {
     let done = 0;
     let prepared = groups.length > 0 ? await this.#prepare(groups[0]!, existing, full, timings, skipped) : undefined;
-    let embedding = prepared ? this.#embed(prepared, timings) : undefined;
+    let embedding = prepared ? handled(this.#embed(prepared, timings)) : undefined;
     for (let g = 0; g < groups.length; g++) {
       const next =
         g + 1 < groups.length ? await this.#prepare(groups[g + 1]!, existing, full, timings, skipped) : undefined;
       const vectors = await embedding!;
-      embedding = next ? this.#embed(next, timings) : undefined;
+      this.#stopIfAborted();
+      embedding = next ? handled(this.#embed(next, timings)) : undefined;
       await this.#commit(prepared!, vectors, timings);
       totals.indexed += prepared!.pending.length;
       totals.sameHash += prepared!.touched.length;
@@ -429,6 +440,7 @@ export class Indexer {
     const entries = [...need];
     ts = now();
     for (let i = 0; i < entries.length; i += EMBED_BATCH) {
+      this.#stopIfAborted();
       const part = entries.slice(i, i + EMBED_BATCH);
       const vecs = await embedder.embed(part.map(([, text]) => text));
       part.forEach(([h], j) => {
@@ -514,6 +526,16 @@ export class Indexer {
 }
 
 /** fn over items with at most `limit` calls in flight, results in order. */
+/**
+ * The pipeline awaits each group's embedding one step later: mark it handled now, so that a
+ * rejection (shutdown) while the previous group commits is not an unhandled rejection, which
+ * exits the daemon with 70. The rejection still reaches whoever awaits the promise.
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {});
+  return p;
+}
+
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out = new Array<R>(items.length);
   let next = 0;

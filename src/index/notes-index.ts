@@ -135,6 +135,8 @@ export class NotesIndex extends EventEmitter<Events> {
   #saveTimer: NodeJS.Timeout | undefined;
   #saveDelayMs: number;
   #closed = false;
+  /** Aborted by close(): queued and running index work stops at its next step. */
+  #stop = new AbortController();
   #runningSync: SyncJob | undefined;
   #queuedSyncs = new Set<SyncJob>();
   /** Files not indexed (path → reason), persisted in meta for other processes to show. */
@@ -188,6 +190,7 @@ export class NotesIndex extends EventEmitter<Events> {
         this.#lexical.remove(removed);
         for (const d of added) this.#lexical.add(d);
       },
+      signal: this.#stop.signal,
     });
   }
 
@@ -374,6 +377,7 @@ export class NotesIndex extends EventEmitter<Events> {
     this.#queued++;
     this.#pendingSince ??= Date.now();
     const guarded = async (): Promise<T> => {
+      if (this.#stop.signal.aborted) throw new NotesError('NOTES_E_SHUTTING_DOWN');
       try {
         return await fn();
       } catch (err) {
@@ -713,9 +717,22 @@ export class NotesIndex extends EventEmitter<Events> {
     this.#store.close();
   }
 
-  /** Finish queued work, save the graph, release the database and the lock. */
+  /** Stop queued and running index work at its next step (close() does it too). */
+  stopWork(): void {
+    this.#stop.abort();
+  }
+
+  /**
+   * Stop queued work at its next step, save the graph, release the database and the lock.
+   * Closing used to finish every queued job first: a large note being embedded kept a stopping
+   * daemon (and the state lock) for 19 s to 9 minutes past SIGTERM, and launchd's restarts
+   * failed NOTES_E_STATE_LOCKED meanwhile. What is stopped was never committed, so the next
+   * start's sync indexes it. (Exiting the process instead aborted it when the graph worker was
+   * inside hnswlib: the worker is let finish what it was sent, one group at most.)
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.stopWork();
     await this.idle();
     this.#closed = true;
     if (this.#saveTimer) clearTimeout(this.#saveTimer);

@@ -296,3 +296,64 @@ test('an uncaught exception or unhandled rejection: one fatal JSON line, exit 70
     assert.equal(last[0]!.err?.message, fault === 'throw' ? 'injected fault' : 'injected rejection');
   }
 });
+
+test('SIGTERM while a large note is being indexed: queued index work stops, exit 0 within drainMs + 3 s, and the next start indexes it', {
+  timeout: 90_000,
+}, async (t) => {
+  // Found from outside: closing waited for all queued index work, with no deadline. A 3.6 MB
+  // note of 5,000 sections of distinct words made SIGTERM take 19-21 s (9 minutes on a larger
+  // state), holding the state lock, so restarts failed NOTES_E_STATE_LOCKED meanwhile. Closing
+  // now stops index work at its next embedding batch; the note was never committed, so the
+  // next start indexes it.
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nalpha\n' });
+  const state = tempDir(t);
+  writeFileSync(join(state, 'cfg.json'), JSON.stringify({ drainMs: 1000 }));
+  const env = { NOTES_MCP_CONFIG: join(state, 'cfg.json') };
+  const port = await freePort();
+  const first = spawnServe(notes, state, port, env);
+  t.after(() => first.child.kill('SIGKILL'));
+  await waitHealthy(port, first.child);
+  let seed = 1;
+  const word = (): string => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return `w${seed.toString(36)}`;
+  };
+  const sections: string[] = [];
+  for (let i = 0; i < 15_000; i++) sections.push(`# s${i}\n${Array.from({ length: 60 }, word).join(' ')}`);
+  writeFileSync(join(notes, 'big.md'), `${sections.join('\n')}\nzqlastword\n`);
+  // SIGTERM once the watcher has handed the note to the index (embedding it takes 10-20 s).
+  for (let i = 0; i < 100; i++) {
+    const h = (await waitHealthy(port, first.child)) as { index?: { syncing?: boolean } };
+    if (h.index?.syncing === true) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await new Promise((r) => setTimeout(r, 1000));
+  const t0 = Date.now();
+  first.child.kill('SIGTERM');
+  const [code] = (await once(first.child, 'exit')) as [number | null];
+  const took = Date.now() - t0;
+  t.diagnostic(`exited ${took} ms after SIGTERM`);
+  assert.equal(code, 0, first.stderr());
+  assert.doesNotMatch(first.stderr(), /"level":(50|60)/, 'no error logged for work stopped by the shutdown');
+  // Stopping waits for one embedding batch, not for the note (10-20 s of embedding left).
+  assert.ok(took < 1000 + 3000, `exited ${took} ms after SIGTERM`);
+  // The lock is free and the index heals: the note is indexed at the next start.
+  const second = spawnServe(notes, state, port, env);
+  t.after(() => second.child.kill('SIGKILL'));
+  for (let i = 0; i < 300; i++) {
+    const h = (await waitHealthy(port, second.child)) as { notes?: number; index?: { syncing?: boolean } };
+    if (h.notes === 2 && h.index?.syncing === false) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const c = new ClientV1({ name: 'after', version: '1' });
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), {
+      requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } },
+    }),
+  );
+  t.after(() => c.close());
+  const r = await c.callTool({ name: 'search_notes', arguments: { query: 'zqlastword', mode: 'bm25' } });
+  const hits = (r.structuredContent as { results: Array<{ path: string }> }).results;
+  assert.equal(hits[0]?.path, 'big.md');
+});

@@ -53,6 +53,8 @@ export async function indexNow(deps: McpDeps, paths: readonly string[]): Promise
     job.catch(() => retryIndex(deps, paths, 0));
     return { ok: false, note: 'indexing is busy; the change will be searchable within seconds' };
   } catch (err) {
+    if (err instanceof NotesError && err.code === 'NOTES_E_SHUTTING_DOWN')
+      return { ok: false, note: 'the server is stopping; the change is indexed when it starts again' };
     deps.log.warn({ err, note_paths: paths.length }, 'indexing changed notes failed; retrying');
     retryIndex(deps, paths, 0);
     const code = err instanceof NotesError ? err.code : 'NOTES_E_INTERNAL';

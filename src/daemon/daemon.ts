@@ -6,7 +6,7 @@ import { TokenStore } from '../auth/index.ts';
 import type { ChunkOptions } from '../chunk/index.ts';
 import { type Config, STATE_FILES } from '../config/index.ts';
 import { fsyncPath, writeFileAtomicSync } from '../fs-atomic.ts';
-import { buildApp, McpEndpoint, Metrics } from '../http/index.ts';
+import { buildApp, deferContinue, McpEndpoint, Metrics } from '../http/index.ts';
 import type { NotesIndex } from '../index/index.ts';
 import { type Logger, reopenLogs } from '../log.ts';
 import { boundPipelining, connectionCap, guardConnections, MAX_PIPELINED, readFdSoftLimit } from './connections.ts';
@@ -205,6 +205,11 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
     },
     boundPipelining(app, MAX_PIPELINED, log),
   );
+  // "100 Continue" only once the guards passed (src/http/continue.ts), not before auth.
+  server.on('checkContinue', (req, res) => {
+    deferContinue(req);
+    server.emit('request', req, res);
+  });
   const cap = connectionCap(readFdSoftLimit());
   if (cap !== undefined) guardConnections(server, cap, log);
   try {

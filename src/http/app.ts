@@ -15,6 +15,7 @@ import type { Logger } from '../log.ts';
 import { PROTOCOL_REVISIONS, VERSION } from '../version.ts';
 import type { Caller, McpEndpoint } from './mcp-endpoint.ts';
 import type { Metrics } from './metrics.ts';
+import { continueNow } from './continue.ts';
 import { refuse, refuseWith } from './refuse.ts';
 
 // Request pipeline for /mcp, in order: closing → Host → Origin/CORS → bearer token →
@@ -192,6 +193,10 @@ export function buildApp(d: AppDeps): express.Express {
     }),
   );
 
+  mcp.use((req, res, next) => {
+    continueNow(req, res);
+    next();
+  });
   mcp.use(express.json({ limit: config.maxBodyBytes, type: ['application/json', 'application/*+json'] }));
 
   mcp.all('/', async (req, res) => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type ErrorCode, ERRORS, NotesError, refusalBody } from '../errors.ts';
+import { awaitingContinue } from './continue.ts';
 
 // Every HTTP refusal, on every route, has one body: refusalBody (src/errors.ts), a JSON-RPC
 // error envelope whose data names the declared code, the status and the fix. Status and
@@ -65,12 +66,22 @@ export function refuseWith(
     send();
     return;
   }
+  res.setHeader('Connection', 'close');
+  if (awaitingContinue(req)) {
+    // The client holds its body back until "100 Continue", which it will not get: answer now
+    // (waiting would cost it the second it waits before sending anyway), then take what it
+    // sends meanwhile before the socket closes.
+    send();
+    dropBody(req, (whole) => {
+      if (!whole) req.socket?.destroy();
+    });
+    return;
+  }
   // A refusal sent before the request body arrived ends the connection: kept open, a refused
   // client trickling its body would hold a socket. The body is read (and dropped) first, for
   // up to a second: closing a socket with data unread makes the kernel send a reset, and
   // nginx, still sending a buffered body at full speed, then answered 502 instead of this
   // 401, 403, 429 or 503 (about half the time for bodies of a few hundred KB).
-  res.setHeader('Connection', 'close');
   dropBody(req, (whole) => {
     send();
     // By 'finish' the socket may already be detached (null): an uncaught TypeError here took

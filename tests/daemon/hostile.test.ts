@@ -679,3 +679,53 @@ test('a refusal before the body (401, 403) is read by a client sending a large b
   }
   assert.deepEqual(seen, { 'HTTP/1.1 401': 20, 'HTTP/1.1 403': 20 });
 });
+
+test('Expect: 100-continue: a refused client hears its 401 or 403 without sending its body; an accepted one gets 100 Continue', async (t) => {
+  // Found from outside: Node sent "100 Continue" before any check ran, so a client with a bad
+  // token uploaded its whole body (up to the 4 MB limit) before hearing 401.
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n' });
+  const { port } = await spawnDaemon(t, notes, tempDir(t));
+  const body = JSON.stringify({
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'c', version: '1' } },
+  });
+  // Sends the headers only, then the body once (and only if) "100 Continue" comes.
+  const attempt = (header: string): Promise<{ first: string; all: string; sentBody: boolean }> =>
+    new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1');
+      let got = '';
+      let sentBody = false;
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve({ first: /^HTTP\/1\.1 \d+[^\r]*/.exec(got)?.[0] ?? 'nothing', all: got, sentBody });
+      };
+      const timer = setTimeout(() => s.destroy(), 5_000);
+      s.on('data', (b: Buffer) => {
+        got += b.toString('latin1');
+        if (!sentBody && got.startsWith('HTTP/1.1 100')) {
+          sentBody = true;
+          s.write(body);
+        }
+        if (/\r\n\r\n[\s\S]*\}\s*$/.test(got.replace(/^HTTP\/1\.1 100[^\r]*\r\n\r\n/, ''))) s.end();
+      });
+      s.on('error', done);
+      s.on('close', done);
+      s.write(
+        `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${Buffer.byteLength(body)}\r\nExpect: 100-continue\r\n${header}\r\n\r\n`,
+      );
+    });
+  const bad = await attempt('Authorization: Bearer wrong-token-0123456789');
+  assert.equal(bad.first, 'HTTP/1.1 401 Unauthorized', bad.all);
+  assert.equal(bad.sentBody, false, 'the refused client was never told to send its body');
+  assert.match(bad.all, /NOTES_E_AUTH_INVALID/);
+  const foreign = await attempt(`Authorization: Bearer ${TEST_TOKEN}\r\nOrigin: https://evil.example`);
+  assert.equal(foreign.first, 'HTTP/1.1 403 Forbidden', foreign.all);
+  assert.equal(foreign.sentBody, false);
+  const good = await attempt(`Authorization: Bearer ${TEST_TOKEN}`);
+  assert.equal(good.first, 'HTTP/1.1 100 Continue', good.all);
+  assert.equal(good.sentBody, true);
+  assert.match(good.all, /HTTP\/1\.1 200 OK[\s\S]*"protocolVersion"/);
+});

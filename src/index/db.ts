@@ -116,6 +116,7 @@ export function openDb(file: string, opts: OpenDbOptions = {}): Db {
         db.pragma('checkpoint_fullfsync = ON');
       }
       migrate(db);
+      addCompatibleColumns(db);
       configureFtsMerges(db);
     } else {
       const v = db.pragma('user_version', { simple: true }) as number;
@@ -160,6 +161,18 @@ function configureFtsMerges(db: Db): void {
  * segments as few as FTS5's own automerge did, in steps of ~20 ms at most.
  */
 export const FTS_MERGE_PAGES = 50;
+
+/**
+ * Columns an older notes-mcp can live with (it names its columns, so it leaves a nullable one
+ * alone), added outside the versioned migrations so that a rollback to the previous release
+ * still opens the database instead of refusing a "newer" schema.
+ * - notes.ctime_ms: an edit that kept size and mtime while the daemon was down was never
+ *   indexed. NULL (rows of an older version) counts as changed: the note is hashed once.
+ */
+function addCompatibleColumns(db: Db): void {
+  const cols = db.pragma('table_info(notes)') as Array<{ name: string }>;
+  if (!cols.some((c) => c.name === 'ctime_ms')) db.exec('ALTER TABLE notes ADD COLUMN ctime_ms REAL');
+}
 
 function migrate(db: Db): void {
   const current = db.pragma('user_version', { simple: true }) as number;

@@ -164,7 +164,16 @@ export class Indexer {
       if (seen.has(f.path)) continue; // NFC/NFD twins on a case- or form-sensitive disk: first wins
       seen.add(f.path);
       const e = existing.get(f.path);
-      if (!opts.full && e && e.size === f.size && e.mtimeMs === f.mtimeMs && e.diskPath === f.absPath) unchanged++;
+      // ctime too: an offline edit that kept size and mtime was kept unindexed for good.
+      if (
+        !opts.full &&
+        e &&
+        e.size === f.size &&
+        e.mtimeMs === f.mtimeMs &&
+        e.ctimeMs === f.ctimeMs &&
+        e.diskPath === f.absPath
+      )
+        unchanged++;
       else candidates.push(f);
     }
     const gone = [...existing.keys()].filter((p) => !seen.has(p));
@@ -258,7 +267,7 @@ export class Indexer {
       try {
         const s = await stat(abs);
         if (!s.isFile() || !(await reachedWithoutFolderLinks(root, realRoot, abs))) return undefined;
-        return { path, absPath: abs, size: s.size, mtimeMs: s.mtimeMs };
+        return { path, absPath: abs, size: s.size, mtimeMs: s.mtimeMs, ctimeMs: s.ctimeMs };
       } catch {
         return undefined;
       }
@@ -459,7 +468,7 @@ export class Indexer {
     const { store } = this.#d;
     let ts = now();
     store.transaction(() => {
-      for (const f of p.touched) store.touchNote(f.path, f.absPath, f.size, f.mtimeMs);
+      for (const f of p.touched) store.touchNote(f.path, f.absPath, f.size, f.mtimeMs, f.ctimeMs);
     });
     timings.dbMs += now() - ts;
     let i = 0;
@@ -577,6 +586,7 @@ function noteInput(x: Pending): NoteInput {
     hash: x.hash,
     size: x.file.size,
     mtimeMs: x.file.mtimeMs,
+    ctimeMs: x.file.ctimeMs,
     title: x.parsed.title,
     tags: x.parsed.tags,
     aliases: x.parsed.aliases,

@@ -121,7 +121,7 @@ function statNote(realRoot: string, f: Found): NoteFile | string | null {
     const st = statSync(f.abs, { throwIfNoEntry: false });
     if (!st) return null;
     if (!st.isFile()) return `${fileKind(st.mode)}, not a note file`;
-    return { path: f.rel, absPath: f.abs, size: st.size, mtimeMs: st.mtimeMs };
+    return { path: f.rel, absPath: f.abs, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs };
   } catch (err) {
     return `unreadable (${(err as NodeJS.ErrnoException).code ?? 'error'})`;
   }

@@ -6,6 +6,11 @@ export interface NoteFile {
   absPath: string;
   size: number;
   mtimeMs: number;
+  /**
+   * Status change time: unlike mtime, no tool can set it back, so an edit that kept size and
+   * mtime (cp -p, rsync -a, sync tools) still shows.
+   */
+  ctimeMs: number;
 }
 
 export type PathCheck =

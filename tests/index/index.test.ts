@@ -320,3 +320,48 @@ function ftsSegments(row: { block: Buffer }): number {
   varint(); // levels
   return varint();
 }
+
+test('an edit made while the daemon was down that kept size and mtime is indexed at the next start', async (t) => {
+  // Found from outside: cp -p, rsync -a and sync tools keep mtime, and an edit of the same
+  // length kept the old text searchable (and marked fresh) for good. The change time shows it.
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nthe word is marmalade\n', 'b.md': '# B\n\nunrelated\n' });
+  const state = tempDir(t);
+  const cfg = testConfig(notes, state);
+  const embedder = await sharedEmbedder();
+  const open = () => NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
+  let index = await open();
+  await index.sync();
+  await index.close();
+  const file = join(notes, 'a.md');
+  const before = statSync(file);
+  const ref = join(tempDir(t), 'ref');
+  execFileSync('cp', ['-p', file, ref]);
+  writeFileSync(file, '# A\n\nthe word is persimmon\n'.padEnd(before.size, ' ').slice(0, before.size));
+  // touch -r sets the time to the nanosecond (utimes through a Date keeps milliseconds only).
+  execFileSync('touch', ['-m', '-r', ref, file]);
+  assert.equal(statSync(file).size, before.size);
+  assert.equal(statSync(file).mtimeMs, before.mtimeMs);
+  index = await open();
+  const s = await index.sync();
+  assert.equal(s.indexed, 1, 'the edited note is re-indexed');
+  assert.equal((await search(index, 'persimmon', { k: 1, mode: 'bm25' })).hits[0]?.path, 'a.md');
+  assert.equal((await search(index, 'marmalade', { k: 1, mode: 'bm25' })).hits.length, 0);
+  assert.equal((await index.sync()).unchanged, 2, 'and nothing is re-read after that');
+  await index.close();
+
+  // A database an older notes-mcp wrote (no ctime column, schema version unchanged) opens, and
+  // every note is hashed once (none re-embedded), then skipped again.
+  const db = new Database(indexFiles(cfg.indexDir).database);
+  const version = db.pragma('user_version', { simple: true });
+  db.exec('ALTER TABLE notes DROP COLUMN ctime_ms');
+  db.close();
+  index = await open();
+  const first = await index.sync();
+  assert.deepEqual([first.indexed, first.unchanged, first.embedded], [0, 2, 0]);
+  assert.equal((await index.sync()).unchanged, 2);
+  await index.close();
+  const again = new Database(indexFiles(cfg.indexDir).database, { readonly: true });
+  assert.equal(again.pragma('user_version', { simple: true }), version, 'an older notes-mcp still opens it');
+  again.close();
+});

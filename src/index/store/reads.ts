@@ -98,6 +98,7 @@ export class StoreReads {
         hash: r.hash,
         size: r.size,
         mtimeMs: r.mtime_ms,
+        ctimeMs: r.ctime_ms ?? undefined,
       });
     }
     return out;

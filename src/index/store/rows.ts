@@ -11,6 +11,8 @@ export interface NoteState {
   hash: string;
   size: number;
   mtimeMs: number;
+  /** Only in noteStates(); undefined for rows written by an older notes-mcp. */
+  ctimeMs?: number | undefined;
 }
 
 export interface NoteRecord extends NoteState {
@@ -28,6 +30,7 @@ export interface NoteInput {
   hash: string;
   size: number;
   mtimeMs: number;
+  ctimeMs: number;
   title: string;
   tags: readonly string[];
   aliases: readonly string[];

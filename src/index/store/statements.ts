@@ -6,6 +6,10 @@ import { CHUNK_SELECT, type ChunkRow, NOTE_SELECT, type NoteRow } from './rows.t
 // depends on a filter's shape are prepared on first use and kept (there are few shapes).
 
 export function prepareStatements(db: Db) {
+  // notes.ctime_ms is added by openDb for writers; a read-only open of a database an older
+  // writer made has no such column, and never writes.
+  const ctime = (db.pragma('table_info(notes)') as Array<{ name: string }>).some((c) => c.name === 'ctime_ms');
+  const ctimeSet = ctime ? ', ctime_ms=@ctimeMs' : '';
   return {
     getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
     bump: db.prepare(
@@ -16,8 +20,16 @@ export function prepareStatements(db: Db) {
     ),
     noteStates: db.prepare<
       [],
-      { id: number; path: string; disk_path: string; hash: string; size: number; mtime_ms: number }
-    >('SELECT id, path, disk_path, hash, size, mtime_ms FROM notes'),
+      {
+        id: number;
+        path: string;
+        disk_path: string;
+        hash: string;
+        size: number;
+        mtime_ms: number;
+        ctime_ms: number | null;
+      }
+    >(`SELECT id, path, disk_path, hash, size, mtime_ms, ${ctime ? 'ctime_ms' : 'NULL AS ctime_ms'} FROM notes`),
     noteByPath: db.prepare<[string], NoteRow>(`${NOTE_SELECT} WHERE n.path = ?`),
     noteIdByPath: db.prepare<[string], { id: number }>('SELECT id FROM notes WHERE path = ?'),
     pathsWithPrefix: db.prepare<[string, string, number], { path: string }>(
@@ -28,15 +40,15 @@ export function prepareStatements(db: Db) {
     deleteFts: db.prepare<[number]>('DELETE FROM chunks_fts WHERE rowid = ?'),
     mergeFts: db.prepare<[number]>("INSERT INTO chunks_fts(chunks_fts, rank) VALUES('merge', ?)"),
     insertNote: db.prepare(
-      `INSERT INTO notes(path, disk_path, hash, size, mtime_ms, title, tags, aliases, front_matter, indexed_at)
-       VALUES (@path, @diskPath, @hash, @size, @mtimeMs, @title, @tags, @aliases, @frontMatter, @indexedAt)`,
+      `INSERT INTO notes(path, disk_path, hash, size, mtime_ms, title, tags, aliases, front_matter, indexed_at${ctime ? ', ctime_ms' : ''})
+       VALUES (@path, @diskPath, @hash, @size, @mtimeMs, @title, @tags, @aliases, @frontMatter, @indexedAt${ctime ? ', @ctimeMs' : ''})`,
     ),
     updateNote: db.prepare(
       `UPDATE notes SET disk_path=@diskPath, hash=@hash, size=@size, mtime_ms=@mtimeMs, title=@title, tags=@tags,
-       aliases=@aliases, front_matter=@frontMatter, indexed_at=@indexedAt WHERE id=@id`,
+       aliases=@aliases, front_matter=@frontMatter, indexed_at=@indexedAt${ctimeSet} WHERE id=@id`,
     ),
-    touchNote: db.prepare<[string, number, number, string]>(
-      'UPDATE notes SET disk_path = ?, size = ?, mtime_ms = ? WHERE path = ?',
+    touchNote: db.prepare<{ diskPath: string; size: number; mtimeMs: number; ctimeMs: number; path: string }>(
+      `UPDATE notes SET disk_path = @diskPath, size = @size, mtime_ms = @mtimeMs${ctimeSet} WHERE path = @path`,
     ),
     deleteTags: db.prepare<[number]>('DELETE FROM note_tags WHERE note_id = ?'),
     insertTag: db.prepare<[number, string]>('INSERT OR IGNORE INTO note_tags(note_id, tag) VALUES (?, ?)'),

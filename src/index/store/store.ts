@@ -229,8 +229,8 @@ export class Store extends StoreReads {
   }
 
   /** The file was touched but its content hash is unchanged: record the new stat only. */
-  touchNote(path: string, diskPath: string, size: number, mtimeMs: number): void {
-    this.stmts.touchNote.run(diskPath, size, mtimeMs, path);
+  touchNote(path: string, diskPath: string, size: number, mtimeMs: number, ctimeMs: number): void {
+    this.stmts.touchNote.run({ diskPath, size, mtimeMs, ctimeMs, path });
   }
 
   /** Remove notes and everything derived from them; returns the chunk ids that went away. */
@@ -275,6 +275,7 @@ function noteRow(note: NoteInput) {
     hash: note.hash,
     size: note.size,
     mtimeMs: note.mtimeMs,
+    ctimeMs: note.ctimeMs,
     title: note.title,
     tags: JSON.stringify(note.tags),
     aliases: JSON.stringify(note.aliases),

@@ -1,5 +1,5 @@
 import { lstat, realpath } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import type { Config } from '../config/index.ts';
 import { NotesError } from '../errors.ts';
 import { createNoteFilter, isInside, type NoteFilter, parseNoteUri, resolveNotePath } from '../notes/index.ts';
@@ -79,6 +79,24 @@ export async function resolveInput(place: NotesPlace, input: string, forWrite: b
     }
   }
   return r.rel;
+}
+
+/**
+ * A folder filter as the index spells it: a folder reached through a symlink inside the notes
+ * folder is where its notes are indexed (note tools already follow such links; listing
+ * `linkdir` returned nothing while read_note("linkdir/x.md") worked). A folder that does not
+ * exist, or resolves outside the notes folder or into the state folder, is kept as given and
+ * matches nothing. '' is the whole notes folder.
+ */
+export async function resolveFolder(place: NotesPlace, folder: string | undefined): Promise<string | undefined> {
+  if (folder === undefined) return undefined;
+  const f = folder.normalize('NFC').replace(/^\/+|\/+$/g, '');
+  if (f === '' || f.split('/').includes('..')) return f;
+  const root = await realOrNull(place.notesDir);
+  const real = root === null ? null : await realOrNull(join(place.notesDir, f));
+  if (root === null || real === null || !(real === root || isInside(root, real))) return f;
+  if (await inStateFolder(place, real)) return f;
+  return relative(root, real).split(sep).join('/').normalize('NFC');
 }
 
 /** What a title lookup needs of the index. */

@@ -255,6 +255,36 @@ test('a path through a symlinked folder names the note at its real place, which 
   assert.equal(existsSync(join(notes, 'realdir', 'new.md')), true);
 });
 
+test('a folder filter through a symlinked folder lists and searches the notes at its real place', async (t) => {
+  // Found from outside: list_notes { folder: "linkdir" } returned nothing while read_note
+  // followed the link; a link out of the notes folder still matches nothing.
+  const notes = tempDir(t);
+  const outside = tempDir(t);
+  writeNotes(notes, { 'realdir/base.md': '# Base\n\nzqfolderlink\n', 'other/o.md': '# O\n\nzqfolderlink\n' });
+  writeNotes(outside, { 'x.md': '# X\n\nzqfolderlink\n' });
+  symlinkSync('realdir', join(notes, 'linkdir'));
+  symlinkSync(outside, join(notes, 'away'));
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV1(t, d.url);
+  const listed = async (folder: string): Promise<string[]> => {
+    const r = await c.callTool({ name: 'list_notes', arguments: { folder } });
+    assert.notEqual(r.isError, true, text(r));
+    return (r.structuredContent as { notes: Array<{ path: string }> }).notes.map((n) => n.path);
+  };
+  const searched = async (folder: string): Promise<string[]> => {
+    const r = await c.callTool({ name: 'search_notes', arguments: { query: 'zqfolderlink', mode: 'bm25', folder } });
+    assert.notEqual(r.isError, true, text(r));
+    return (r.structuredContent as { results: Array<{ path: string }> }).results.map((h) => h.path);
+  };
+  assert.deepEqual(await listed('linkdir'), ['realdir/base.md']);
+  assert.deepEqual(await listed('linkdir/'), ['realdir/base.md']);
+  assert.deepEqual(await searched('linkdir'), ['realdir/base.md']);
+  assert.deepEqual(await listed('realdir'), ['realdir/base.md']);
+  assert.deepEqual(await listed('away'), []);
+  assert.deepEqual(await searched('away'), []);
+  assert.deepEqual(await listed('../'), []);
+});
+
 test('an edit that keeps the size and mtime is indexed once the watcher sees it', async (t) => {
   // Found from outside: cp -p, rsync -a and sync tools carry the old mtime; an edit of the same
   // length (a typo, a checkbox) then passed for unchanged, and search kept the old text, marked

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { noteUri } from '../../notes/index.ts';
 import { okResult } from '../context.ts';
+import { resolveFolder } from '../paths.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { withCachedJsonSchema } from '../schema.ts';
 import { dateMs, defineTool, isoDate } from './define.ts';
@@ -44,7 +45,7 @@ export const listNotes = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async run(args, { deps }) {
     const filter = {
-      folder: args.folder,
+      folder: await resolveFolder(deps.config, args.folder),
       tags: args.tag ? [args.tag] : undefined,
       modifiedAfter: dateMs(args.modified_after),
     };

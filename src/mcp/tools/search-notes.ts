@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { search, toWire } from '../../search/index.ts';
 import { okResult } from '../context.ts';
+import { resolveFolder } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
 import { DATA_NOT_INSTRUCTIONS, dateMs, defineTool, isoDate } from './define.ts';
 
@@ -63,7 +64,7 @@ export const searchNotes = defineTool({
     const r = await search(deps.index, args.query, {
       k: args.k,
       offset: args.offset,
-      folder: args.folder,
+      folder: await resolveFolder(deps.config, args.folder),
       tags: args.tags,
       modifiedAfter: dateMs(args.modified_after),
       modifiedBefore: dateMs(args.modified_before),

@@ -4,14 +4,12 @@ import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { Config } from '../config/index.ts';
 import { NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { connectionSink, createMcpServer, type McpInstanceContext } from '../mcp/index.ts';
+import { connectionSink, createMcpServer, MAX_UNREAD_REPLY_BYTES, type McpInstanceContext } from '../mcp/index.ts';
 import { closeInOrder, openRuntime, type Runtime } from './runtime.ts';
 import { StdioWire } from './stdio-transport.ts';
 
 /** The longest message taken (the SDK's own stdio bound); maxBodyBytes when larger. */
 const MAX_LINE_BYTES = 10 * 1024 * 1024;
-/** Replies written and not yet taken by the client past which tool calls wait (as over HTTP). */
-const MAX_UNREAD_BYTES = 32 * 1024 * 1024;
 
 // One local client over stdin/stdout (no auth: the client started us as the user). stdout
 // carries only MCP messages; logs go to stderr or the log file.
@@ -83,7 +81,7 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
   const maxLine = Math.max(config.maxBodyBytes, MAX_LINE_BYTES);
   const transport = new StdioWire(input, stdout, {
     maxLine,
-    maxUnread: MAX_UNREAD_BYTES,
+    maxUnread: MAX_UNREAD_REPLY_BYTES,
     onRefused: ({ code, bytes }) => log.warn({ code, bytes }, 'stdio: message refused'),
     // Closed under us (stdout gone, say): nothing can be answered any more, so stop rather than
     // sit as a live process nobody can reach.
@@ -95,7 +93,7 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
         era: ctx.era,
         transport: 'stdio',
         // A client that stops reading stdout: its next calls wait instead of piling up replies.
-        replyRoom: () => stdout.writableLength <= MAX_UNREAD_BYTES,
+        replyRoom: () => stdout.writableLength <= MAX_UNREAD_REPLY_BYTES,
         onSubscribe: (uri) => subs.add(uri),
         onUnsubscribe: (uri) => subs.delete(uri),
       };

@@ -13,6 +13,7 @@ import type { Logger } from '../log.ts';
 import {
   connectionSink,
   createMcpServer,
+  MAX_UNREAD_REPLY_BYTES,
   type McpDeps,
   type McpInstanceContext,
   type NotificationHub,
@@ -246,7 +247,7 @@ export class McpEndpoint {
    * streamStallMs, which makes room again.
    */
   #replyRoom(tokenId: string | undefined): () => boolean {
-    const budget = this.#o.maxUnreadBytesPerToken ?? 32 * 1024 * 1024;
+    const budget = this.#o.maxUnreadBytesPerToken ?? MAX_UNREAD_REPLY_BYTES;
     return () => {
       const mine = this.#repliesOf.get(tokenId ?? '');
       if (!mine) return true;

@@ -3,6 +3,13 @@ import { NotesError } from '../errors.ts';
 import type { NotesIndex } from '../index/index.ts';
 import type { Logger } from '../log.ts';
 
+/**
+ * Reply bytes one client (a token over HTTP, the one client over stdio) may leave unread
+ * before its tool calls wait: past it, a client that stops reading grew the daemon by
+ * hundreds of MB.
+ */
+export const MAX_UNREAD_REPLY_BYTES = 32 * 1024 * 1024;
+
 /** What the MCP surface needs from the rest of the daemon. */
 export interface McpDeps {
   index: NotesIndex;

@@ -213,7 +213,7 @@ export class NotesIndex extends EventEmitter<Events> {
       const unusable = unusableDatabase(dbFile, !readOnly);
       try {
         if (unusable) throw new NotesError('NOTES_E_STATE_CORRUPT', [dbFile, unusable]);
-        store = openStore(dbFile, readOnly);
+        store = openStore(dbFile, readOnly, log);
         prepareIdentity(store, identity, opts);
       } catch (err) {
         store?.close();
@@ -226,7 +226,7 @@ export class NotesIndex extends EventEmitter<Events> {
           { err: describeError(err), kept_as: aside },
           'the index database is unreadable: moved it aside and rebuilding it from the notes',
         );
-        store = openStore(dbFile, false);
+        store = openStore(dbFile, false, log);
         prepareIdentity(store, identity, opts);
       }
       const ids = store.chunkIdsWithVectors();
@@ -746,7 +746,7 @@ export class NotesIndex extends EventEmitter<Events> {
   }
 }
 
-function openStore(file: string, readOnly: boolean): Store {
+function openStore(file: string, readOnly: boolean, log?: Logger): Store {
   const store = new Store(openDb(file, { readonly: readOnly }));
   try {
     // The writer checks every page once (~0.3 s on 38k notes) so a truncated or overwritten
@@ -754,6 +754,20 @@ function openStore(file: string, readOnly: boolean): Store {
     if (!readOnly) {
       const check = store.quickCheck();
       if (check !== 'ok') throw new NotesError('NOTES_E_STATE_CORRUPT', [file, `failed its integrity check: ${check}`]);
+      try {
+        const compacted = store.compactIfSparse();
+        if (compacted)
+          log?.info(
+            {
+              before_mb: Math.round(compacted.beforeBytes / 2 ** 20),
+              after_mb: Math.round(compacted.afterBytes / 2 ** 20),
+            },
+            'index database compacted (most of it was space of deleted notes)',
+          );
+      } catch (err) {
+        // Only space (a full disk: VACUUM needs room for a copy of the live pages): serve anyway.
+        log?.warn({ err: describeError(err) }, 'could not compact the index database');
+      }
     }
     store.counts();
     return store;

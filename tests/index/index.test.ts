@@ -365,3 +365,41 @@ test('an edit made while the daemon was down that kept size and mtime is indexed
   assert.equal(again.pragma('user_version', { simple: true }), version, 'an older notes-mcp still opens it');
   again.close();
 });
+
+test('an index database that is mostly space of deleted notes is compacted at start', async (t) => {
+  // Found from outside: after huge notes were deleted, index.db stayed at 581 MB against 15 MB
+  // rebuilt (SQLite reuses free pages, never returns them), for good.
+  const notes = tldrVault(t, { common: 20 });
+  const state = tempDir(t);
+  const cfg = testConfig(notes, state);
+  const embedder = await sharedEmbedder();
+  const open = () => NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
+  let index = await open();
+  await index.sync();
+  const q = 'compress files into an archive';
+  const before = (await search(index, q, { k: 5 })).hits.map((h) => h.path);
+  await index.close();
+  // What deleting huge notes leaves: 80 MB of pages written, then freed.
+  const file = indexFiles(cfg.indexDir).database;
+  const db = new Database(file);
+  db.exec('CREATE TABLE filler (b BLOB)');
+  const put = db.prepare('INSERT INTO filler VALUES (?)');
+  db.transaction(() => {
+    for (let i = 0; i < 80; i++) put.run(Buffer.alloc(1024 * 1024, i));
+  })();
+  db.exec('DROP TABLE filler');
+  db.pragma('wal_checkpoint(TRUNCATE)');
+  db.close();
+  const bloated = statSync(file).size;
+  assert.ok(bloated > 80 * 1024 * 1024, `${bloated}`);
+  index = await open();
+  const after = statSync(file).size;
+  t.diagnostic(`index.db ${(bloated / 2 ** 20).toFixed(1)} MB -> ${(after / 2 ** 20).toFixed(1)} MB`);
+  assert.ok(after < bloated / 4, `${after} bytes after, ${bloated} before`);
+  assert.deepEqual(
+    (await search(index, q, { k: 5 })).hits.map((h) => h.path),
+    before,
+  );
+  assert.equal((await index.sync()).indexed, 0, 'nothing re-indexed');
+  await index.close();
+});

@@ -16,6 +16,7 @@ import {
   checkText,
   contentHash,
   MAX_NOTE_BYTES,
+  mapLimit,
   reachedWithoutFolderLinks,
   readNoteFile,
   scanNotes,
@@ -543,19 +544,6 @@ export class Indexer {
 function handled<T>(p: Promise<T>): Promise<T> {
   p.catch(() => {});
   return p;
-}
-
-async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 function chunkInputs(x: Pending): ChunkInput[] {

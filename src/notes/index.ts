@@ -32,3 +32,4 @@ export { type MoveOptions, type MoveResult, moveNote } from './move.ts';
 export { type TrashOptions, trashNote, type UntrashOptions, untrashNote } from './trash.ts';
 export type { NoteChange } from './write.ts';
 export { prepareNotesFolder } from './folder.ts';
+export { mapLimit } from './map-limit.ts';

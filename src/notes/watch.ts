@@ -1,8 +1,9 @@
-import { realpath, stat } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { lstat, realpath, stat } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Logger } from '../log.ts';
 import { createNoteFilter, type NoteFilter, type ScanOptions } from './filter.ts';
 import { FolderTree } from './folder-watch.ts';
+import { mapLimit } from './map-limit.ts';
 import { isInside, nfc, reachedWithoutFolderLinks } from './paths.ts';
 import { scanFolder } from './scan.ts';
 import type { ChangeBatch } from './types.ts';
@@ -177,19 +178,38 @@ class Batcher {
       for (const d of removedDirs) if (rel.startsWith(`${d}/`)) return true;
       return false;
     };
-    await Promise.all(
-      [...candidates].map(async ([rel, abs]) => {
-        if (await this.#isNoteNow(realRoot, abs)) upserted.push(rel);
-        else if (!under(rel)) removed.push(rel);
-      }),
-    );
+    // A folder's check is shared by its notes, and at most 32 checks are in flight: 20,000
+    // notes copied into one folder made 60,000 file requests at once (374 ms of main thread
+    // to issue them, then every other file operation of the daemon queued behind them).
+    const folderChecks = new Map<string, Promise<boolean>>();
+    await mapLimit([...candidates], 32, async ([rel, abs]) => {
+      if (await this.#isNoteNow(realRoot, abs, folderChecks)) upserted.push(rel);
+      else if (!under(rel)) removed.push(rel);
+    });
     return { upserted: upserted.sort(), removed: removed.sort(), removedDirs: [...removedDirs].sort() };
   }
 
-  async #isNoteNow(realRoot: string, abs: string): Promise<boolean> {
+  /**
+   * A regular file (or a link to one inside the root) reached without passing through a
+   * symlinked folder. A file that is not a link is where its folder's real path says, so only
+   * links need their own realpath.
+   */
+  async #isNoteNow(realRoot: string, abs: string, folderChecks: Map<string, Promise<boolean>>): Promise<boolean> {
     try {
-      const [real, st] = await Promise.all([realpath(abs), stat(abs)]);
-      return st.isFile() && isInside(realRoot, real) && (await reachedWithoutFolderLinks(this.#root, realRoot, abs));
+      let st = await lstat(abs);
+      if (st.isSymbolicLink()) {
+        const [real, target] = await Promise.all([realpath(abs), stat(abs)]);
+        if (!isInside(realRoot, real)) return false;
+        st = target;
+      }
+      if (!st.isFile()) return false;
+      const dir = dirname(abs);
+      let reached = folderChecks.get(dir);
+      if (!reached) {
+        reached = reachedWithoutFolderLinks(this.#root, realRoot, abs).catch(() => false);
+        folderChecks.set(dir, reached);
+      }
+      return await reached;
     } catch {
       return false;
     }

@@ -17,6 +17,12 @@ import { watchIntoIndex } from './watch.ts';
 // open exactly this, and both close it through one close() that runs every step in order
 // even when an earlier one fails.
 
+/**
+ * After drainMs, how long shutdown waits for calls that have begun changing a note. With the
+ * default drainMs (4 s) it ends before launchd's SIGKILL (ExitTimeOut 20 s).
+ */
+export const CHANGE_GRACE_MS = 10_000;
+
 export interface RuntimeOptions {
   config: Config;
   log: Logger;
@@ -43,6 +49,12 @@ export interface Runtime {
   readonly deps: McpDeps;
   /** Everything in flight; shutdown waits for it (up to config.drainMs) before closing. */
   readonly gate: InflightGate;
+  /**
+   * Wait for what is in flight: everything up to drainMs, then calls that have begun changing
+   * a note up to CHANGE_GRACE_MS more. `answered` (stdio's own count of replies written)
+   * replaces the gate as what must go idle. false when something was left unfinished.
+   */
+  drain(answered?: (timeoutMs: number) => Promise<boolean>): Promise<boolean>;
   readonly embedder: Embedder;
   /** Resolves when the initial index has finished (or failed, which is logged). */
   readonly ready: Promise<void>;
@@ -130,7 +142,23 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     o.onCorrupt?.(err);
   });
   const gate = new InflightGate();
-  const deps: McpDeps = { index: idx, config, log, inflight: gate, onToolCall: o.onToolCall };
+  const changes = new InflightGate();
+  const deps: McpDeps = { index: idx, config, log, inflight: gate, changes, onToolCall: o.onToolCall };
+  // Once per runtime: the transport's drain and close() share it, instead of waiting twice.
+  let drained: Promise<boolean> | undefined;
+  const drain = (answered = (ms: number) => gate.idle(ms)): Promise<boolean> => {
+    drained ??= drainOnce(answered);
+    return drained;
+  };
+  const drainOnce = async (answered: (ms: number) => Promise<boolean>): Promise<boolean> => {
+    if (await answered(config.drainMs)) return true;
+    if (changes.size === 0) return false;
+    // A write under way past the drain time (a large note, a slow disk) is finished and
+    // answered: cut, it was on disk while its client heard nothing, and a retry appends twice.
+    log.info({ changes: changes.size }, 'drain: letting changes under way finish');
+    if (!(await changes.idle(CHANGE_GRACE_MS))) return false;
+    return answered(1_000);
+  };
   const ready = o.skipInitialSync
     ? Promise.resolve()
     : idx.sync().then(
@@ -165,13 +193,17 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     hub: hub,
     deps,
     gate,
+    drain,
     embedder,
     ready,
     watchedFolders: () => watcher?.folders(),
     close: () => {
       closing ??= (async () => {
-        if (!(await gate.idle(config.drainMs)))
-          log.warn({ inflight: gate.size }, 'drain timed out; closing under remaining work');
+        // Index work stops first: a call waiting for its note to be indexed behind a large
+        // job then answers at once ("indexed": false, the next start indexes it) instead of
+        // running past the drain time unanswered.
+        idx.stopWork();
+        if (!(await drain())) log.warn({ inflight: gate.size }, 'drain timed out; closing under remaining work');
         await release();
       })();
       return closing;

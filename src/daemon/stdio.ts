@@ -5,7 +5,7 @@ import type { Config } from '../config/index.ts';
 import { NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { connectionSink, createMcpServer, MAX_UNREAD_REPLY_BYTES, type McpInstanceContext } from '../mcp/index.ts';
-import { closeInOrder, openRuntime, type Runtime } from './runtime.ts';
+import { CHANGE_GRACE_MS, closeInOrder, openRuntime, type Runtime } from './runtime.ts';
 import { StdioWire } from './stdio-transport.ts';
 
 /** The longest message taken (the SDK's own stdio bound); maxBodyBytes when larger. */
@@ -40,12 +40,15 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
       if (stopReason !== undefined) return;
       stopReason = reason;
       resolve(reason);
-      // Whatever happens next, the process ends within the drain time (the lock file is
-      // released by its exit handler).
-      setTimeout(() => {
-        log.warn({ reason }, 'stdio shutdown took longer than the drain time: exiting');
-        process.exit(0);
-      }, config.drainMs + 1_000).unref();
+      // Whatever happens next, the process ends within the drain time and the grace for
+      // changes under way (the lock file is released by its exit handler).
+      setTimeout(
+        () => {
+          log.warn({ reason }, 'stdio shutdown took longer than the drain time: exiting');
+          process.exit(0);
+        },
+        config.drainMs + CHANGE_GRACE_MS + 2_000,
+      ).unref();
     };
   });
   const onEnd = (): void => stopNow('stdin closed');
@@ -108,7 +111,9 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
   // Let the transport take in what already arrived, then answer it.
   await new Promise((r) => setImmediate(r));
   await closeInOrder(log, [
-    ['answer', () => transport.answered(config.drainMs)],
+    // As over HTTP: calls waiting for indexing answer at once instead of after the drain.
+    ['index work', () => rt.index.stopWork()],
+    ['answer', () => rt.drain((ms) => transport.answered(ms))],
     ['sink', () => offSink()],
     ['transport', () => handle.close()],
     ['runtime', () => rt.close()],

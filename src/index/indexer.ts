@@ -54,6 +54,8 @@ const READ_CONCURRENCY = 8;
 // notes per commit indexed tldr-all's SQLite part ~35% faster than 256, and a killed run
 // still loses at most one group.
 const GROUP_NOTES = 512;
+/** Points the graph worker may lag behind a bulk index by (a second or two of its work). */
+const MAX_GRAPH_BACKLOG = 4096;
 
 export type NoteEventType = 'added' | 'changed' | 'removed';
 export interface NoteEvent {
@@ -402,6 +404,7 @@ export class Indexer {
     ts = now();
     let slice = now();
     for (const [i, file] of group.entries()) {
+      this.#stopIfAborted();
       const buf = bufs[i];
       if (!buf) continue;
       const hash = contentHash(buf);
@@ -411,7 +414,7 @@ export class Indexer {
         continue;
       }
       const text = buf.toString('utf8');
-      const { parsed, links } = await parseOffThread(text, basename(file.path), this.#d.chunkOptions);
+      const { parsed, links } = await parseOffThread(text, basename(file.path), this.#d.chunkOptions, this.#d.signal);
       if (parsed.truncated) {
         const last = parsed.chunks[parsed.chunks.length - 1]?.endLine ?? 0;
         skipped.push({ path: file.path, reason: `too long to index whole: only lines 1-${last} are searchable` });
@@ -485,6 +488,8 @@ export class Indexer {
           chunkInputs(big),
           vectorsOf(big, vectors),
           big.links,
+          // Never stopped between slices: the chunks it dropped are still in the in-memory
+          // BM25 index and the graph, which close() saves as of this generation.
           () => yieldToLoop(),
         );
         results = [{ x: big, r }];
@@ -530,6 +535,7 @@ export class Indexer {
       }
       timings.vectorMs += now() - ts;
       for (const { x } of results) this.#d.emit({ type: x.existed ? 'changed' : 'added', path: x.file.path });
+      if (this.#d.vectors.backlog > MAX_GRAPH_BACKLOG) await this.#d.vectors.settled();
       if (i < p.pending.length) await yieldToLoop();
     }
   }
@@ -590,6 +596,7 @@ async function parseOffThread(
   text: string,
   fileName: string,
   opts: ChunkOptions,
+  signal?: AbortSignal,
 ): Promise<{ parsed: ParsedNote; links: NoteLink[] }> {
   if (text.length < WORKER_CHUNK_BYTES || opts.countTokens) return parseWhole(text, fileName, opts);
   const ext = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
@@ -600,8 +607,23 @@ async function parseOffThread(
       throw new Error(`the chunking worker exited (${String(code)}) without a result`);
     });
     exited.catch(() => undefined); // the normal exit after the message is not an error
-    const [out] = (await Promise.race([once(w, 'message'), exited])) as [{ parsed: ParsedNote; links: NoteLink[] }];
-    return out;
+    // Shutdown does not wait for a large note's parse (5-9 s for 7 MB): the worker is plain
+    // JavaScript, safe to terminate at any point, and nothing of the note was committed.
+    let onAbort: (() => void) | undefined;
+    const stopped = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new NotesError('NOTES_E_SHUTTING_DOWN'));
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    stopped.catch(() => undefined);
+    try {
+      const [out] = (await Promise.race([once(w, 'message'), exited, stopped])) as [
+        { parsed: ParsedNote; links: NoteLink[] },
+      ];
+      return out;
+    } finally {
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
   } finally {
     void w.terminate();
   }

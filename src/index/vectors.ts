@@ -118,6 +118,9 @@ export class VectorIndex {
   #live = new Map<number, Float32Array>();
   #dirty = false;
   #log: Logger | undefined;
+  /** Points sent to the graph worker, and how many of them it is known to have applied. */
+  #posted = 0;
+  #applied = 0;
 
   private constructor(file: string, dims: number, fingerprint: string, graph: GraphWorker | undefined, log?: Logger) {
     this.file = file;
@@ -257,6 +260,7 @@ export class VectorIndex {
       vecs.set(it.vec, i * this.dims);
     });
     this.#graph.post({ op: 'add', ids, vecs }, [ids.buffer, vecs.buffer]);
+    this.#posted += fresh.length;
     this.#dirty = true;
   }
 
@@ -342,7 +346,18 @@ export class VectorIndex {
   async settled(): Promise<void> {
     if (!this.#graph) return;
     const graph = this.#graph;
+    const upTo = this.#posted;
     await graph.request({ op: 'settle', id: graph.nextId() });
+    this.#applied = Math.max(this.#applied, upTo);
+  }
+
+  /**
+   * Points sent to the graph worker that it may not have applied yet. Bulk indexing waits when
+   * this grows (Indexer): a full re-index ran 10,000s of inserts ahead of the worker, and
+   * shutdown then waited 8 s for them after the index work had stopped.
+   */
+  get backlog(): number {
+    return this.#posted - this.#applied;
   }
 
   /** Persist graph + manifest (temp file, fsync, rename) for the given database generation. */

@@ -19,6 +19,8 @@ export interface McpDeps {
   onToolCall?: ((tool: string, ms: number, outcome: 'ok' | 'error' | 'timeout') => void) | undefined;
   /** Counts tool calls in flight, so shutdown waits for them (the runtime's gate). */
   inflight?: { enter(): () => void } | undefined;
+  /** Counts calls that have begun changing a note: shutdown lets them finish and answer. */
+  changes?: { enter(): () => void } | undefined;
 }
 
 /** Per-instance facts: which era, who is calling, how to report subscriptions. */
@@ -181,6 +183,7 @@ export async function runTool(
   let code: string | undefined;
   const abort = new AbortController();
   let changing = false;
+  let leaveChange: (() => void) | undefined;
   const onCancel = (): void => abort.abort();
   cancelled?.addEventListener('abort', onCancel, { once: true });
   const control: CallControl = {
@@ -188,6 +191,7 @@ export async function runTool(
     beginChange: () => {
       if (abort.signal.aborted) throw new NotesError('NOTES_E_TIMEOUT', [tool, deps.config.toolTimeoutMs]);
       changing = true;
+      leaveChange ??= deps.changes?.enter();
     },
   };
   try {
@@ -208,10 +212,11 @@ export async function runTool(
     const leave = deps.inflight?.enter();
     const work =
       tool === 'reindex' ? body(control) : inSlot(deps, abort.signal, tool, () => body(control), ctx.replyRoom);
-    void work.then(
-      () => leave?.(),
-      () => leave?.(),
-    );
+    const done = (): void => {
+      leave?.();
+      leaveChange?.();
+    };
+    void work.then(done, done);
     const result = await Promise.race([work, timeout]);
     if (result.isError && outcome === 'ok') outcome = 'error';
     return result;

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
@@ -22,13 +22,18 @@ function lockFiles(state: string): string[] {
     .filter((f) => existsSync(f));
 }
 
-function spawnStdio(t: { after: (fn: () => void) => void }, notes: string, state: string) {
+function spawnStdio(
+  t: { after: (fn: () => void) => void },
+  notes: string,
+  state: string,
+  env: Record<string, string> = {},
+) {
   const child = spawn(
     process.execPath,
     [BIN, 'serve', '--stdio', '--notes', notes, '--state', state, '--model', 'bundled'],
     {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, HOME: state, NOTES_MCP_LOG_LEVEL: 'warn' },
+      env: { ...process.env, HOME: state, NOTES_MCP_LOG_LEVEL: 'warn', ...env },
     },
   );
   t.after(() => child.kill('SIGKILL'));
@@ -122,6 +127,53 @@ test('a write sent just before stdin closes is answered and on disk; then the pr
   assert.ok(write?.result, `the write was answered: ${s.out()}`);
   assert.notEqual(write.result.isError, true);
   assert.match(readFileSync(join(notes, 'late.md'), 'utf8'), /written as stdin closed/);
+  assert.deepEqual(lockFiles(state), []);
+});
+
+test('a write waiting for its indexing behind a large note is answered when stdin closes, not cut by the exit', {
+  timeout: 90_000,
+}, async (t) => {
+  // Found from outside: a write_note waits up to 3 s for its note to be indexed; behind a large
+  // note being embedded it was still waiting when the process exited (drainMs + 1 s), so the
+  // note was on disk and the client never heard. Index work now stops when shutdown begins.
+  const { notes, state } = vault(t);
+  let seed = 7;
+  const word = (): string => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return `w${seed.toString(36)}`;
+  };
+  const sections: string[] = [];
+  for (let i = 0; i < 15_000; i++) sections.push(`# s${i}\n${Array.from({ length: 60 }, word).join(' ')}`);
+  writeFileSync(join(notes, 'big.md'), `${sections.join('\n')}\n`);
+  writeFileSync(join(state, 'cfg.json'), JSON.stringify({ drainMs: 1000 }));
+  const s = spawnStdio(t, notes, state, { NOTES_MCP_CONFIG: join(state, 'cfg.json') });
+  s.child.stdin.write(INIT);
+  for (let i = 0; i < 300 && !s.out().includes('"id":1'); i++) await new Promise((r) => setTimeout(r, 100));
+  s.child.stdin.write(msg({ method: 'notifications/initialized' }));
+  s.child.stdin.write(
+    msg({
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'write_note', arguments: { path: 'small.md', content: '# Small\n\nwritten while indexing\n' } },
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  s.child.stdin.end();
+  const code = await exitsWithin(s.exited, 20_000, 'after the write');
+  assert.equal(code, 0, s.err());
+  const write = s
+    .out()
+    .trim()
+    .split('\n')
+    .map(
+      (l) =>
+        JSON.parse(l) as { id?: number; result?: { isError?: boolean; structuredContent?: { indexed?: boolean } } },
+    )
+    .find((a) => a.id === 2);
+  assert.ok(write?.result, `the write was answered: ${s.out()} ${s.err()}`);
+  assert.notEqual(write.result.isError, true);
+  assert.equal(write.result.structuredContent?.indexed, false);
+  assert.match(readFileSync(join(notes, 'small.md'), 'utf8'), /written while indexing/);
   assert.deepEqual(lockFiles(state), []);
 });
 

@@ -357,3 +357,50 @@ test('SIGTERM while a large note is being indexed: queued index work stops, exit
   const hits = (r.structuredContent as { results: Array<{ path: string }> }).results;
   assert.equal(hits[0]?.path, 'big.md');
 });
+
+test('SIGTERM during a full reindex: exit 0 within drainMs, the shutdown runs to its end', {
+  timeout: 120_000,
+}, async (t) => {
+  // Found from outside: 15-17 s, since the drain (4 s) was waited twice before index work was
+  // told to stop, with a reindex call in flight the whole time.
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nalpha\n' });
+  let seed = 3;
+  const word = (): string => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return `w${seed.toString(36)}`;
+  };
+  const sections: string[] = [];
+  for (let i = 0; i < 15_000; i++) sections.push(`# s${i}\n${Array.from({ length: 60 }, word).join(' ')}`);
+  writeFileSync(join(notes, 'big.md'), `${sections.join('\n')}\n`);
+  const state = tempDir(t);
+  const port = await freePort();
+  const d = spawnServe(notes, state, port);
+  t.after(() => d.child.kill('SIGKILL'));
+  for (let i = 0; i < 600; i++) {
+    const h = (await waitHealthy(port, d.child)) as { notes?: number; index?: { syncing?: boolean } };
+    if (h.notes === 2 && h.index?.syncing === false) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const c = new ClientV1({ name: 'reindexer', version: '1' });
+  await c.connect(
+    new StreamableHTTPClientTransport(new URL(`http://127.0.0.1:${port}/mcp`), {
+      requestInit: { headers: { Authorization: `Bearer ${TEST_TOKEN}` } },
+    }),
+  );
+  const reindex = c
+    .callTool({ name: 'reindex', arguments: { full: true } }, undefined, { timeout: 120_000 })
+    .catch((err: unknown) => err);
+  await new Promise((r) => setTimeout(r, 1500));
+  const t0 = Date.now();
+  d.child.kill('SIGTERM');
+  const [code] = (await once(d.child, 'exit')) as [number | null];
+  const took = Date.now() - t0;
+  t.diagnostic(`exited ${took} ms after SIGTERM`);
+  assert.equal(code, 0, d.stderr());
+  assert.ok(took < 4000 + 1500, `exited ${took} ms after SIGTERM (drainMs is 4 s)`);
+  assert.match(d.stderr(), /"msg":"stopped"/, 'the shutdown ran to its end');
+  // Stopped, or done if SIGTERM came while it committed the big note (never cut there).
+  const r = await reindex;
+  if (!(r instanceof Error)) assert.match(JSON.stringify(r), /shutting down|"status":"done"/i);
+});

@@ -25,8 +25,8 @@ export function registerServe(program: Command): void {
     .addHelpText(
       'after',
       '\nAuth is on by default: on first start a token is created and its file printed.\n' +
-        'Stop with SIGTERM or Ctrl-C: in-flight calls finish (up to 4 s), index work stops (the next start\n' +
-        'indexes the rest), then the index is saved.',
+        'Stop with SIGTERM or Ctrl-C: index work stops (the next start indexes the rest), in-flight calls\n' +
+        'finish (up to 4 s; a change under way up to 10 s more), then the index is saved.',
     )
     .action(async (opts: ServeOptions, cmd: Command) => {
       // SIGHUP's default action kills the process; newsyslog may send it while the modules

@@ -12,7 +12,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { TEST_TOKEN } from '../helpers/daemon.ts';
 import { BIN, tempDir } from '../helpers/tmp.ts';
-import { tldrVault, writeNotes } from '../helpers/vault.ts';
+import { manySectionsNote, tldrVault, writeNotes } from '../helpers/vault.ts';
 import { freePort } from '../helpers/spawn.ts';
 
 async function waitHealthy(port: number, child: ChildProcess): Promise<Record<string, unknown>> {
@@ -314,14 +314,8 @@ test('SIGTERM while a large note is being indexed: queued index work stops, exit
   const first = spawnServe(notes, state, port, env);
   t.after(() => first.child.kill('SIGKILL'));
   await waitHealthy(port, first.child);
-  let seed = 1;
-  const word = (): string => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return `w${seed.toString(36)}`;
-  };
-  const sections: string[] = [];
-  for (let i = 0; i < 15_000; i++) sections.push(`# s${i}\n${Array.from({ length: 60 }, word).join(' ')}`);
-  writeFileSync(join(notes, 'big.md'), `${sections.join('\n')}\nzqlastword\n`);
+  const bigNote = manySectionsNote(15_000, 1);
+  writeFileSync(join(notes, 'big.md'), `${bigNote}zqlastword\n`);
   // SIGTERM once the watcher has handed the note to the index (embedding it takes 10-20 s).
   for (let i = 0; i < 100; i++) {
     const h = (await waitHealthy(port, first.child)) as { index?: { syncing?: boolean } };
@@ -365,14 +359,8 @@ test('SIGTERM during a full reindex: exit 0 within drainMs, the shutdown runs to
   // told to stop, with a reindex call in flight the whole time.
   const notes = tempDir(t);
   writeNotes(notes, { 'a.md': '# A\n\nalpha\n' });
-  let seed = 3;
-  const word = (): string => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return `w${seed.toString(36)}`;
-  };
-  const sections: string[] = [];
-  for (let i = 0; i < 15_000; i++) sections.push(`# s${i}\n${Array.from({ length: 60 }, word).join(' ')}`);
-  writeFileSync(join(notes, 'big.md'), `${sections.join('\n')}\n`);
+  const bigNote = manySectionsNote(15_000, 3);
+  writeFileSync(join(notes, 'big.md'), bigNote);
   const state = tempDir(t);
   const port = await freePort();
   const d = spawnServe(notes, state, port);

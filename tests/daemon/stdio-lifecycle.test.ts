@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import { Client as ClientV1 } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { BIN, tempDir } from '../helpers/tmp.ts';
-import { writeNotes } from '../helpers/vault.ts';
+import { manySectionsNote, writeNotes } from '../helpers/vault.ts';
 
 // The stdio daemon must end by itself whenever its client goes away, at any moment, without
 // losing work it acknowledged, and leave the index lock free for the next start.
@@ -137,14 +137,8 @@ test('a write waiting for its indexing behind a large note is answered when stdi
   // note being embedded it was still waiting when the process exited (drainMs + 1 s), so the
   // note was on disk and the client never heard. Index work now stops when shutdown begins.
   const { notes, state } = vault(t);
-  let seed = 7;
-  const word = (): string => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31;
-    return `w${seed.toString(36)}`;
-  };
-  const sections: string[] = [];
-  for (let i = 0; i < 15_000; i++) sections.push(`# s${i}\n${Array.from({ length: 60 }, word).join(' ')}`);
-  writeFileSync(join(notes, 'big.md'), `${sections.join('\n')}\n`);
+  const bigNote = manySectionsNote(15_000, 7);
+  writeFileSync(join(notes, 'big.md'), bigNote);
   writeFileSync(join(state, 'cfg.json'), JSON.stringify({ drainMs: 1000 }));
   const s = spawnStdio(t, notes, state, { NOTES_MCP_CONFIG: join(state, 'cfg.json') });
   s.child.stdin.write(INIT);

@@ -42,6 +42,21 @@ export function writeNotes(root: string, files: Record<string, string>): void {
   }
 }
 
+/**
+ * A large note of `count` sections of 60 distinct pseudo-random words each (15,000 sections:
+ * ~7 MB, 10-20 s of embedding): what keeps index work busy while a test stops the daemon.
+ */
+export function manySectionsNote(count: number, seed: number): string {
+  let x = seed;
+  const word = (): string => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return `w${x.toString(36)}`;
+  };
+  const sections: string[] = [];
+  for (let i = 0; i < count; i++) sections.push(`# s${i}\n${Array.from({ length: 60 }, word).join(' ')}`);
+  return `${sections.join('\n')}\n`;
+}
+
 export function testConfig(notes: string, state: string, extra: Record<string, unknown> = {}): Config {
   return loadConfig({ env: { HOME: state }, flags: { notes, state, model: 'bundled', logLevel: 'silent', ...extra } });
 }

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
-import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, renameSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { realpath } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import {
@@ -746,6 +746,16 @@ export class NotesIndex extends EventEmitter<Events> {
   }
 }
 
+/** Bytes free for this process on the disk holding `dir`; undefined when it cannot tell. */
+function availableBytes(dir: string): number | undefined {
+  try {
+    const s = statfsSync(dir);
+    return s.bavail * s.bsize;
+  } catch {
+    return undefined;
+  }
+}
+
 function openStore(file: string, readOnly: boolean, log?: Logger): Store {
   const store = new Store(openDb(file, { readonly: readOnly }));
   try {
@@ -755,7 +765,7 @@ function openStore(file: string, readOnly: boolean, log?: Logger): Store {
       const check = store.quickCheck();
       if (check !== 'ok') throw new NotesError('NOTES_E_STATE_CORRUPT', [file, `failed its integrity check: ${check}`]);
       try {
-        const compacted = store.compactIfSparse();
+        const compacted = store.compactIfSparse(undefined, availableBytes(dirname(file)));
         if (compacted)
           log?.info(
             {

@@ -20,14 +20,31 @@ export class Store extends StoreReads {
    * free pages but never returns them). VACUUM's cost follows the live pages, small exactly
    * when this runs, so it is done at start, before serving. undefined when nothing was done.
    */
-  compactIfSparse(minFreeBytes = 64 * 1024 * 1024): { beforeBytes: number; afterBytes: number } | undefined {
+  compactIfSparse(
+    minFreeBytes = 64 * 1024 * 1024,
+    availableBytes?: number,
+  ): { beforeBytes: number; afterBytes: number } | undefined {
     const pageSize = this.db.pragma('page_size', { simple: true }) as number;
     const pages = this.db.pragma('page_count', { simple: true }) as number;
     const free = this.db.pragma('freelist_count', { simple: true }) as number;
     if (free * pageSize < minFreeBytes || free < pages / 2) return undefined;
-    this.db.exec('VACUUM');
-    // The WAL holds the rewritten pages until a checkpoint; truncate it so the disk sees it.
-    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    // VACUUM writes every live page again (into the WAL): on a disk without room for twice
+    // that, it would fail after taking the last free space.
+    const live = (pages - free) * pageSize;
+    if (availableBytes !== undefined && availableBytes < 2 * live + minFreeBytes) {
+      throw new Error(`not enough free disk space to compact (${availableBytes} bytes free, ${live} live)`);
+    }
+    try {
+      // Deleted rows stay in FTS5's segments as tombstones, which VACUUM cannot drop: 20 MB of
+      // them for 394 chunks after huge notes were deleted. One merge into a single segment
+      // costs about what the live text does.
+      this.db.exec("INSERT INTO chunks_fts(chunks_fts) VALUES('optimize')");
+      this.db.exec('VACUUM');
+    } finally {
+      // The WAL holds the rewritten pages until a checkpoint, also those of a VACUUM that
+      // failed (a full disk kept 16 MB of them, and every later write failed): give them back.
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    }
     const after = this.db.pragma('page_count', { simple: true }) as number;
     return { beforeBytes: pages * pageSize, afterBytes: after * pageSize };
   }

@@ -194,6 +194,10 @@ export function buildApp(d: AppDeps): express.Express {
   );
 
   mcp.use((req, res, next) => {
+    // A declared length over the limit is refused before the body is read: body-parser reads
+    // off the whole body before its 413 (a 1 GiB upload, or 30 s of one, per request).
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > config.maxBodyBytes) return fail(res, metrics, 'NOTES_E_BODY_TOO_LARGE', config.maxBodyBytes);
     continueNow(req, res);
     next();
   });

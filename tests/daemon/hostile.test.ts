@@ -724,6 +724,25 @@ test('Expect: 100-continue: a refused client hears its 401 or 403 without sendin
   const foreign = await attempt(`Authorization: Bearer ${TEST_TOKEN}\r\nOrigin: https://evil.example`);
   assert.equal(foreign.first, 'HTTP/1.1 403 Forbidden', foreign.all);
   assert.equal(foreign.sentBody, false);
+  // A declared length over the limit: 413 at once, not "100 Continue" and then the whole body
+  // read (found from outside: 1 GiB uploaded before the 413, with a valid token).
+  const huge = await new Promise<string>((resolve) => {
+    const sock = connect(port, '127.0.0.1');
+    let got = '';
+    const timer = setTimeout(() => sock.destroy(), 5_000);
+    sock.on('data', (b: Buffer) => {
+      got += b.toString('latin1');
+      if (got.includes('\r\n\r\n')) sock.destroy();
+    });
+    sock.on('close', () => {
+      clearTimeout(timer);
+      resolve(/^HTTP\/1\.1 \d+[^\r]*/.exec(got)?.[0] ?? 'nothing');
+    });
+    sock.write(
+      `POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${2 ** 30}\r\nExpect: 100-continue\r\nAuthorization: Bearer ${TEST_TOKEN}\r\n\r\n`,
+    );
+  });
+  assert.equal(huge, 'HTTP/1.1 413 Payload Too Large');
   const good = await attempt(`Authorization: Bearer ${TEST_TOKEN}`);
   assert.equal(good.first, 'HTTP/1.1 100 Continue', good.all);
   assert.equal(good.sentBody, true);

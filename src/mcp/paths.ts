@@ -85,16 +85,19 @@ export async function resolveInput(place: NotesPlace, input: string, forWrite: b
  * A folder filter as the index spells it: a folder reached through a symlink inside the notes
  * folder is where its notes are indexed (note tools already follow such links; listing
  * `linkdir` returned nothing while read_note("linkdir/x.md") worked). A folder that does not
- * exist, or resolves outside the notes folder or into the state folder, is kept as given and
- * matches nothing. '' is the whole notes folder.
+ * exist, or resolves into the state folder, is kept as given and matches nothing; one that
+ * resolves outside the notes folder is refused. '' is the whole notes folder.
  */
 export async function resolveFolder(place: NotesPlace, folder: string | undefined): Promise<string | undefined> {
   if (folder === undefined) return undefined;
   const f = folder.normalize('NFC').replace(/^\/+|\/+$/g, '');
-  if (f === '' || f.split('/').includes('..')) return f;
+  if (f === '') return f;
   const root = await realOrNull(place.notesDir);
   const real = root === null ? null : await realOrNull(join(place.notesDir, f));
-  if (root === null || real === null || !(real === root || isInside(root, real))) return f;
+  if (root === null || real === null) return f;
+  // A folder out of the notes folder ('..', a link out) is a mistake worth naming, not an
+  // empty answer.
+  if (!(real === root || isInside(root, real))) throw new NotesError('NOTES_E_PATH_OUTSIDE', [JSON.stringify(folder)]);
   if (await inStateFolder(place, real)) return f;
   return relative(root, real).split(sep).join('/').normalize('NFC');
 }

@@ -257,7 +257,7 @@ test('a path through a symlinked folder names the note at its real place, which 
 
 test('a folder filter through a symlinked folder lists and searches the notes at its real place', async (t) => {
   // Found from outside: list_notes { folder: "linkdir" } returned nothing while read_note
-  // followed the link; a link out of the notes folder still matches nothing.
+  // followed the link; a folder out of the notes folder is refused, as a note path is.
   const notes = tempDir(t);
   const outside = tempDir(t);
   writeNotes(notes, { 'realdir/base.md': '# Base\n\nzqfolderlink\n', 'other/o.md': '# O\n\nzqfolderlink\n' });
@@ -280,9 +280,17 @@ test('a folder filter through a symlinked folder lists and searches the notes at
   assert.deepEqual(await listed('linkdir/'), ['realdir/base.md']);
   assert.deepEqual(await searched('linkdir'), ['realdir/base.md']);
   assert.deepEqual(await listed('realdir'), ['realdir/base.md']);
-  assert.deepEqual(await listed('away'), []);
-  assert.deepEqual(await searched('away'), []);
-  assert.deepEqual(await listed('../'), []);
+  assert.deepEqual(await listed('other/../realdir'), ['realdir/base.md']);
+  assert.deepEqual(await listed('nosuchdir'), []);
+  // Out of the notes folder: refused with the reason, never listed (nor an empty answer).
+  for (const folder of ['away', '../', 'linkdir/../..']) {
+    for (const name of ['list_notes', 'search_notes']) {
+      const r = await c.callTool({ name, arguments: { folder, query: 'zqfolderlink' } });
+      assert.equal(r.isError, true, `${name} ${folder}: ${text(r)}`);
+      assert.match(text(r), /outside the notes folder/);
+      assert.doesNotMatch(text(r), /zqfolderlink|x\.md/);
+    }
+  }
 });
 
 test('an edit that keeps the size and mtime is indexed once the watcher sees it', async (t) => {

@@ -31,6 +31,13 @@ import {
   writeNotes,
 } from '../helpers/vault.ts';
 
+/** An index on these folders that a test closes and opens again, as restarts do. */
+async function reopenable(notes: string, state: string) {
+  const cfg = testConfig(notes, state);
+  const embedder = await sharedEmbedder();
+  return { cfg, open: () => NotesIndex.open({ config: cfg, embedder, log: silentLogger() }) };
+}
+
 test('incremental indexing: unchanged skipped, edits replace chunks, deletes and renames leave nothing behind', async (t) => {
   const notes = tldrVault(t, { common: 120, linux: 40 });
   const index = await openTestIndex(t, notes);
@@ -84,8 +91,7 @@ test('incremental indexing: unchanged skipped, edits replace chunks, deletes and
 test('the vector graph is saved with a manifest, reloaded, and rebuilt from stored vectors when it does not match', async (t) => {
   const notes = tldrVault(t, { common: 80 });
   const state = tempDir(t);
-  const embedder = await sharedEmbedder();
-  const open = () => NotesIndex.open({ config: testConfig(notes, state), embedder, log: silentLogger() });
+  const { open } = await reopenable(notes, state);
 
   let index = await open();
   await index.sync();
@@ -346,9 +352,7 @@ test('an edit made while the daemon was down that kept size and mtime is indexed
   const notes = tempDir(t);
   writeNotes(notes, { 'a.md': '# A\n\nthe word is marmalade\n', 'b.md': '# B\n\nunrelated\n' });
   const state = tempDir(t);
-  const cfg = testConfig(notes, state);
-  const embedder = await sharedEmbedder();
-  const open = () => NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
+  const { cfg, open } = await reopenable(notes, state);
   let index = await open();
   await index.sync();
   await index.close();
@@ -390,9 +394,7 @@ test('an index database that is mostly space of deleted notes is compacted at st
   // rebuilt (SQLite reuses free pages, never returns them), for good.
   const notes = tldrVault(t, { common: 20 });
   const state = tempDir(t);
-  const cfg = testConfig(notes, state);
-  const embedder = await sharedEmbedder();
-  const open = () => NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
+  const { cfg, open } = await reopenable(notes, state);
   let index = await open();
   await index.sync();
   const q = 'compress files into an archive';
@@ -439,9 +441,7 @@ test('a saved graph that is mostly slots of deleted points is rebuilt smaller by
   const big = manySectionsNote(6_000, 5);
   writeNotes(notes, { 'big1.md': big, 'big2.md': big });
   const state = tempDir(t);
-  const cfg = testConfig(notes, state);
-  const embedder = await sharedEmbedder();
-  const open = () => NotesIndex.open({ config: cfg, embedder, log: silentLogger() });
+  const { cfg, open } = await reopenable(notes, state);
   let index = await open();
   await index.sync();
   await index.close();

@@ -20,15 +20,7 @@ export function prepareStatements(db: Db) {
     ),
     noteStates: db.prepare<
       [],
-      {
-        id: number;
-        path: string;
-        disk_path: string;
-        hash: string;
-        size: number;
-        mtime_ms: number;
-        ctime_ms: number | null;
-      }
+      Pick<NoteRow, 'id' | 'path' | 'disk_path' | 'hash' | 'size' | 'mtime_ms'> & { ctime_ms: number | null }
     >(`SELECT id, path, disk_path, hash, size, mtime_ms, ${ctime ? 'ctime_ms' : 'NULL AS ctime_ms'} FROM notes`),
     noteByPath: db.prepare<[string], NoteRow>(`${NOTE_SELECT} WHERE n.path = ?`),
     noteIdByPath: db.prepare<[string], { id: number }>('SELECT id FROM notes WHERE path = ?'),

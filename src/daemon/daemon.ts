@@ -264,10 +264,9 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
       server.close();
       server.closeIdleConnections();
       try {
-        // rt.close() waits for the gate (responses and tool bodies) before closing anything.
+        // The drain (once, shared with rt.close()) stops index work, then waits for responses
+        // and tool bodies before anything is closed.
         await closeInOrder(log, [
-          // A call waiting for its note to be indexed answers at once (src/daemon/runtime.ts).
-          ['index work', () => rt.index.stopWork()],
           ['drain', () => rt.drain()],
           ['endpoint', () => ep.close()],
           ['runtime', () => rt.close()],

@@ -50,9 +50,10 @@ export interface Runtime {
   /** Everything in flight; shutdown waits for it (up to config.drainMs) before closing. */
   readonly gate: InflightGate;
   /**
-   * Wait for what is in flight: everything up to drainMs, then calls that have begun changing
-   * a note up to CHANGE_GRACE_MS more. `answered` (stdio's own count of replies written)
-   * replaces the gate as what must go idle. false when something was left unfinished.
+   * Stop index work, then wait for what is in flight: everything up to drainMs, then calls
+   * that have begun changing a note up to CHANGE_GRACE_MS more. `answered` (stdio's own count
+   * of replies written) replaces the gate as what must go idle. Runs once per runtime. false
+   * when something was left unfinished.
    */
   drain(answered?: (timeoutMs: number) => Promise<boolean>): Promise<boolean>;
   readonly embedder: Embedder;
@@ -151,6 +152,10 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     return drained;
   };
   const drainOnce = async (answered: (ms: number) => Promise<boolean>): Promise<boolean> => {
+    // Index work stops first: a call waiting for its note to be indexed behind a large job
+    // then answers at once ("indexed": false, the next start indexes it) instead of running
+    // past the drain time unanswered.
+    idx.stopWork();
     if (await answered(config.drainMs)) return true;
     if (changes.size === 0) return false;
     // A write under way past the drain time (a large note, a slow disk) is finished and
@@ -199,10 +204,6 @@ export async function openRuntime(o: RuntimeOptions): Promise<Runtime> {
     watchedFolders: () => watcher?.folders(),
     close: () => {
       closing ??= (async () => {
-        // Index work stops first: a call waiting for its note to be indexed behind a large
-        // job then answers at once ("indexed": false, the next start indexes it) instead of
-        // running past the drain time unanswered.
-        idx.stopWork();
         if (!(await drain())) log.warn({ inflight: gate.size }, 'drain timed out; closing under remaining work');
         await release();
       })();

@@ -111,8 +111,7 @@ export async function serveStdioDaemon(config: Config, log: Logger, opts: StdioO
   // Let the transport take in what already arrived, then answer it.
   await new Promise((r) => setImmediate(r));
   await closeInOrder(log, [
-    // As over HTTP: calls waiting for indexing answer at once instead of after the drain.
-    ['index work', () => rt.index.stopWork()],
+    // The runtime's drain, counting replies written to stdout instead of its gate.
     ['answer', () => rt.drain((ms) => transport.answered(ms))],
     ['sink', () => offSink()],
     ['transport', () => handle.close()],

@@ -62,7 +62,8 @@ async function main(): Promise<void> {
       `(each sends its next request as soon as the last is answered); "16 paced": ${CLIENTS} clients x ` +
       `${plan.pacedPerClient} started at random (Poisson) times, at ${PACED_SHARE}x the req/s notes-mcp managed ` +
       '16 concurrent (its capacity) in this run, answered or not, the baseline offered the same rate; ' +
-      `after ${plan.warmup} warm-up calls per client, notes-mcp and baseline in ${BLOCKS} alternating blocks; ` +
+      `after ${plan.warmup} warm-up calls per client (and ${plan.sequentialWarmup} more on the first before the sequential blocks), ` +
+      `notes-mcp and baseline in ${BLOCKS} alternating blocks; ` +
       'loopback HTTP, times in ms, clients in one process',
   );
   console.log(

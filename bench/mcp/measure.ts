@@ -189,6 +189,13 @@ export async function benchProtocols(notesServer: Child, baseServer: Child, plan
             : MODES.filter((m) => m !== '16 paced');
       let capacity = Number.NaN;
       for (const mode of modes) {
+        if (mode === 'sequential') {
+          for (const server of ['notes', 'base'] as const) {
+            const first = pools[server][0];
+            if (!first) continue;
+            for (let i = 0; i < plan.sequentialWarmup; i++) await requests[server][op](first).catch(() => false);
+          }
+        }
         const rate = capacity * PACED_SHARE;
         const { notes, base } = await measurePair(
           new Side(pools.notes, notesServer, requests.notes[op]),

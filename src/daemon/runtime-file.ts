@@ -3,11 +3,14 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { STATE_FILES } from '../config/index.ts';
 import { readStateFileSync, writeFileAtomicSync } from '../fs-atomic.ts';
+import { indexFiles, readLockOwner } from '../index/index.ts';
 
 // <index folder>/daemon.json: where the daemon serving this notes folder can be reached, for
 // `doctor` and `status` (which then ask it over HTTP instead of echoing the configuration).
 // Written once the port is bound, removed on a clean exit; a crashed daemon's file is
-// recognised by its dead pid.
+// recognised by its pid: dead, or alive but not the index lock's owner (the daemon holds the
+// lock for as long as its file exists). After a crash and a reboot, the pid is often some other
+// process's, and doctor blamed a daemon that did not run for not answering.
 
 export const RuntimeInfo = z.object({
   pid: z.number().int(),
@@ -76,7 +79,7 @@ export async function probeDaemon(indexDir: string, timeoutMs = 2_000): Promise<
   const r = readRuntime(indexDir);
   if (!r.ok) return r.reason === null ? { state: 'none' } : { state: 'unreadable', reason: r.reason };
   const info = r.info;
-  if (!alive(info.pid)) return { state: 'stale', info };
+  if (!alive(info.pid) || readLockOwner(indexFiles(indexDir).lock) !== info.pid) return { state: 'stale', info };
   try {
     const r = await fetch(info.health, { signal: AbortSignal.timeout(timeoutMs) });
     const body = (await r.json()) as Record<string, unknown>;

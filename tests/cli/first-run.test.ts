@@ -214,3 +214,37 @@ test('an Authorization header without "Bearer " says what is expected', { timeou
   assert.equal(r?.status, 401);
   assert.match((await r?.text()) ?? '', /NOTES_E_AUTH_MALFORMED/);
 });
+
+test('doctor and status: a daemon.json whose pid now belongs to another process names no running daemon', async (t) => {
+  // After a crash and a reboot, the pid in daemon.json is often some other live process's:
+  // doctor called that a daemon that does not answer (a failed check) instead of none running.
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nalpha\n' });
+  const state = tempDir(t);
+  const env = { HOME: state, NOTES_MCP_TOKEN: 'first-run-token-0123456789' };
+  const g = ['--notes', notes, '--state', state, '--model', 'bundled'];
+  assert.equal(run(['index', ...g], env).code, 0);
+  const indexDir = join(state, 'index', readdirSync(join(state, 'index'))[0]!);
+  const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+  t.after(() => other.kill('SIGKILL'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}/mcp`;
+  writeFileSync(
+    join(indexDir, 'daemon.json'),
+    JSON.stringify({
+      pid: other.pid,
+      url,
+      health: url.replace(/\/mcp$/, '/health'),
+      started_at: new Date().toISOString(),
+      version: '0.1.0',
+      notes,
+    }),
+  );
+  const doc = run(['doctor', ...g, '--json'], env);
+  const checks = (JSON.parse(doc.out) as { checks: Array<{ name: string; ok: boolean; detail: string }> }).checks;
+  const daemon = checks.find((c) => c.name === 'daemon');
+  assert.equal(daemon?.ok, true, daemon?.detail);
+  assert.match(daemon?.detail ?? '', /not running: the daemon that served .* stopped without a clean exit/);
+  const st = JSON.parse(run(['status', ...g, '--json'], env).out) as { daemon: { running: boolean } };
+  assert.equal(st.daemon.running, false);
+});

@@ -195,6 +195,16 @@ export const ERRORS = {
     { rpc: -32600 },
   ),
   NOTES_E_SHUTTING_DOWN: spec('server is shutting down', 503, 'Retry after the restart (Retry-After).'),
+  NOTES_E_UPSTREAM_DOWN: spec(
+    'the notes server behind the proxy is not answering (restarting or stopped)',
+    502,
+    'Retry in a few seconds (Retry-After); if it lasts, the operator runs `notes-mcp doctor` on the server (RUNBOOK.md).',
+  ),
+  NOTES_E_UPSTREAM_TIMEOUT: spec(
+    'the notes server behind the proxy did not answer in time',
+    504,
+    'Retry; if it lasts, the operator runs `notes-mcp doctor` on the server (RUNBOOK.md).',
+  ),
   NOTES_E_TIMEOUT: spec(
     '%s did not finish within %s ms',
     504,

@@ -122,8 +122,52 @@ function upstreamAddress(host: string, p: number): string {
  * `return STATUS '<the daemon's refusal body>';`: nginx answers with the daemon's JSON shape.
  * Quotes and $ are written as JSON escapes, which nginx leaves alone in a quoted string.
  */
-function refusal(code: ErrorCode, message?: string): string {
-  const body = refusalBody(code, message ?? new NotesError(code).message)
+/** nginx's size (`4m`, `512k`, `1048576`) in bytes. */
+function sizeBytes(size: string): number {
+  const m = /^(\d+)([kKmM]?)$/.exec(size);
+  const unit = m?.[2]?.toLowerCase();
+  return Number(m?.[1] ?? 0) * (unit === 'm' ? 1024 * 1024 : unit === 'k' ? 1024 : 1);
+}
+
+/** The response headers every answer of the HTTPS server carries. */
+function securityHeaders(hsts: boolean, indent: string): string[] {
+  return [
+    ...(hsts ? ['add_header Strict-Transport-Security "max-age=63072000" always;'] : []),
+    'add_header X-Content-Type-Options "nosniff" always;',
+    'add_header X-Frame-Options "DENY" always;',
+    'add_header Referrer-Policy "no-referrer" always;',
+    `add_header Content-Security-Policy "default-src 'none'; frame-ancestors 'none'" always;`,
+  ].map((l) => indent + l);
+}
+
+/**
+ * What nginx answers itself (limits, body size, the daemon unreachable) in the daemon's JSON
+ * shape, with Retry-After where waiting helps: its own HTML pages told an agent nothing, and
+ * named no time to retry at. Answers of the daemon pass through untouched (proxy_intercept_errors
+ * is off). add_header in a location replaces the server's, so each repeats them.
+ */
+function errorPages(id: string, s: z.output<typeof SiteInput>): string[] {
+  const pages: Array<{ status: number; name: string; retry?: number; body: string }> = [
+    { status: 429, name: 'limited', retry: 5, body: refusal('NOTES_E_RATE_LIMITED', undefined, [5]) },
+    { status: 413, name: 'too_large', body: refusal('NOTES_E_BODY_TOO_LARGE', undefined, [sizeBytes(s.maxBody)]) },
+    { status: 502, name: 'down', retry: 5, body: refusal('NOTES_E_UPSTREAM_DOWN') },
+    { status: 504, name: 'timeout', retry: 5, body: refusal('NOTES_E_UPSTREAM_TIMEOUT') },
+  ];
+  return [
+    "    # nginx's own refusals in the daemon's JSON shape (the daemon's answers pass as they are).",
+    ...pages.map((p) => `    error_page ${p.status} @${id}_${p.name};`),
+    ...pages.flatMap((p) => [
+      `    location @${id}_${p.name} {`,
+      ...securityHeaders(s.hsts, '        '),
+      ...(p.retry === undefined ? [] : [`        add_header Retry-After ${p.retry} always;`]),
+      `        ${p.body}`,
+      '    }',
+    ]),
+  ];
+}
+
+function refusal(code: ErrorCode, message?: string, args: unknown[] = []): string {
+  const body = refusalBody(code, message ?? new NotesError(code, args).message)
     .replace(/'/g, '\\u0027')
     .replace(/\$/g, '\\u0024');
   return `return ${new NotesError(code).status} '${body}';`;
@@ -200,11 +244,7 @@ export function nginxSite(layout: Layout, raw: SiteInput): string {
     `    ssl_session_cache shared:${id}_tls:10m;`,
     '    ssl_session_tickets off;',
     '',
-    ...(s.hsts ? ['    add_header Strict-Transport-Security "max-age=63072000" always;'] : []),
-    '    add_header X-Content-Type-Options "nosniff" always;',
-    '    add_header X-Frame-Options "DENY" always;',
-    '    add_header Referrer-Policy "no-referrer" always;',
-    `    add_header Content-Security-Policy "default-src 'none'; frame-ancestors 'none'" always;`,
+    ...securityHeaders(s.hsts, '    '),
     '',
     `    client_max_body_size ${s.maxBody};`,
     '    # A body is read whole (and timed) before anything reaches the daemon, so a slow client',
@@ -216,6 +256,7 @@ export function nginxSite(layout: Layout, raw: SiteInput): string {
     '    limit_conn_log_level warn;',
     '    limit_req_status 429;',
     '    limit_req_log_level warn;',
+    ...errorPages(id, s),
     '',
     '    # A token in the URL would be written to error.log, whose lines carry the request line',
     '    # (rate-limit, size and proxy errors): refused here, before any of those, logging nothing.',

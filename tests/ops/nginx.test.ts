@@ -5,7 +5,26 @@ import { test } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { nginxSite, resolveLayout } from '../../src/ops/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { call, freePort, nginxTest, runVerify, startFakeDaemon, startNginx, writeNginx } from './helpers.ts';
+import {
+  call,
+  freePort,
+  nginxTest,
+  type Reply,
+  runVerify,
+  startFakeDaemon,
+  startNginx,
+  writeNginx,
+} from './helpers.ts';
+
+/** A refusal nginx made itself: JSON with the daemon's error shape, never an HTML page. */
+function assertRefusal(r: Reply, code: string, retryAfter: string | undefined): void {
+  assert.match(String(r.headers['content-type']), /^application\/json/, r.body);
+  const body = JSON.parse(r.body) as { error?: { data?: { code?: string; status?: number } } };
+  assert.equal(body.error?.data?.code, code);
+  assert.equal(body.error?.data?.status, r.status);
+  assert.equal(r.headers['retry-after'], retryAfter);
+  assert.equal(r.headers['x-content-type-options'], 'nosniff', 'the security headers are kept');
+}
 
 // Debian's nginx checks and runs the generated configuration: `nginx -t` on several instances
 // side by side, then a real nginx in front of a stand-in daemon (fixtures/fake-daemon.mjs) for
@@ -351,14 +370,16 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
   );
 
   // Body size limit and rate limit (beta: 1 request per minute, burst 1).
+  // nginx's own refusals come in the daemon's JSON shape, with Retry-After where waiting helps.
   const big = Buffer.alloc(5 * 1024 * 1024, 'x');
-  assert.equal(
-    (await call({ ...https, host: 'notes.test', path: '/mcp', method: 'POST', headers: auth, body: big })).status,
-    413,
-  );
-  const statuses: number[] = [];
-  for (let i = 0; i < 4; i++) statuses.push((await call({ ...https, host: 'limited.test', path: '/health' })).status);
-  assert.ok(statuses.includes(429), `no 429 in ${statuses}`);
+  const tooLarge = await call({ ...https, host: 'notes.test', path: '/mcp', method: 'POST', headers: auth, body: big });
+  assert.equal(tooLarge.status, 413);
+  assertRefusal(tooLarge, 'NOTES_E_BODY_TOO_LARGE', undefined);
+  const limited: Reply[] = [];
+  for (let i = 0; i < 4; i++) limited.push(await call({ ...https, host: 'limited.test', path: '/health' }));
+  const refused = limited.find((r) => r.status === 429);
+  assert.ok(refused, `no 429 in ${limited.map((r) => r.status)}`);
+  assertRefusal(refused, 'NOTES_E_RATE_LIMITED', '5');
   assert.equal(
     (await call({ ...https, host: 'notes.test', path: '/metrics' })).status,
     200,
@@ -397,5 +418,8 @@ test('real nginx in front of a stand-in daemon: TLS, redirects, ACME, SSE, limit
   const v3 = verify();
   assert.equal(v3.status, 1, v3.stdout);
   assert.match(v3.stdout, /^FAIL health +GET .* -> 502/m);
+  const down = await call({ ...https, host: 'notes.test', path: '/mcp', method: 'POST', headers: auth, body: init });
+  assert.equal(down.status, 502);
+  assertRefusal(down, 'NOTES_E_UPSTREAM_DOWN', '5');
   assert.match(v3.stdout, /^verify: FAIL .*health.*initialize/m);
 });

@@ -350,3 +350,32 @@ test('deleting one of two NFC/NFD twins leaves the other searchable', async (t) 
   assert.deepEqual(await found('zqnfdx'), [`twin/${nfc}`]);
   assert.deepEqual(await found('zqnfcx'), []);
 });
+
+test('read_note of a note that is one long line pages inside the line instead of returning it whole', async (t) => {
+  // A 1 MB one-line note came back whole (ten times the page size) in one reply.
+  const notes = tempDir(t);
+  const line = Array.from({ length: 40_000 }, (_, i) => `w${i}😀`).join(' ');
+  writeNotes(notes, { 'one.md': `# One\n${line}\nlast\n` });
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV1(t, d.url);
+  type Page = { content: string; truncated: boolean; next_start_line?: number; next_start_char?: number };
+  let args: Record<string, unknown> = { path: 'one.md' };
+  let read = '';
+  for (let calls = 0; calls < 20; calls++) {
+    const r = await c.callTool({ name: 'read_note', arguments: args });
+    assert.notEqual(r.isError, true, text(r));
+    const p = r.structuredContent as Page;
+    assert.ok(p.content.length <= 100_000, `a page of ${p.content.length} characters`);
+    read += args.start_char === undefined && read !== '' ? `\n${p.content}` : p.content;
+    if (!p.truncated) break;
+    args = {
+      path: 'one.md',
+      start_line: p.next_start_line,
+      ...(p.next_start_char ? { start_char: p.next_start_char } : {}),
+    };
+  }
+  assert.equal(read, `# One\n${line}\nlast`);
+  const past = await c.callTool({ name: 'read_note', arguments: { path: 'one.md', start_line: 3, start_char: 9 } });
+  assert.equal(past.isError, true);
+  assert.match(text(past), /start_char 9 is past the end of line 3/);
+});

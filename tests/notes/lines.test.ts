@@ -20,6 +20,22 @@ function reference(text: string, range: { startLine?: number; endLine?: number; 
     size += (all[end]?.length ?? 0) + 1;
     end++;
   }
+  const firstLine = all[start - 1] ?? '';
+  if (end === start && firstLine.length > range.maxChars) {
+    const cut = /[\ud800-\udbff]/.test(firstLine.charAt(range.maxChars - 1)) ? range.maxChars - 1 : range.maxChars;
+    return {
+      ok: true,
+      page: {
+        content: firstLine.slice(0, cut),
+        startLine: start,
+        endLine: start,
+        totalLines: all.length,
+        truncated: true,
+        nextStartLine: start,
+        nextStartChar: cut + 1,
+      },
+    };
+  }
   const truncated = end < requestedEnd;
   return {
     ok: true,
@@ -30,6 +46,7 @@ function reference(text: string, range: { startLine?: number; endLine?: number; 
       totalLines: all.length,
       truncated,
       nextStartLine: truncated ? end + 1 : undefined,
+      nextStartChar: undefined,
     },
   };
 }
@@ -58,4 +75,40 @@ test('pageLines of a 170k-line note returns the page asked for and counts every 
   assert.equal(r.page.totalLines, 170_001);
   assert.equal(r.page.endLine, 170_001);
   assert.equal(r.page.content, 'lorem ipsum [[link]] dolor\nlorem ipsum [[link]] dolor\nlorem ipsum [[link]] dolor');
+});
+
+test('pageLines: following next_start_line and next_start_char reads every character once, no page past maxChars', () => {
+  // A line longer than a page was returned whole: an 8 MB one-line note went to the agent in
+  // one reply. It is cut at maxChars now (never inside a surrogate pair), and continued.
+  const text = fc
+    .array(fc.constantFrom('a', 'bc', '\n', '\r\n', ' ', 'é', '😀', 'xxxxxxxxxx'), { maxLength: 60 })
+    .map((p) => p.join(''));
+  fc.assert(
+    fc.property(text, fc.integer({ min: 2, max: 12 }), (t, maxChars) => {
+      const lines = t.split(/\r?\n/);
+      if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+      const got: string[] = [];
+      let at: { startLine: number; startChar?: number } = { startLine: 1 };
+      for (let pages = 0; pages < 1_000; pages++) {
+        const r = pageLines(t, { ...at, maxChars });
+        assert.ok(r.ok);
+        assert.ok(r.page.content.length <= maxChars, `a page of ${r.page.content.length} > ${maxChars}`);
+        // A page that starts inside a line continues the line it started in.
+        const [head = '', ...rest] = r.page.content.split('\n');
+        got.push(at.startChar !== undefined ? `${got.pop() ?? ''}${head}` : head, ...rest);
+        if (!r.page.truncated) break;
+        const next = r.page.nextStartLine!;
+        if (r.page.nextStartChar !== undefined) at = { startLine: next, startChar: r.page.nextStartChar };
+        else at = { startLine: next };
+      }
+      assert.deepEqual(got, lines.length === 0 ? [''] : lines);
+    }),
+    { seed: SEED, numRuns: 2_000 },
+  );
+});
+
+test('pageLines: a start_char past the end of its line is refused with the reason', () => {
+  const r = pageLines('abc\ndef\n', { startLine: 1, startChar: 5, maxChars: 10 });
+  assert.equal(r.ok, false);
+  assert.ok(!r.ok && /start_char 5 is past the end of line 1 \(3 characters\)/.test(r.reason));
 });

@@ -20,6 +20,14 @@ const ReadInput = withCachedJsonSchema(
     uri: z.string().max(8192).optional().describe('A note:// URI as returned by search_notes or list_notes.'),
     start_line: z.number().int().min(1).optional().describe('First line to return (1-based).'),
     end_line: z.number().int().min(1).optional().describe('Last line to return (inclusive).'),
+    start_char: z
+      .number()
+      .int()
+      .min(1)
+      .optional()
+      .describe(
+        'Where to start inside start_line (1-based): the next_start_char of a page that ended inside a long line.',
+      ),
   }),
 );
 
@@ -36,6 +44,10 @@ const ReadOutput = withCachedJsonSchema(
     total_lines: z.number(),
     truncated: z.boolean(),
     next_start_line: z.number().optional(),
+    next_start_char: z
+      .number()
+      .optional()
+      .describe('The page ended inside line next_start_line (longer than a page): pass it as start_char.'),
     hash: z.string(),
     size: z.number(),
     modified_at: z.string(),
@@ -53,7 +65,7 @@ export const readNoteTool = defineTool({
   description:
     'Read one Markdown note (or a line range of it) by path, note:// URI, title or alias, with its front matter, ' +
     'tags, links, backlinks and content hash (pass the hash to write_note as expected_hash to avoid overwriting newer edits). Long notes ' +
-    `come back in pages: when "truncated" is true, call again with start_line = next_start_line. ${DATA_NOT_INSTRUCTIONS}`,
+    `come back in pages: when "truncated" is true, call again with start_line = next_start_line (and start_char = next_start_char when given). ${DATA_NOT_INSTRUCTIONS}`,
   input: ReadInput,
   output: ReadOutput,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
@@ -66,6 +78,7 @@ export const readNoteTool = defineTool({
     const paged = pageLines(note.content, {
       startLine: args.start_line,
       endLine: args.end_line,
+      startChar: args.start_char,
       maxChars: READ_LIMIT_CHARS,
     });
     if (!paged.ok) return errorResult(paged.reason);
@@ -89,6 +102,7 @@ export const readNoteTool = defineTool({
       modified_at: new Date(note.mtimeMs).toISOString(),
     };
     if (page.nextStartLine !== undefined) out.next_start_line = page.nextStartLine;
+    if (page.nextStartChar !== undefined) out.next_start_char = page.nextStartChar;
     // Links of the whole note as it is on disk now; backlinks as indexed.
     const links = noteLinksOut(deps.index, note.path, facts.links);
     out.links = links.links;

@@ -91,7 +91,13 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
         return;
       }
       stopping = true;
-      if (!shutdownRef) process.exit(0); // nothing acknowledged yet; SQLite recovers on its own
+      if (!shutdownRef) {
+        // Nothing acknowledged yet; SQLite recovers on its own. Said in the log, so that a stop
+        // during a long start (a rebuild) is not a silent exit 0.
+        log.info({ signal: sig }, 'stopped during start-up, before serving');
+        log.flush?.();
+        process.exit(0);
+      }
       // Held until process.exit below: with the server closed and the graph worker unref'd
       // between requests, the event loop could run dry mid-shutdown, and Node exited 0 without
       // the index saved or daemon.json removed (seen from outside, 3 of 4 stops in a re-index).
@@ -108,6 +114,8 @@ export async function startDaemon(o: StartOptions): Promise<Daemon> {
       log.info('log file reopened');
     });
   }
+  // From here a stop is handled (and logged): the model load and the index open come next.
+  log.info({ pid: process.pid, version: VERSION }, 'starting');
   mkdirSync(config.stateDir, { recursive: true, mode: 0o700 });
   const tokens = new TokenStore(config.tokenStoreFile, config.token, (err) =>
     log.error(

@@ -392,3 +392,30 @@ test('SIGTERM during a full reindex: exit 0 within drainMs, the shutdown runs to
   const r = await reindex;
   if (!(r instanceof Error)) assert.match(JSON.stringify(r), /shutting down|"status":"done"/i);
 });
+
+test('SIGTERM during start-up, once it is handled: exit 0 with a log line saying so', {
+  timeout: 60_000,
+}, async (t) => {
+  // Seen from outside: a stop while the model loaded exited 0 at once, with nothing in the log.
+  const notes = tempDir(t);
+  writeNotes(notes, { 'a.md': '# A\n\nalpha\n' });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const state = tempDir(t);
+    const log = `${state}/daemon.log`;
+    const { child, stderr } = spawnServe(notes, state, await freePort(), { NOTES_MCP_LOG_FILE: log });
+    t.after(() => child.kill('SIGKILL'));
+    // "starting" is logged once the handlers are in place, before the model loads.
+    const started = () => existsSync(log) && readFileSync(log, 'utf8').includes('"msg":"starting"');
+    for (let i = 0; i < 5_000 && !started() && child.exitCode === null; i++) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill('SIGTERM');
+    const [code] = await once(child, 'exit');
+    const text = existsSync(log) ? readFileSync(log, 'utf8') : '';
+    if (/"msg":"serving"/.test(text)) continue; // it was up before the signal: try again
+    assert.equal(code, 0, stderr());
+    assert.match(text, /stopped during start-up, before serving/);
+    return;
+  }
+  assert.fail('the daemon was serving before every SIGTERM: the start-up window was missed 3 times');
+});

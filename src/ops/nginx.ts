@@ -118,10 +118,6 @@ function upstreamAddress(host: string, p: number): string {
   return host.includes(':') ? `[${host}]:${p}` : `${host}:${p}`;
 }
 
-/**
- * `return STATUS '<the daemon's refusal body>';`: nginx answers with the daemon's JSON shape.
- * Quotes and $ are written as JSON escapes, which nginx leaves alone in a quoted string.
- */
 /** nginx's size (`4m`, `512k`, `1048576`) in bytes. */
 function sizeBytes(size: string): number {
   const m = /^(\d+)([kKmM]?)$/.exec(size);
@@ -140,6 +136,9 @@ function securityHeaders(hsts: boolean, indent: string): string[] {
   ].map((l) => indent + l);
 }
 
+/** Seconds a client is told to wait after nginx's own 429, 502 and 504. */
+const RETRY_AFTER_S = 5;
+
 /**
  * What nginx answers itself (limits, body size, the daemon unreachable) in the daemon's JSON
  * shape, with Retry-After where waiting helps: its own HTML pages told an agent nothing, and
@@ -148,10 +147,15 @@ function securityHeaders(hsts: boolean, indent: string): string[] {
  */
 function errorPages(id: string, s: z.output<typeof SiteInput>): string[] {
   const pages: Array<{ status: number; name: string; retry?: number; body: string }> = [
-    { status: 429, name: 'limited', retry: 5, body: refusal('NOTES_E_RATE_LIMITED', undefined, [5]) },
+    {
+      status: 429,
+      name: 'limited',
+      retry: RETRY_AFTER_S,
+      body: refusal('NOTES_E_RATE_LIMITED', undefined, [RETRY_AFTER_S]),
+    },
     { status: 413, name: 'too_large', body: refusal('NOTES_E_BODY_TOO_LARGE', undefined, [sizeBytes(s.maxBody)]) },
-    { status: 502, name: 'down', retry: 5, body: refusal('NOTES_E_UPSTREAM_DOWN') },
-    { status: 504, name: 'timeout', retry: 5, body: refusal('NOTES_E_UPSTREAM_TIMEOUT') },
+    { status: 502, name: 'down', retry: RETRY_AFTER_S, body: refusal('NOTES_E_UPSTREAM_DOWN') },
+    { status: 504, name: 'timeout', retry: RETRY_AFTER_S, body: refusal('NOTES_E_UPSTREAM_TIMEOUT') },
   ];
   return [
     "    # nginx's own refusals in the daemon's JSON shape (the daemon's answers pass as they are).",
@@ -166,6 +170,10 @@ function errorPages(id: string, s: z.output<typeof SiteInput>): string[] {
   ];
 }
 
+/**
+ * `return STATUS '<the daemon's refusal body>';`: nginx answers with the daemon's JSON shape.
+ * Quotes and $ are written as JSON escapes, which nginx leaves alone in a quoted string.
+ */
 function refusal(code: ErrorCode, message?: string, args: unknown[] = []): string {
   const body = refusalBody(code, message ?? new NotesError(code, args).message)
     .replace(/'/g, '\\u0027')

@@ -120,6 +120,11 @@ export const ERRORS = {
     415,
     'The file is binary or not UTF-8 text; notes-mcp reads and indexes only text notes.',
   ),
+  NOTES_E_NOTE_NOT_UTF8: spec(
+    'note %s is not all UTF-8 (first stray byte on line %s): an edit would change bytes it never touched, so nothing was changed',
+    415,
+    'Convert the note to UTF-8 (iconv -f latin1 -t utf-8), or replace it whole with write_note mode "overwrite"; write_note mode "append" keeps its bytes.',
+  ),
   NOTES_E_WRITE_FAILED: spec(
     'could not write note %s: %s',
     507,

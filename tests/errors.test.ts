@@ -8,7 +8,7 @@ import { REPO_ROOT } from './helpers/tmp.ts';
 test('docs/errors.md lists every declared error code with its status, exit code and fix, and nothing else', () => {
   const doc = readFileSync(join(REPO_ROOT, 'docs', 'errors.md'), 'utf8');
   const rows = new Map<string, { status: number; exit: number; fix: string }>();
-  for (const m of doc.matchAll(/^\| `(NOTES_E_[A-Z_]+)` \| (\d+) \| (\d+) \| .*? \| (.*) \|$/gm)) {
+  for (const m of doc.matchAll(/^\| `(NOTES_E_[A-Z0-9_]+)` \| (\d+) \| (\d+) \| .*? \| (.*) \|$/gm)) {
     rows.set(m[1]!, { status: Number(m[2]), exit: Number(m[3]), fix: m[4]! });
   }
   assert.deepEqual([...rows.keys()].sort(), Object.keys(ERRORS).sort());

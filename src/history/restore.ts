@@ -78,8 +78,9 @@ export async function restoreNote(
     if (cur !== null && cur !== expected) {
       throw new NotesError('NOTES_E_NOTE_CONFLICT', [path, expected ?? 'none', cur]);
     }
+    // The kept bytes as they are: a version with a stray non-UTF-8 byte comes back unchanged.
     const w = await rec.run(() =>
-      writeNote(root, path, bytes.toString('utf8'), {
+      writeNote(root, path, bytes, {
         mode: cur === null ? 'create' : 'overwrite',
         ...(cur === null ? {} : { expectedHash: cur }),
         beforeWrite: async (c) => {

@@ -138,6 +138,22 @@ export function checkText(bytes: Buffer): TextCheck {
   return { ok: true };
 }
 
+/** The 1-based line of the first byte that is not UTF-8, or null when every byte is. */
+export function firstInvalidUtf8Line(bytes: Buffer): number | null {
+  if (isUtf8(bytes)) return null;
+  // A newline byte is never inside a multi-byte sequence: each line can be checked alone.
+  let line = 1;
+  let at = 0;
+  while (at < bytes.length) {
+    const nl = bytes.indexOf(0x0a, at);
+    const end = nl < 0 ? bytes.length : nl;
+    if (!isUtf8(bytes.subarray(at, end))) return line;
+    line++;
+    at = end + 1;
+  }
+  return line;
+}
+
 /** The NotesError a failed read stands for, naming the note as the caller gave it. */
 export function noteFileError(r: Extract<NoteBytes, { ok: false }>, rel: string): NotesError {
   const shown = JSON.stringify(rel);

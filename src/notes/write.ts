@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { NotesError } from '../errors.ts';
 import { fsyncPathAsync, writeFileAtomic } from '../fs-atomic.ts';
 import { contentHash } from './hash.ts';
-import { MAX_NOTE_BYTES, noteFileError, readNoteFile } from './file.ts';
+import { firstInvalidUtf8Line, MAX_NOTE_BYTES, noteFileError, readNoteFile } from './file.ts';
 import { isInside, resolveNotePath, throwPathError } from './paths.ts';
 import { TEMP_PREFIX } from './temp.ts';
 import type { WriteMode, WriteResult } from './types.ts';
@@ -22,7 +22,9 @@ export interface WriteOptions {
   /**
    * Compute the new text from the current one, under the note's lock (mode overwrite): an edit
    * applied to exactly the text on disk, however many writers race for the note. It may throw
-   * to refuse (nothing is written).
+   * to refuse (nothing is written). An edit never creates the note: one moved or deleted since
+   * it was read is NOTES_E_NOTE_NOT_FOUND, and one whose bytes are not all UTF-8 is refused
+   * (decoding would turn every stray byte into U+FFFD, on lines the edit never touched).
    */
   edit?: (current: { text: string; hash: string }) => string;
 }
@@ -110,7 +112,12 @@ export async function ensureDir(root: string, dir: string, rel: string): Promise
  * created inside the root. Writes to one note are serialised within the process.
  * WriteResult.bytes and .hash describe the whole note after the write.
  */
-export async function writeNote(root: string, rel: string, content: string, opts: WriteOptions): Promise<WriteResult> {
+export async function writeNote(
+  root: string,
+  rel: string,
+  content: string | Buffer,
+  opts: WriteOptions,
+): Promise<WriteResult> {
   const syntax = await resolveNotePath(root, rel, { forWrite: true });
   if (!syntax.ok) throwPathError(syntax, rel);
   return withNoteLock(syntax.key, async () => {
@@ -127,11 +134,14 @@ export async function writeNote(root: string, rel: string, content: string, opts
       ]);
     }
     if (opts.mode === 'create' && cur !== null) throw new NotesError('NOTES_E_NOTE_EXISTS', [check.rel]);
-    const body =
-      opts.edit !== undefined && cur !== null
-        ? opts.edit({ text: cur.bytes.toString('utf8'), hash: curHash! })
-        : content;
-    const data = nextContent(opts.mode, cur, Buffer.from(body, 'utf8'));
+    let body: string | Buffer = content;
+    if (opts.edit !== undefined) {
+      if (cur === null) throw new NotesError('NOTES_E_NOTE_NOT_FOUND', [check.rel]);
+      const bad = firstInvalidUtf8Line(cur.bytes);
+      if (bad !== null) throw new NotesError('NOTES_E_NOTE_NOT_UTF8', [check.rel, bad]);
+      body = opts.edit({ text: cur.bytes.toString('utf8'), hash: curHash! });
+    }
+    const data = nextContent(opts.mode, cur, typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
     const limit = opts.maxBytes ?? MAX_NOTE_BYTES;
     if (data.length > limit) throw new NotesError('NOTES_E_NOTE_TOO_LARGE', [check.rel, data.length, limit]);
     const target = cur?.target ?? check.abs;

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { contentHash } from '../../src/notes/index.ts';
@@ -130,6 +130,44 @@ test('edit_note refuses what does not match, all or none, and conflicts on a sta
     assert.equal(read(notes, 'Projects/Compost.md'), original, 'nothing changed');
     const h = await ok(c, 'note_history', { path: 'Projects/Compost.md' });
     assert.deepEqual(h.changes, [], 'nothing recorded');
+  });
+});
+
+test('a note with stray Latin-1 bytes: edits and link rewrites refuse it; append and restore keep its bytes', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    const file = join(notes, 'Old/Letters.md');
+    mkdirSync(join(notes, 'Old'));
+    const original = Buffer.concat([
+      Buffer.from('# Letters\n\nCaf'),
+      Buffer.from([0xe9]), // é in Latin-1: not UTF-8
+      Buffer.from(' au lait, see [[Garden]].\n\nlast line\n'),
+    ]);
+    writeFileSync(file, original);
+    await ok(c, 'reindex', {});
+    await fails(
+      c,
+      'edit_note',
+      { path: 'Old/Letters.md', operations: [{ op: 'replace', old: 'last line', new: 'final line' }] },
+      /Old\/Letters\.md is not all UTF-8 \(first stray byte on line 3\).*nothing was changed/,
+    );
+    assert.deepEqual(readFileSync(file), original, 'edit_note left every byte alone');
+    await ok(c, 'write_note', { path: 'Old/Letters.md', mode: 'append', content: 'appended\n' });
+    const appended = Buffer.concat([original, Buffer.from('appended\n')]);
+    assert.deepEqual(readFileSync(file), appended, 'append adds bytes and changes none');
+    const m = await ok(c, 'move_note', { from: 'Projects/Garden.md', to: 'Outdoors/Plot.md' });
+    const failed = m.links_not_updated as Array<{ path: string; reason: string }>;
+    assert.deepEqual(
+      failed.map((f) => f.path),
+      ['Old/Letters.md'],
+    );
+    assert.match(failed[0]!.reason, /not all UTF-8/);
+    assert.deepEqual(readFileSync(file), appended, 'the link rewrite left every byte alone');
+    assert.ok((m.links_updated as unknown[]).length > 0, 'the other linking notes were rewritten');
+    // A version kept in the history comes back byte for byte.
+    await ok(c, 'write_note', { path: 'Old/Letters.md', mode: 'overwrite', content: '# Letters, in UTF-8\n' });
+    const r = await ok(c, 'restore_note', { path: 'Old/Letters.md' });
+    assert.equal(r.how, 'version');
+    assert.deepEqual(readFileSync(file), appended, 'restore_note wrote back the kept bytes');
   });
 });
 

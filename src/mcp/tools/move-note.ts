@@ -166,9 +166,12 @@ export const moveNoteTool = defineTool({
       const own = recorderFor(deps, ctx, 'move_note', beginChange);
       try {
         const w = await own.run(() =>
-          writeNote(root, path, applyPlan(p), {
+          // As an edit: never recreates a note deleted meanwhile, nor rewrites one with stray
+          // non-UTF-8 bytes (its links are listed as not updated instead).
+          writeNote(root, path, '', {
             mode: 'overwrite',
             expectedHash: p.hash,
+            edit: () => applyPlan(p),
             beforeWrite: async (c) => {
               await own.before(c);
             },

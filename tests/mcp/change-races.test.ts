@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type AnyClient, connectBoth, startTestDaemon } from '../helpers/daemon.ts';
+import { obsidianVault } from '../helpers/vault.ts';
+
+// Calls that change one note, racing each other through the real SDK clients. Whatever order
+// the daemon runs them in, the end state must be one that some order of them gives, and each
+// reply must tell the truth about it. The race needs the edit to read the note before the move
+// or delete takes it, so each pair is run for a bounded number of rounds.
+
+const ROUNDS = 12;
+
+/** Starts the second call a little later in some rounds, so that each call wins some races. */
+function stagger<T>(ms: number, call: () => Promise<T>): Promise<T> {
+  return ms === 0 ? call() : new Promise((r) => setTimeout(r, ms)).then(call);
+}
+
+type Reply = { isError?: boolean; content?: unknown };
+
+function text(r: Reply): string {
+  return JSON.stringify(r.content);
+}
+
+async function clients(t: test.TestContext): Promise<{ a: AnyClient; b: AnyClient; notes: string }> {
+  const notes = obsidianVault(t);
+  const d = await startTestDaemon(t, notes);
+  const [a, b] = await connectBoth(t, d.url);
+  return { a: a!, b: b!, notes };
+}
+
+test('edit_note racing delete_note never brings the deleted note back', async (t) => {
+  const { a, b, notes } = await clients(t);
+  let editsFirst = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    const path = `race/del-${i}.md`;
+    const made = await a.callTool('write_note', { path, content: `# Round ${i}\n\nfirst line\n` });
+    assert.notEqual(made.isError, true, text(made));
+    const marker = `edited in round ${i}`;
+    const [edit, del] = await Promise.all([
+      a.callTool('edit_note', { path, operations: [{ op: 'append', text: `${marker}\n` }] }),
+      stagger((i % 3) * 5, () => b.callTool('delete_note', { path })),
+    ]);
+    assert.notEqual(del.isError, true, `delete_note: ${text(del)}`);
+    assert.equal(existsSync(join(notes, path)), false, `round ${i}: the deleted note is back on disk`);
+    if (edit.isError) {
+      // The delete won: the edit changed nothing and says the note is gone.
+      assert.match(text(edit), /does not exist/, `round ${i}: ${text(edit)}`);
+    } else {
+      editsFirst++;
+      // The edit won: the version the delete put in the trash is the edited one.
+      const restored = await a.callTool('restore_note', { path });
+      assert.notEqual(restored.isError, true, text(restored));
+      assert.match(readFileSync(join(notes, path), 'utf8'), new RegExp(marker));
+      const gone = await a.callTool('delete_note', { path });
+      assert.notEqual(gone.isError, true, text(gone));
+    }
+  }
+  t.diagnostic(`edit ran first in ${editsFirst} of ${ROUNDS} rounds`);
+});
+
+test('edit_note racing move_note never leaves a second copy at the old path', async (t) => {
+  const { a, b, notes } = await clients(t);
+  let editsFirst = 0;
+  for (let i = 0; i < ROUNDS; i++) {
+    const from = `race/move-${i}.md`;
+    const to = `race/moved-${i}.md`;
+    const made = await a.callTool('write_note', { path: from, content: `# Move ${i}\n\nbody\n` });
+    assert.notEqual(made.isError, true, text(made));
+    const marker = `edited before the move ${i}`;
+    const [edit, move] = await Promise.all([
+      stagger(i % 3, () =>
+        a.callTool('edit_note', { path: from, operations: [{ op: 'append', text: `${marker}\n` }] }),
+      ),
+      b.callTool('move_note', { from, to, update_links: i % 2 === 0 }),
+    ]);
+    assert.notEqual(move.isError, true, `move_note: ${text(move)}`);
+    assert.equal(existsSync(join(notes, from)), false, `round ${i}: the moved note exists at its old path again`);
+    const moved = readFileSync(join(notes, to), 'utf8');
+    if (edit.isError) {
+      assert.match(text(edit), /does not exist/, `round ${i}: ${text(edit)}`);
+      assert.doesNotMatch(moved, new RegExp(marker), `round ${i}: an edit reported as failed landed`);
+    } else {
+      editsFirst++;
+      assert.match(moved, new RegExp(marker), `round ${i}: an edit reported as done is not in the moved note`);
+    }
+  }
+  t.diagnostic(`edit ran first in ${editsFirst} of ${ROUNDS} rounds`);
+});

@@ -159,6 +159,9 @@ function codeSpans(text: string): Array<[number, number]> {
 const WIKI = /(!?)\[\[([^[\]\n\r]+?)\]\]/g;
 // [text](href "title") or [text](<href>): text without brackets, href without spaces unless in <>.
 const MARKDOWN = /(!?)\[([^[\]\n\r]*)\]\(\s*(<[^<>\n\r]*>|[^\s()<>]+)(?:\s+(?:"[^"\n\r]*"|'[^'\n\r]*'))?\s*\)/g;
+// A link reference definition, [label]: href "title", on its own line (not a [^footnote]).
+const REFERENCE =
+  /^ {0,3}\[(?!\^)([^[\]\n\r]+)\]:[ \t]*(<[^<>\n\r]*>|[^\s<>]+)(?:[ \t]+(?:"[^"\n\r]*"|'[^'\n\r]*'|\([^()\n\r]*\)))?[ \t]*$/gm;
 const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
 // Files Obsidian embeds or links that are not notes ([[Node.js]] is still a note name).
 const ATTACHMENT =
@@ -180,7 +183,7 @@ function decodeHref(raw: string): string {
 /** Every link in a note's source, in order of appearance (at most MAX_LINKS_PER_NOTE). */
 export function extractLinks(source: string): NoteLink[] {
   // Cheap test first: most notes link nowhere, and those skip the parse.
-  if (!source.includes('[[') && !source.includes('](')) return [];
+  if (!source.includes('[[') && !source.includes('](') && !source.includes(']:')) return [];
   const starts = lineStarts(source);
   const text = maskCode(source, starts);
   const out: NoteLink[] = [];
@@ -213,22 +216,20 @@ export function extractLinks(source: string): NoteLink[] {
     if (alias) link.alias = alias;
     out.push(link);
   }
-  for (const m of text.matchAll(MARKDOWN)) {
-    if (out.length >= MAX_LINKS_PER_NOTE) break;
-    const start = m.index;
-    if (start > 0 && text[start - 1] === '\\') continue;
-    const written = m[3]!;
+  const hrefLink = (m: RegExpMatchArray, embed: string, label: string, written: string): void => {
+    const start = m.index!;
     const bracketed = written.startsWith('<');
     const raw = bracketed ? written.slice(1, -1) : written;
-    if (SCHEME.test(raw) || raw.startsWith('#') || raw.startsWith('//')) continue;
+    if (SCHEME.test(raw) || raw.startsWith('#') || raw.startsWith('//')) return;
     const hash = raw.indexOf('#');
     const pathPart = (hash < 0 ? raw : raw.slice(0, hash)).replace(/\?.*$/, '');
     const target = decodeHref(pathPart);
-    if (!/\.(md|markdown)$/i.test(target)) continue;
-    const hrefStart = start + m[0].indexOf(written, m[1]!.length + m[2]!.length + 2) + (bracketed ? 1 : 0);
+    if (!/\.(md|markdown)$/i.test(target)) return;
+    const labelAt = m[0].indexOf(`[${label}]`) + 1;
+    const hrefStart = start + m[0].indexOf(written, labelAt + label.length + 1) + (bracketed ? 1 : 0);
     const link: NoteLink = {
       kind: 'markdown',
-      embed: m[1] === '!',
+      embed: embed === '!',
       target,
       line: lineOf(starts, start),
       start,
@@ -238,9 +239,19 @@ export function extractLinks(source: string): NoteLink[] {
     };
     const heading = hash < 0 ? '' : decodeHref(raw.slice(hash + 1));
     if (heading) link.heading = heading;
-    const label = source.slice(start + m[1]!.length + 1, start + m[1]!.length + 1 + m[2]!.length).trim();
-    if (label) link.alias = label;
+    const shown = source.slice(start + labelAt, start + labelAt + label.length).trim();
+    if (shown) link.alias = shown;
     out.push(link);
+  };
+  for (const m of text.matchAll(MARKDOWN)) {
+    if (out.length >= MAX_LINKS_PER_NOTE) break;
+    if (m.index > 0 && text[m.index - 1] === '\\') continue;
+    hrefLink(m, m[1]!, m[2]!, m[3]!);
+  }
+  // [label]: notes/garden.md links as [text][label] does: the definition stands for its uses.
+  for (const m of text.matchAll(REFERENCE)) {
+    if (out.length >= MAX_LINKS_PER_NOTE) break;
+    hrefLink(m, '', m[1]!, m[2]!);
   }
   return out.sort((a, b) => a.start - b.start);
 }

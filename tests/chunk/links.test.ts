@@ -125,3 +125,27 @@ test('a note with a huge number of links stays bounded', () => {
   const src = Array.from({ length: 6000 }, (_, i) => `[[n${i}]]`).join(' ');
   assert.equal(extractLinks(src).length, 5000);
 });
+
+test('link reference definitions to .md files are links; footnotes, web links and code are not', () => {
+  const src = [
+    'See [the garden][g] and [compost].',
+    '',
+    '[g]: Projects/Garden.md "Garden"',
+    '   [compost]: <../heap notes.md#Turning>',
+    '[^1]: a footnote, not a link: notes.md',
+    '[web]: https://example.com/x.md',
+    '[img]: photo.png',
+    '```',
+    '[code]: inside-a-fence.md',
+    '```',
+    '[enc]: my%20note.md (title)',
+  ].join('\n');
+  assert.deepEqual(pick(src), [
+    { kind: 'markdown', target: 'Projects/Garden.md', heading: undefined, alias: 'g', line: 3, embed: false },
+    { kind: 'markdown', target: '../heap notes.md', heading: 'Turning', alias: 'compost', line: 4, embed: false },
+    { kind: 'markdown', target: 'my note.md', heading: undefined, alias: 'enc', line: 11, embed: false },
+  ]);
+  const [g, heap] = extractLinks(src);
+  assert.equal(src.slice(g!.targetStart, g!.targetEnd), 'Projects/Garden.md');
+  assert.equal(src.slice(heap!.targetStart, heap!.targetEnd), '../heap notes.md');
+});

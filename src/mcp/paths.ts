@@ -54,7 +54,8 @@ async function inStateFolder(place: NotesPlace, abs: string): Promise<boolean> {
  */
 export async function resolveInput(place: NotesPlace, input: string, forWrite: boolean): Promise<string> {
   let candidate = input;
-  if (/^note:/i.test(input)) {
+  // Only note:// is a URI: "note: ideas.md" and "note:2026.md" are file names at the top.
+  if (/^note:\/\//i.test(input)) {
     const parsed = parseNoteUri(input);
     if (parsed === null)
       throw new NotesError('NOTES_E_PATH_INVALID', [JSON.stringify(input), 'not a valid note:// URI']);
@@ -136,7 +137,8 @@ export async function resolveNoteRef(place: NotesPlace, index: NameResolver, inp
     refused = err;
   }
   let name = input;
-  if (/^note:/i.test(input)) {
+  // Only note:// is a URI: "note: ideas.md" and "note:2026.md" are file names at the top.
+  if (/^note:\/\//i.test(input)) {
     try {
       name = decodeURIComponent(input.replace(/^note:\/\//i, ''));
     } catch {

@@ -379,3 +379,21 @@ test('read_note of a note that is one long line pages inside the line instead of
   assert.equal(past.isError, true);
   assert.match(text(past), /start_char 9 is past the end of line 3/);
 });
+
+test('a top-level note whose name starts with "note:" is used by its path; note:// stays a URI', async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'note: ideas.md': '# Ideas\n\nquillwort\n', 'other.md': '# Other\n' });
+  const d = await startTestDaemon(t, notes);
+  const c = await connectV2(t, d.url);
+  for (const path of ['note: ideas.md', 'note://note%3A%20ideas.md']) {
+    const r = await c.callTool({ name: 'read_note', arguments: { path } });
+    assert.notEqual(r.isError, true, `${path}: ${text(r)}`);
+    assert.equal((r.structuredContent as { path: string }).path, 'note: ideas.md');
+  }
+  const w = await c.callTool({ name: 'write_note', arguments: { path: 'note:2026.md', content: '# Year\n' } });
+  assert.notEqual(w.isError, true, text(w));
+  assert.equal(readFileSync(join(notes, 'note:2026.md'), 'utf8'), '# Year\n');
+  const bad = await c.callTool({ name: 'read_note', arguments: { path: 'note://%zz' } });
+  assert.equal(bad.isError, true);
+  assert.match(text(bad), /not a valid note:\/\/ URI/);
+});

@@ -47,6 +47,8 @@ export interface HistoryEntry {
   who: Who;
   /** Name of the file in trash/ holding a deleted note. */
   trash?: string | undefined;
+  /** The change this one followed from: a link rewrite names the move that caused it. */
+  call?: string | undefined;
 }
 
 export interface ChangeInput {
@@ -58,6 +60,7 @@ export interface ChangeInput {
   after: Uint8Array | null;
   who: Who;
   trash?: string | undefined;
+  call?: string | undefined;
 }
 
 export interface PruneSummary {
@@ -87,6 +90,7 @@ const EntryLine = z.object({
     .string()
     .regex(/^[a-z0-9-]+\.md$/)
     .optional(),
+  call: z.string().min(1).max(64).optional(),
 });
 const AbortLine = z.object({ v: z.literal(1), abort: z.string().min(1) });
 
@@ -103,6 +107,7 @@ function toLine(e: HistoryEntry): string {
   if (e.to !== undefined) line['to'] = e.to;
   Object.assign(line, { before: e.before, after: e.after, who });
   if (e.trash !== undefined) line['trash'] = e.trash;
+  if (e.call !== undefined) line['call'] = e.call;
   return `${JSON.stringify(line)}\n`;
 }
 
@@ -117,6 +122,7 @@ function fromLine(l: z.infer<typeof EntryLine>): HistoryEntry {
     after: l.after,
     who: { transport: l.who.transport, tokenId: l.who.token_id, tokenName: l.who.token_name, user: l.who.user },
     trash: l.trash,
+    call: l.call,
   };
 }
 
@@ -283,6 +289,7 @@ export class History {
         after,
         who: c.who,
         trash: c.trash,
+        call: c.call,
       };
       await this.#append(toLine(e));
       return e;
@@ -346,9 +353,23 @@ export class History {
     return aborted.size === 0 ? [...entries] : entries.filter((e) => !aborted.has(e.id));
   }
 
-  /** Changes to one note (as its path, or as where a move took it from or to), newest first. */
+  /**
+   * Changes to one note, newest first: those at its path (a move from or to it included), and,
+   * past each move that brought it there, those at the path it came from.
+   */
   async versions(path: string): Promise<HistoryEntry[]> {
-    return (await this.entries()).filter((e) => e.path === path || e.to === path).reverse();
+    const entries = await this.entries();
+    const names = new Set([path]);
+    const out: HistoryEntry[] = [];
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const e = entries[i]!;
+      const movedHere = e.to !== undefined && names.has(e.to);
+      if (!movedHere && !names.has(e.path)) continue;
+      out.push(e);
+      // Older changes at the name it came from are its own too (a move never overwrites).
+      if (movedHere) names.add(e.path);
+    }
+    return out;
   }
 
   /** Changes to every note, newest first. */
@@ -462,6 +483,32 @@ export class History {
 
 const instances = new Map<string, History>();
 
+const ENTRY_ID = /^[0-9a-z]{9,}-[0-9a-f]{8}$/;
+
+/**
+ * One page of entries (newest first) after the cursor `before` (the id of the last entry of
+ * the previous page). Ids start with their time but not every entry of one millisecond sorts
+ * by id, so the page starts right after that entry; one pruned since falls back to the time.
+ * A cursor that is no id of ours is a usage error, never an empty page.
+ */
+export function pageEntries(
+  all: readonly HistoryEntry[],
+  before: string | undefined,
+  limit: number,
+): { page: HistoryEntry[]; next?: string } {
+  let from = 0;
+  if (before !== undefined) {
+    if (!ENTRY_ID.test(before)) throw new NotesError('NOTES_E_USAGE', ['invalid cursor: pass next_cursor unchanged']);
+    const at = all.findIndex((e) => e.id === before);
+    const time = before.slice(0, before.indexOf('-'));
+    from = at >= 0 ? at + 1 : all.findIndex((e) => e.id.slice(0, e.id.indexOf('-')) < time);
+    if (from < 0) from = all.length;
+  }
+  const page = all.slice(from, from + limit);
+  const last = page[page.length - 1];
+  return from + limit < all.length && last ? { page, next: last.id } : { page };
+}
+
 /**
  * Record the changes one tool call makes, and take them back from the journal when the call
  * fails after recording: `hook` goes to writeNote's beforeWrite (or the move and trash
@@ -479,6 +526,11 @@ export class ChangeRecorder {
     this.#tool = tool;
     this.#who = who;
     this.#begin = beginChange;
+  }
+
+  /** A recorder for a change made beside this one's: if it fails, only its own entries go. */
+  another(): ChangeRecorder {
+    return new ChangeRecorder(this.#history, this.#tool, this.#who, this.#begin);
   }
 
   /** Called right before a note is replaced, moved or trashed. */

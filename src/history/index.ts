@@ -6,6 +6,7 @@ export {
   type HistoryOptions,
   type HistoryTool,
   type PruneSummary,
+  pageEntries,
   type Who,
 } from './history.ts';
 export { type RestoreRequest, type RestoreResult, restoreNote } from './restore.ts';

@@ -1,6 +1,15 @@
 import { existsSync } from 'node:fs';
 import { NotesError } from '../errors.ts';
-import { moveNote, readNote, resolveNotePath, throwPathError, untrashNote, writeNote } from '../notes/index.ts';
+import {
+  mapLimit,
+  moveNote,
+  readNote,
+  resolveNotePath,
+  throwPathError,
+  untrashNote,
+  type WriteResult,
+  writeNote,
+} from '../notes/index.ts';
 import type { ChangeRecorder, History, HistoryEntry } from './history.ts';
 
 // Undoing a change notes-mcp made, for restore_note and `notes-mcp restore` alike. Every
@@ -26,7 +35,14 @@ export interface RestoreResult {
   undid?: string | undefined;
   /** For a move undone: where the note was. */
   movedFrom?: string | undefined;
+  /** For a move undone: the notes whose links the move rewrote, put back as they were. */
+  linksRestored?: Array<{ path: string; hash: string }>;
+  /** For a move undone: the notes whose rewritten links were left, and why. */
+  linksNotRestored?: Array<{ path: string; reason: string }>;
 }
+
+/** Linking notes put back at once when a move is undone (each waits on fsyncs). */
+const REWRITES_AT_ONCE = 8;
 
 /** The hash notes-mcp last left the note at (null: it removed or moved the note away). */
 function lastLeft(path: string, newest: HistoryEntry): string | null {
@@ -92,25 +108,17 @@ export async function restoreNote(
   };
 
   if (req.version !== undefined) {
+    if (newest.to !== undefined && newest.to !== path && (await currentHash(root, newest.to)) !== null) {
+      // Written here, the version would be a second copy of the note beside the moved one.
+      throw versionGone(path, `notes-mcp moved it to ${newest.to}: restore the version there (its history goes along)`);
+    }
     const known = versions.some((e) => e.before === req.version || e.after === req.version);
     if (!known) throw versionGone(path, `${req.version} is not one of the versions note_history lists for it`);
     return writeBack(req.version);
   }
 
-  if (newest.to !== undefined) {
-    const [from, to] = [newest.path, newest.to ?? newest.path];
-    if (cur !== null && path === from) throw new NotesError('NOTES_E_TARGET_EXISTS', [path, 'restore_note']);
-    const m = await rec.run(() =>
-      moveNote(root, to, from, {
-        // The note must be what the move left, or what the caller says it is now.
-        expectedHash: req.expectedHash ?? newest.after ?? undefined,
-        beforeMove: async (c) => {
-          await rec.before({ path: c.from, to: c.to, before: c.bytes, after: c.bytes });
-        },
-      }),
-    );
-    return { path: m.to, hash: m.hash, bytes: m.bytes, how: 'move', undid: newest.id, movedFrom: m.from };
-  }
+  const move = await moveToUndo(history, path, newest);
+  if (move !== null) return undoMove(root, history, move, req.expectedHash, rec);
 
   if (cur === null) {
     // The note is gone: the trash holds it when delete_note took it (the newest such delete
@@ -139,4 +147,100 @@ export async function restoreNote(
     );
   }
   return writeBack(newest.before, newest.id);
+}
+
+/**
+ * The move a restore of `path` undoes: its newest change when that is a move to or from it, or
+ * the move that a change made with it followed from (the moved note's own links rewritten, or
+ * an undone move's links put back): a move and its rewrites are undone together.
+ */
+async function moveToUndo(history: History, path: string, newest: HistoryEntry): Promise<HistoryEntry | null> {
+  if (newest.to !== undefined) return newest;
+  if (newest.call === undefined) return null;
+  const cause = (await history.entries()).find((e) => e.id === newest.call);
+  return cause?.to === path ? cause : null;
+}
+
+/**
+ * Move the note back, then put back the links the move rewrote: the note's own and those of
+ * the notes that link to it, each only if it is still what the move left (a note edited since
+ * keeps its text and is listed as not restored). The rewrites name the undoing move, so a
+ * restore of this restore redoes the whole move.
+ */
+async function undoMove(
+  root: string,
+  history: History,
+  move: HistoryEntry,
+  expectedHash: string | undefined,
+  rec: ChangeRecorder,
+): Promise<RestoreResult> {
+  const [from, to] = [move.path, move.to ?? move.path];
+  if ((await currentHash(root, from)) !== null) throw new NotesError('NOTES_E_TARGET_EXISTS', [from, 'restore_note']);
+  const rewrites = (await history.entries()).filter((e) => e.call === move.id && e.to === undefined);
+  const own = rewrites.find((e) => e.path === to);
+  const atTo = await currentHash(root, to);
+  let undoId: string | undefined;
+  const m = await rec.run(() =>
+    moveNote(root, to, from, {
+      // The note must be what the move (and its own rewrite) left, or what the caller says.
+      expectedHash: expectedHash ?? own?.after ?? move.after ?? undefined,
+      beforeMove: async (c) => {
+        undoId = (await rec.before({ path: c.from, to: c.to, before: c.bytes, after: c.bytes })).id;
+      },
+    }),
+  );
+  const restored: Array<{ path: string; hash: string }> = [];
+  const left: Array<{ path: string; reason: string }> = [];
+  const putBack = async (e: HistoryEntry, at: string, current: string | null): Promise<WriteResult | null> => {
+    if (current === null) return listLeft(left, at, 'it no longer exists');
+    if (e.before === null || current !== e.after)
+      return listLeft(left, at, 'changed since the move: its links were left as they are');
+    const kept = await history.blob(e.before);
+    if (!kept.ok) return listLeft(left, at, `the kept copy of its earlier version is ${kept.why}`);
+    const r = rec.another();
+    try {
+      const w = await r.run(() =>
+        writeNote(root, at, kept.data, {
+          mode: 'overwrite',
+          expectedHash: current,
+          beforeWrite: async (c) => {
+            await r.before({ path: c.path, before: c.before, after: c.after, call: undoId });
+          },
+        }),
+      );
+      restored.push({ path: w.path, hash: w.hash });
+      return w;
+    } catch (err) {
+      return listLeft(left, at, err instanceof NotesError ? err.message : 'internal error (see the server log)');
+    }
+  };
+  const mine = own === undefined ? null : await putBack(own, from, atTo);
+  const others = rewrites.filter((e) => e.path !== to);
+  await mapLimit(others, REWRITES_AT_ONCE, async (e) => {
+    let current: string | null;
+    try {
+      current = await currentHash(root, e.path);
+    } catch (err) {
+      listLeft(left, e.path, err instanceof NotesError ? err.message : 'it could not be read');
+      return;
+    }
+    await putBack(e, e.path, current);
+  });
+  const order = new Map([from, ...others.map((e) => e.path)].map((p, i) => [p, i]));
+  const byOrder = (a: { path: string }, b: { path: string }) => (order.get(a.path) ?? 0) - (order.get(b.path) ?? 0);
+  return {
+    path: m.to,
+    hash: mine?.hash ?? m.hash,
+    bytes: mine?.bytes ?? m.bytes,
+    how: 'move',
+    undid: move.id,
+    movedFrom: m.from,
+    linksRestored: restored.sort(byOrder),
+    linksNotRestored: left.sort(byOrder),
+  };
+}
+
+function listLeft(into: Array<{ path: string; reason: string }>, path: string, reason: string): null {
+  into.push({ path, reason });
+  return null;
 }

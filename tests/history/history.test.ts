@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { History } from '../../src/history/index.ts';
+import { History, pageEntries } from '../../src/history/index.ts';
 import { contentHash } from '../../src/notes/index.ts';
 import { REPO_ROOT, tempDir } from '../helpers/tmp.ts';
 
@@ -232,4 +232,36 @@ test('an unreadable journal is reported without its absolute path', {
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }).trim();
   assert.match(out, /unreadable: permission denied/);
   assert.ok(!out.includes(dir), out);
+});
+
+test('history pages: each entry once across pages, also within one millisecond; a bogus cursor is refused', () => {
+  // Ten entries of one millisecond, their random suffixes in no order, then older ones.
+  const mk = (id: string) => ({ id, at: '', tool: 'edit_note' as const, path: 'a.md', before: null, after: null, who });
+  const suffixes = ['9f', '01', 'c3', '44', 'ee', '10', '7a', '02', 'b5', '66'];
+  const all = [
+    ...suffixes.map((s) => mk(`00000000b-${s.padStart(8, '0')}`)),
+    ...['3', '2', '1'].map((s) => mk(`00000000${s}-00000000`)),
+  ];
+  for (const limit of [1, 3, 4, 13, 20]) {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let pages = 0; pages < 20; pages++) {
+      const p = pageEntries(all, cursor, limit);
+      seen.push(...p.page.map((e) => e.id));
+      if (p.next === undefined) break;
+      cursor = p.next;
+    }
+    assert.deepEqual(
+      seen,
+      all.map((e) => e.id),
+      `limit ${limit}: every entry once, in order`,
+    );
+  }
+  // A cursor of an entry pruned since goes on from its time.
+  assert.deepEqual(
+    pageEntries(all, '000000002-ffffffff', 5).page.map((e) => e.id),
+    ['000000001-00000000'],
+  );
+  for (const bogus of ['', 'zzz', '../x', '00000000b-0000000g'])
+    assert.throws(() => pageEntries(all, bogus, 5), /invalid cursor/, JSON.stringify(bogus));
 });

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, sep } from 'node:path';
 import { test } from 'node:test';
 import { contentHash } from '../../src/notes/index.ts';
 import { type AnyClient, connectBoth, startTestDaemon } from '../helpers/daemon.ts';
-import { obsidianVault } from '../helpers/vault.ts';
+import { obsidianVault, writeNotes } from '../helpers/vault.ts';
 
 // The editing, link and history tools through the real SDK clients over HTTP, both protocol
 // revisions, each on its own daemon and vault.
@@ -201,6 +201,134 @@ test('move_note renames with links rewritten in every linking note; never overwr
     assert.equal(u.how, 'move');
     assert.equal(u.path, 'Projects/Garden.md');
     assert.equal(existsSync(join(notes, 'Outdoors/Vegetable Garden.md')), false);
+  });
+});
+
+function snapshot(notes: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const f of readdirSync(notes, { recursive: true, encoding: 'utf8' })) {
+    if (f.endsWith('.md')) out.set(f.split(sep).join('/'), read(notes, f));
+  }
+  return out;
+}
+
+test('restore_note undoes a move whole: the note, its own links and the links it rewrote elsewhere', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    const before = snapshot(notes);
+    const backlinksBefore = Number((await ok(c, 'read_note', { path: 'Projects/Garden.md' })).backlinks_total);
+    const m = await ok(c, 'move_note', { from: 'Projects/Garden.md', to: 'Outdoors/Vegetable Garden.md' });
+    assert.equal((m.links_updated as unknown[]).length, 4);
+    const moved = snapshot(notes);
+    // An editor changes one linking note after the move: its text is never replaced unasked.
+    const edited = `${read(notes, 'Projects/Roadmap.md')}Edited by hand.\n`;
+    writeFileSync(join(notes, 'Projects/Roadmap.md'), edited);
+    const u = await ok(c, 'restore_note', { path: 'Outdoors/Vegetable Garden.md' });
+    assert.equal(u.how, 'move');
+    assert.equal(u.path, 'Projects/Garden.md');
+    assert.deepEqual((u.links_restored as Array<{ path: string }>).map((l) => l.path).sort(), [
+      'Daily/2026-01-05.md',
+      'Home.md',
+      'Projects/Compost.md',
+    ]);
+    assert.deepEqual(
+      (u.links_not_restored as Array<{ path: string; reason: string }>).map((l) => l.path),
+      ['Projects/Roadmap.md'],
+    );
+    const now = snapshot(notes);
+    assert.equal(now.get('Projects/Roadmap.md'), edited);
+    now.delete('Projects/Roadmap.md');
+    const expected = new Map(before);
+    expected.delete('Projects/Roadmap.md');
+    assert.deepEqual(now, expected, 'every other note is as it was before the move');
+    // Searchable and linked as before, but for the note edited by hand (its link is stale).
+    const linked = await ok(c, 'read_note', { path: 'Projects/Garden.md' });
+    assert.equal(linked.backlinks_total, backlinksBefore - 1);
+
+    // Restoring again redoes the move, with its rewrites.
+    const redo = await ok(c, 'restore_note', { path: 'Projects/Garden.md' });
+    assert.equal(redo.how, 'move');
+    assert.equal(redo.path, 'Outdoors/Vegetable Garden.md');
+    const again = snapshot(notes);
+    again.delete('Projects/Roadmap.md');
+    const after = new Map(moved);
+    after.delete('Projects/Roadmap.md');
+    assert.deepEqual(again, after, 'the redo puts the moved state back');
+
+    // A move that rewrote the note's own links is undone by one restore (it used to undo the
+    // rewrite only, then flip-flop between the two texts at the new path).
+    const planBefore = read(notes, 'Projects/Deep/Nested/Plan.md');
+    await ok(c, 'move_note', { from: 'Projects/Deep/Nested/Plan.md', to: 'Plan.md' });
+    const p = await ok(c, 'restore_note', { path: 'Plan.md' });
+    assert.equal(p.how, 'move');
+    assert.equal(existsSync(join(notes, 'Plan.md')), false);
+    assert.equal(read(notes, 'Projects/Deep/Nested/Plan.md'), planBefore);
+  });
+});
+
+test('note_history follows a note across moves; a version is restored where the note is now', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    const e = await ok(c, 'edit_note', { path: 'Recipes/Bread.md', operations: [{ op: 'append', text: 'v2\n' }] });
+    await ok(c, 'move_note', { from: 'Recipes/Bread.md', to: 'Kitchen/Bread.md' });
+    await ok(c, 'move_note', { from: 'Kitchen/Bread.md', to: 'Kitchen/Loaf.md' });
+    const h = await ok(c, 'note_history', { path: 'Kitchen/Loaf.md' });
+    const tools = (h.changes as Array<{ tool: string }>).map((x) => x.tool);
+    assert.deepEqual(tools, ['move_note', 'move_note', 'edit_note'], 'newest first, back past both moves');
+    // On the old path, a version would be a second copy of the note: refused, pointing at it.
+    await fails(
+      c,
+      'restore_note',
+      { path: 'Kitchen/Bread.md', version: e.previous_hash },
+      /moved it to Kitchen\/Loaf\.md: restore the version there/,
+    );
+    assert.equal(existsSync(join(notes, 'Kitchen/Bread.md')), false);
+    const r = await ok(c, 'restore_note', { path: 'Kitchen/Loaf.md', version: e.previous_hash });
+    assert.equal(r.how, 'version');
+    assert.doesNotMatch(read(notes, 'Kitchen/Loaf.md'), /v2/);
+  });
+});
+
+test('move_note onto a name another note has spells out the links meaning that note; reference definitions move too', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    writeNotes(notes, {
+      'Plans/Charter.md': '# Charter\n\n## Goals\n',
+      'T/Garden Notes.md': '---\ntitle: Compost heap\n---\n# Garden notes\n',
+      'Links.md': 'See [[Charter]], [[Charter#Goals]] and [[Charter|the plan]]; also [[Compost heap]].\n',
+      'Refs.md': 'Read [[Garden Notes]].\n',
+      'Other/Draft.md': '# Draft\n',
+      'Defs.md': 'See [the draft][d].\n\n[d]: Other/Draft.md "the draft"\n',
+      'Other/Heap.md': '# Heap\n',
+      'Other/Second.md': '# Second\n',
+    });
+    await ok(c, 'reindex', {});
+    const m = await ok(c, 'move_note', { from: 'Other/Draft.md', to: 'Other/Charter.md' });
+    assert.deepEqual(
+      (m.links_updated as Out[]).map((u) => [u.path, u.links]),
+      [
+        ['Defs.md', 1],
+        ['Links.md', 3],
+      ],
+    );
+    // A link reference definition is a link: rewritten like the others.
+    assert.equal(read(notes, 'Defs.md'), 'See [the draft][d].\n\n[d]: Other/Charter.md "the draft"\n');
+    assert.equal(
+      read(notes, 'Links.md'),
+      'See [[Plans/Charter|Charter]], [[Plans/Charter#Goals]] and [[Plans/Charter|the plan]]; also [[Compost heap]].\n',
+    );
+    // A file name outranks a title: [[Compost heap]] would now mean the moved note.
+    await ok(c, 'move_note', { from: 'Other/Heap.md', to: 'Other/Compost heap.md' });
+    assert.match(read(notes, 'Links.md'), /also \[\[T\/Garden Notes\|Compost heap\]\]\.\n$/);
+    const r = await ok(c, 'read_note', { path: 'Links.md' });
+    const targets = (r.links as Array<{ path?: string }>).map((l) => l.path);
+    assert.deepEqual(targets, ['Plans/Charter.md', 'Plans/Charter.md', 'Plans/Charter.md', 'T/Garden Notes.md']);
+    // Without update_links nothing is rewritten, and the result says which notes are at risk.
+    const k = await ok(c, 'move_note', { from: 'Other/Second.md', to: 'Other/Garden Notes.md', update_links: false });
+    assert.equal(read(notes, 'Refs.md'), 'Read [[Garden Notes]].\n');
+    const left = k.links_not_updated as Array<{ path: string; reason: string }>;
+    assert.deepEqual(
+      left.map((l) => l.path),
+      ['Refs.md'],
+    );
+    assert.match(left[0]!.reason, /meant another note and now also match Other\/Garden Notes\.md/);
   });
 });
 

@@ -90,5 +90,7 @@ export function registerHistory(program: Command): void {
               ? 'brought back from the trash'
               : 'version written back';
       processIO.out(`${r.path}: ${what} (hash ${r.hash})`);
+      for (const l of r.linksRestored ?? []) processIO.out(`  ${l.path}: links put back`);
+      for (const l of r.linksNotRestored ?? []) processIO.out(`  ${l.path}: links left as they are (${l.reason})`);
     });
 }

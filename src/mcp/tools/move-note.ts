@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { extractLinks, nameKeyOfPath, type NoteLink, relativeHref } from '../../chunk/index.ts';
+import { extractLinks, linkKey, nameKeyOfPath, type NoteLink, relativeHref } from '../../chunk/index.ts';
 import { NotesError } from '../../errors.ts';
 import type { NotesIndex } from '../../index/index.ts';
 import { moveNote, noteUri, readNote, writeNote } from '../../notes/index.ts';
@@ -24,7 +24,9 @@ const MoveInput = withCachedJsonSchema(
     update_links: z
       .boolean()
       .default(true)
-      .describe('Rewrite [[wikilinks]] and relative Markdown links that point at the note (default true).'),
+      .describe(
+        'Rewrite [[wikilinks]] and relative Markdown links that point at the note (default true), and spell out as paths the [[links]] to another note of the new name.',
+      ),
   }),
 );
 
@@ -39,7 +41,9 @@ const MoveOutput = withCachedJsonSchema(
       .describe('Notes whose links were rewritten to the new path.'),
     links_not_updated: z
       .array(z.object({ path: z.string(), reason: z.string() }))
-      .describe('Notes that link to it but could not be rewritten (changed meanwhile): edit them by hand.'),
+      .describe(
+        'Notes whose links could not be rewritten (changed meanwhile, not UTF-8, or update_links false): edit them by hand.',
+      ),
     indexed: z.boolean(),
     index_note: z.string().optional(),
   }),
@@ -52,6 +56,8 @@ interface Plan {
   hash: string;
   text: string;
   edits: Array<{ start: number; end: number; text: string }>;
+  /** How many of the edits spell out links to another note of the new name. */
+  spelled: number;
 }
 
 function stripMd(p: string): string {
@@ -74,16 +80,45 @@ function hrefFor(fromNote: string, target: string, bracketed: boolean): string {
   return bracketed ? decodeURIComponent(href) : href;
 }
 
+/**
+ * The other notes that [[new name]] means now: after the move their links by that name would
+ * also match the moved note (its file name outranks a title or alias, and a shared file name
+ * is ambiguous), so those links are spelled out as paths.
+ */
+function shadowedBy(index: NotesIndex, from: string, to: string): Set<string> {
+  const r = index.resolveName(stripMd(to.slice(to.lastIndexOf('/') + 1)));
+  const paths = r.status === 'resolved' ? [r.path] : r.status === 'ambiguous' ? r.candidates : [];
+  return new Set(paths.filter((p) => p !== from));
+}
+
 /** The link rewrites a note needs when `from` becomes `to` (`moved`: this is that note). */
-function planLinks(index: NotesIndex, source: string, text: string, from: string, to: string, moved: boolean): Plan {
+function planLinks(
+  index: NotesIndex,
+  source: string,
+  text: string,
+  move: { from: string; to: string; shadowed: ReadonlySet<string> },
+  moved: boolean,
+): Plan {
+  const { from, to, shadowed } = move;
   const edits: Plan['edits'] = [];
+  let spelled = 0;
   const newSource = moved ? to : source;
+  const newKey = nameKeyOfPath(to);
   for (const l of extractLinks(text) as NoteLink[]) {
     const r = index.resolveLink(source, l);
     if (r.status !== 'resolved') continue;
     const written = text.slice(l.targetStart, l.targetEnd);
     const bracketed = text[l.targetStart - 1] === '<';
     let next: string | undefined;
+    if (l.kind === 'wiki' && shadowed.has(r.path) && !written.includes('/') && linkKey(written) === newKey) {
+      // [[Plan]] meaning another note: [[Folder/Plan|Plan]] keeps both its target and its text.
+      const keepExt = /\.(md|markdown)$/i.test(written);
+      spelled++;
+      const path = keepExt ? r.path : stripMd(r.path);
+      const bare = l.alias === undefined && l.heading === undefined;
+      edits.push({ start: l.targetStart, end: l.targetEnd, text: bare ? `${path}|${written}` : path });
+      continue;
+    }
     // A wikilink by title or alias still finds the note after the move: left as written.
     if (r.path === from && l.kind === 'wiki' && nameKeyOfPath(l.target) !== nameKeyOfPath(from)) continue;
     if (r.path === from)
@@ -91,7 +126,7 @@ function planLinks(index: NotesIndex, source: string, text: string, from: string
     else if (moved && l.kind === 'markdown') next = hrefFor(newSource, r.path, bracketed);
     if (next !== undefined && next !== written) edits.push({ start: l.targetStart, end: l.targetEnd, text: next });
   }
-  return { path: source, hash: '', text, edits };
+  return { path: source, hash: '', text, edits, spelled };
 }
 
 function applyPlan(p: Plan): string {
@@ -131,12 +166,18 @@ export const moveNoteTool = defineTool({
         '[[wikilinks]] point at this note, and a wikilink cannot name a note with [ ] | # or ^ in its name: choose another name, or pass update_links: false',
       ]);
     }
-    if (args.update_links) {
-      const sources = new Set([from, ...index.backlinks(from).map((b) => b.path)]);
+    const shadowed = shadowedBy(index, from, to);
+    const nameLinks = [...shadowed].flatMap((p) => index.backlinks(p).map((b) => b.path));
+    // Without update_links, the notes whose links by name would change meaning are only listed.
+    const shadowedOnly = args.update_links ? [] : [...new Set(nameLinks)].filter((p) => p !== from);
+    {
+      const sources = args.update_links
+        ? new Set([from, ...index.backlinks(from).map((b) => b.path), ...nameLinks])
+        : new Set(shadowedOnly);
       for (const source of sources) {
         try {
           const n = await readNote(root, source);
-          const p = planLinks(index, n.path, n.content, from, to, n.path === from);
+          const p = planLinks(index, n.path, n.content, { from, to, shadowed }, n.path === from);
           if (p.edits.length > 0) plans.push({ ...p, hash: n.hash });
         } catch (err) {
           if (!(err instanceof NotesError) || source === from) throw err;
@@ -145,17 +186,19 @@ export const moveNoteTool = defineTool({
       }
     }
     const rec = recorderFor(deps, ctx, 'move_note', beginChange);
+    let moveId: string | undefined;
     const m = await rec.run(() =>
       moveNote(root, from, to, {
         expectedHash: args.expected_hash,
         beforeMove: async (c) => {
-          await rec.before({ path: c.from, to: c.to, before: c.bytes, after: c.bytes });
+          moveId = (await rec.before({ path: c.from, to: c.to, before: c.bytes, after: c.bytes })).id;
         },
       }),
     );
     // The move is done: from here on the call succeeds, whatever happens to the links.
     const updated: z.infer<typeof MoveOutput>['links_updated'] = [];
     const failed: z.infer<typeof MoveOutput>['links_not_updated'] = [];
+    const listedOnly = args.update_links ? [] : plans.splice(0).filter((p) => p.spelled > 0);
     let hash = m.hash;
     // Several at a time: each rewrite waits on fsyncs (the history's, then the note's), and one
     // after another 1,000 linking notes took 27 s. Results keep the plans' order.
@@ -172,8 +215,9 @@ export const moveNoteTool = defineTool({
             mode: 'overwrite',
             expectedHash: p.hash,
             edit: () => applyPlan(p),
+            // Named after the move, so that restore_note undoes the move and its rewrites as one.
             beforeWrite: async (c) => {
-              await own.before(c);
+              await own.before({ ...c, call: moveId });
             },
           }),
         );
@@ -193,6 +237,11 @@ export const moveNoteTool = defineTool({
     const order = new Map(plans.map((p, i) => [p.path === m.from ? m.to : p.path, i]));
     updated.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
     failed.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
+    for (const p of listedOnly)
+      failed.push({
+        path: p.path,
+        reason: `its [[${stripMd(newName)}]] links meant another note and now also match ${m.to}; not rewritten (update_links is false)`,
+      });
     const indexing = await indexNow(deps, [m.from, m.to, ...updated.map((u) => u.path)]);
     return okResult({
       from: m.from,

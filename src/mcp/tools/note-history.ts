@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { HistoryEntry } from '../../history/index.ts';
+import { type HistoryEntry, pageEntries } from '../../history/index.ts';
 import { NotesError } from '../../errors.ts';
 import { noteUri, readNote } from '../../notes/index.ts';
 import { okResult } from '../context.ts';
@@ -83,12 +83,8 @@ export const noteHistoryTool = defineTool({
   async run(args, { deps }) {
     const history = historyOf(deps);
     const page = (all: HistoryEntry[]) => {
-      const from = args.before === undefined ? 0 : all.findIndex((e) => e.id < args.before!);
-      const slice = from < 0 ? [] : all.slice(from, from + args.limit + 1);
-      const more = slice.length > args.limit;
-      const shown = slice.slice(0, args.limit);
-      const last = shown[shown.length - 1];
-      return { changes: shown.map(entryOut), ...(more && last ? { next_cursor: last.id } : {}) };
+      const p = pageEntries(all, args.before, args.limit);
+      return { changes: p.page.map(entryOut), ...(p.next === undefined ? {} : { next_cursor: p.next }) };
     };
     if (args.path === undefined) return okResult(page(await history.recent(Number.MAX_SAFE_INTEGER)));
     const root = deps.config.notesDir;

@@ -29,6 +29,14 @@ const RestoreOutput = withCachedJsonSchema(
     how: z.enum(['version', 'trash', 'move', 'unchanged']),
     undid: z.string().optional().describe('id of the change undone (from note_history).'),
     moved_from: z.string().optional(),
+    links_restored: z
+      .array(z.object({ path: z.string(), hash: z.string() }))
+      .optional()
+      .describe('For a move undone: notes whose links the move had rewritten, put back as they were.'),
+    links_not_restored: z
+      .array(z.object({ path: z.string(), reason: z.string() }))
+      .optional()
+      .describe('For a move undone: notes whose links were left as they are (changed since): edit them by hand.'),
     indexed: z.boolean(),
     index_note: z.string().optional(),
   }),
@@ -39,7 +47,8 @@ export const restoreNoteTool = defineTool({
   name: 'restore_note',
   title: 'Restore a note',
   description:
-    'Undo a change notes-mcp made to a note: bring back a deleted note, undo a move, or put back an earlier ' +
+    'Undo a change notes-mcp made to a note: bring back a deleted note, undo a move (with the links it ' +
+    'rewrote), or put back an earlier ' +
     'version (a hash from note_history). Without "version" it undoes the last change. The restore is itself ' +
     'recorded, so it can be undone too. A note changed outside notes-mcp since is only replaced with expected_hash.',
   input: RestoreInput,
@@ -58,7 +67,11 @@ export const restoreNoteTool = defineTool({
     const indexing =
       r.how === 'unchanged'
         ? { ok: true as const }
-        : await indexNow(deps, [r.path, ...(r.movedFrom ? [r.movedFrom] : [])]);
+        : await indexNow(deps, [
+            r.path,
+            ...(r.movedFrom ? [r.movedFrom] : []),
+            ...(r.linksRestored ?? []).map((l) => l.path),
+          ]);
     const out: z.infer<typeof RestoreOutput> = {
       path: r.path,
       uri: noteUri(r.path),
@@ -68,6 +81,8 @@ export const restoreNoteTool = defineTool({
     };
     if (r.undid) out.undid = r.undid;
     if (r.movedFrom) out.moved_from = r.movedFrom;
+    if (r.linksRestored) out.links_restored = r.linksRestored;
+    if (r.linksNotRestored) out.links_not_restored = r.linksNotRestored;
     return okResult(out);
   },
 });

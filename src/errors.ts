@@ -110,6 +110,11 @@ export const ERRORS = {
     409,
     'Read the note again (read_note) and redo the change on the new text.',
   ),
+  NOTES_E_NOTE_RACED: spec(
+    'note %s kept changing on disk while notes-mcp was writing it (another program is saving it): nothing was changed',
+    409,
+    'Retry in a moment; an editor or sync tool was saving the note at the same time, and its text was kept.',
+  ),
   NOTES_E_NOTE_TOO_LARGE: spec(
     'note %s is too large (%s bytes, limit %s)',
     413,

@@ -221,6 +221,12 @@ export interface AtomicWriteOptions {
   exclusive?: boolean;
   /** Temp file name prefix (notes use one no scanner or watcher picks up). */
   tempPrefix?: string;
+  /**
+   * Called with the new bytes synced, right before they replace `file`: the last moment to
+   * refuse (it throws; the temp file is removed and `file` is untouched). Its sync result, if
+   * any, runs in the same tick as the rename, so that nothing can happen in between.
+   */
+  beforeRename?: () => Promise<(() => void) | undefined>;
 }
 
 /** Put `data` at `file` through a synced temp file in the same folder. */
@@ -238,9 +244,14 @@ export async function writeFileAtomic(file: string, data: Uint8Array, opts: Atom
     } finally {
       await fh.close();
     }
+    const last = await opts.beforeRename?.();
     if (opts.exclusive && (await linkExclusive(tmp, file))) {
       placed = true;
       await unlink(tmp);
+    } else if (last !== undefined) {
+      last();
+      renameSync(tmp, file);
+      placed = true;
     } else {
       await rename(tmp, file);
       placed = true;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import type { Config } from '../config/index.ts';
 import { fileKind, fsyncPathAsync, readStateFile, writeFileAtomic } from '../fs-atomic.ts';
@@ -509,6 +510,10 @@ export function pageEntries(
   return from + limit < all.length && last ? { page, next: last.id } : { page };
 }
 
+/** How often a change overtaken by another program's save is tried again, and the pause. */
+const RACE_RETRIES = 4;
+const RACE_PAUSE_MS = 15;
+
 /**
  * Record the changes one tool call makes, and take them back from the journal when the call
  * fails after recording: `hook` goes to writeNote's beforeWrite (or the move and trash
@@ -541,14 +546,21 @@ export class ChangeRecorder {
     return e;
   }
 
-  /** Run one change; if it throws after its history was recorded, the entry is aborted. */
+  /**
+   * Run one change; if it throws after its history was recorded, the entry is aborted. A
+   * change that another program's save overtook (NOTES_E_NOTE_RACED: nothing was written) is
+   * run again from the start, on the text now on disk, a few times after a short pause.
+   */
   async run<T>(fn: () => Promise<T>): Promise<T> {
-    const mark = this.recorded.length;
-    try {
-      return await fn();
-    } catch (err) {
-      for (const e of this.recorded.splice(mark)) await this.#history.abort(e.id).catch(() => undefined);
-      throw err;
+    for (let attempt = 0; ; attempt++) {
+      const mark = this.recorded.length;
+      try {
+        return await fn();
+      } catch (err) {
+        for (const e of this.recorded.splice(mark)) await this.#history.abort(e.id).catch(() => undefined);
+        if (!(err instanceof NotesError && err.code === 'NOTES_E_NOTE_RACED') || attempt >= RACE_RETRIES) throw err;
+        await sleep(RACE_PAUSE_MS * (1 + attempt) * (0.5 + Math.random()));
+      }
     }
   }
 }

@@ -1,4 +1,5 @@
-import { lstat, mkdir, readFile, rename, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { NotesError } from '../errors.ts';
 import { fsyncPathAsync, writeFileAtomic } from '../fs-atomic.ts';
@@ -6,7 +7,7 @@ import { contentHash } from './hash.ts';
 import { placeExclusive, readPlainNote } from './move.ts';
 import { resolveNotePath, throwPathError } from './paths.ts';
 import type { WriteResult } from './types.ts';
-import { ensureDir, withNoteLock } from './write.ts';
+import { ensureDir, unchangedSince, withNoteLock } from './write.ts';
 
 // Deleting a note moves its file into a trash folder the caller names (inside the state
 // folder); nothing is unlinked before its bytes are safely elsewhere. Restoring moves it back,
@@ -42,8 +43,11 @@ export async function trashNote(
     }
     await opts.beforeTrash?.({ path: check.rel, bytes: cur.bytes });
     await ensureFolder(dirname(trashFile));
+    // An editor's save since the read would go to the trash unrecorded (and unrestorable).
+    const last = await unchangedSince(check.abs, hash, check.rel);
     try {
-      await rename(check.abs, trashFile);
+      last();
+      renameSync(check.abs, trashFile);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
       // The state folder is on another disk: a synced copy first, then the note goes.

@@ -1,4 +1,5 @@
-import { lstat, mkdir, realpath } from 'node:fs/promises';
+import { type BigIntStats, constants, lstatSync } from 'node:fs';
+import { lstat, mkdir, open, realpath } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { NotesError } from '../errors.ts';
 import { fsyncPathAsync, writeFileAtomic } from '../fs-atomic.ts';
@@ -152,6 +153,8 @@ export async function writeNote(
         mode: cur?.mode ?? null,
         exclusive: cur === null && opts.mode === 'create',
         tempPrefix: TEMP_PREFIX,
+        // An editor's save since the read (while the history was kept) is never overwritten.
+        beforeRename: () => unchangedSince(target, curHash, check.rel),
       });
     } catch (err) {
       // Another program created the note between our check and the write.
@@ -160,6 +163,39 @@ export async function writeNote(
     }
     return { path: check.rel, hash: contentHash(data), bytes: data.length, created: cur === null };
   });
+}
+
+/**
+ * Refuse (NOTES_E_NOTE_RACED) when the note on disk is no longer the one read (hash null:
+ * there was none). The lock keeps out this process's writers, not an editor. The bytes are
+ * compared now; the returned check compares the file's identity and change time with what
+ * they were when those bytes were read, and is meant to run in the same tick as the rename
+ * that replaces the note (a save in between would be lost, its text in no version).
+ */
+export async function unchangedSince(abs: string, hash: string | null, rel: string): Promise<() => void> {
+  const raced = (): never => {
+    throw new NotesError('NOTES_E_NOTE_RACED', [rel]);
+  };
+  const stampOf = (st: BigIntStats | undefined): string =>
+    st === undefined ? 'none' : `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}`;
+  let stamp = 'none';
+  if (hash === null) {
+    if ((await lstat(abs).catch(() => null)) !== null) raced();
+  } else {
+    const fh = await open(abs, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(() => null);
+    if (fh === null) return raced();
+    try {
+      const st = await fh.stat({ bigint: true });
+      if (!st.isFile() || st.size > BigInt(MAX_NOTE_BYTES)) raced();
+      stamp = stampOf(st);
+      if (contentHash(await fh.readFile()) !== hash) raced();
+    } finally {
+      await fh.close();
+    }
+  }
+  return () => {
+    if (stampOf(lstatSync(abs, { bigint: true, throwIfNoEntry: false })) !== stamp) raced();
+  };
 }
 
 const WRITE_FAILURES: Record<string, string> = {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { type AnyClient, connectBoth, startTestDaemon } from '../helpers/daemon.ts';
@@ -87,4 +89,75 @@ test('edit_note racing move_note never leaves a second copy at the old path', as
     }
   }
   t.diagnostic(`edit ran first in ${editsFirst} of ${ROUNDS} rounds`);
+});
+
+// An editor on the same machine: appends numbered lines to a note in place, every few ms,
+// until it has written `count` or the note is gone; prints how many it wrote.
+const EDITOR = `
+const fs = require('node:fs');
+const [file, count, tag] = process.argv.slice(1);
+let n = 0;
+const step = () => {
+  if (n >= Number(count)) return done();
+  let fd;
+  try { fd = fs.openSync(file, 'r+'); } catch { return done(); }
+  try { fs.writeSync(fd, tag + ' line ' + n + '\\n', fs.fstatSync(fd).size); n++; } finally { fs.closeSync(fd); }
+  setTimeout(step, 4 + Math.random() * 16);
+};
+const done = () => process.stdout.write(String(n));
+step();
+`;
+
+function editor(file: string, count: number, tag: string): Promise<number> {
+  const child = spawn(process.execPath, ['-e', EDITOR, file, String(count), tag], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  return once(child, 'exit').then(() => Number(out));
+}
+
+const count = (hay: string, needle: string) => hay.split(needle).length - 1;
+
+test('an editor saving while edit_note and write_note append run: no save of either is lost', async (t) => {
+  const { a, notes } = await clients(t);
+  const path = 'busy.md';
+  writeFileSync(join(notes, path), '# Busy\n');
+  const wrote = editor(join(notes, path), 150, 'editor');
+  const results: Array<{ marker: string; ok: boolean }> = [];
+  for (let i = 0; i < 40; i++) {
+    const marker = `call ${i} done`;
+    const r =
+      i % 2 === 0
+        ? await a.callTool('edit_note', { path, operations: [{ op: 'append', text: `${marker}\n` }] })
+        : await a.callTool('write_note', { path, mode: 'append', content: `${marker}\n` });
+    if (r.isError) assert.match(text(r), /NOTES_E_NOTE_RACED|kept changing on disk/, text(r));
+    results.push({ marker, ok: r.isError !== true });
+  }
+  const lines = await wrote;
+  const final = readFileSync(join(notes, path), 'utf8');
+  for (let n = 0; n < lines; n++) assert.equal(count(final, `editor line ${n}\n`), 1, `editor line ${n} lost`);
+  for (const r of results) assert.equal(count(final, `${r.marker}\n`), r.ok ? 1 : 0, r.marker);
+  const done = results.filter((r) => r.ok).length;
+  assert.ok(done >= 30, `most calls land (${done} of 40)`);
+  t.diagnostic(`${lines} editor lines, ${done} of 40 calls done`);
+});
+
+test('delete_note while an editor saves: restore_note brings the note back with every save', async (t) => {
+  const { a, notes } = await clients(t);
+  for (let i = 0; i < 8; i++) {
+    const path = `saving-${i}.md`;
+    writeFileSync(join(notes, path), `# Saving ${i}\n`);
+    const wrote = editor(join(notes, path), 400, 'saved');
+    await new Promise((r) => setTimeout(r, 30 + i * 10));
+    const del = await a.callTool('delete_note', { path });
+    assert.notEqual(del.isError, true, text(del));
+    const lines = await wrote;
+    const back = await a.callTool('restore_note', { path });
+    assert.notEqual(back.isError, true, `round ${i}: ${text(back)}`);
+    const restored = readFileSync(join(notes, path), 'utf8');
+    for (let n = 0; n < lines; n++) assert.equal(count(restored, `saved line ${n}\n`), 1, `round ${i}: line ${n}`);
+  }
 });

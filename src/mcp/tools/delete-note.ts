@@ -38,18 +38,19 @@ export const deleteNoteTool = defineTool({
     const root = deps.config.notesDir;
     const rel = await resolveInput(deps.config, args.path, false);
     const history = historyOf(deps);
-    const id = history.newId();
-    const trash = `${id}.md`;
     const rec = recorderFor(deps, ctx, 'delete_note', beginChange);
     const backlinks = deps.index.backlinks(rel).filter((b) => b.path !== rel).length;
-    const t = await rec.run(() =>
-      trashNote(root, rel, history.trashFile(trash), {
+    const t = await rec.run(() => {
+      // An id per attempt: a retried attempt must not share the id its aborted one had.
+      const id = history.newId();
+      const trash = `${id}.md`;
+      return trashNote(root, rel, history.trashFile(trash), {
         expectedHash: args.expected_hash,
         beforeTrash: async (c) => {
           await rec.before({ id, path: c.path, before: c.bytes, after: null, trash });
         },
-      }),
-    );
+      });
+    });
     const indexing = await indexNow(deps, [t.path]);
     return okResult({ path: t.path, uri: noteUri(t.path), hash: t.hash, backlinks, ...indexFields(indexing) });
   },

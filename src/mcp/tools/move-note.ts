@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { extractLinks, linkKey, nameKeyOfPath, type NoteLink, relativeHref } from '../../chunk/index.ts';
 import { NotesError } from '../../errors.ts';
 import type { NotesIndex } from '../../index/index.ts';
-import { moveNote, noteUri, readNote, writeNote } from '../../notes/index.ts';
+import { mapLimit, moveNote, noteUri, readNote, writeNote } from '../../notes/index.ts';
 import { okResult } from '../context.ts';
 import { resolveInput } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
@@ -169,20 +169,17 @@ export const moveNoteTool = defineTool({
     const shadowed = shadowedBy(index, from, to);
     const nameLinks = [...shadowed].flatMap((p) => index.backlinks(p).map((b) => b.path));
     // Without update_links, the notes whose links by name would change meaning are only listed.
-    const shadowedOnly = args.update_links ? [] : [...new Set(nameLinks)].filter((p) => p !== from);
-    {
-      const sources = args.update_links
-        ? new Set([from, ...index.backlinks(from).map((b) => b.path), ...nameLinks])
-        : new Set(shadowedOnly);
-      for (const source of sources) {
-        try {
-          const n = await readNote(root, source);
-          const p = planLinks(index, n.path, n.content, { from, to, shadowed }, n.path === from);
-          if (p.edits.length > 0) plans.push({ ...p, hash: n.hash });
-        } catch (err) {
-          if (!(err instanceof NotesError) || source === from) throw err;
-          // A linking note that is gone or unreadable now has nothing to rewrite.
-        }
+    const sources = args.update_links
+      ? new Set([from, ...index.backlinks(from).map((b) => b.path), ...nameLinks])
+      : new Set(nameLinks.filter((p) => p !== from));
+    for (const source of sources) {
+      try {
+        const n = await readNote(root, source);
+        const p = planLinks(index, n.path, n.content, { from, to, shadowed }, n.path === from);
+        if (p.edits.length > 0) plans.push({ ...p, hash: n.hash });
+      } catch (err) {
+        if (!(err instanceof NotesError) || source === from) throw err;
+        // A linking note that is gone or unreadable now has nothing to rewrite.
       }
     }
     const rec = recorderFor(deps, ctx, 'move_note', beginChange);
@@ -228,12 +225,7 @@ export const moveNoteTool = defineTool({
         failed.push({ path, reason: err instanceof NotesError ? err.message : 'internal error (see the server log)' });
       }
     };
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: Math.min(REWRITES_AT_ONCE, plans.length) }, async () => {
-        while (next < plans.length) await rewrite(plans[next++]!);
-      }),
-    );
+    await mapLimit(plans, REWRITES_AT_ONCE, rewrite);
     const order = new Map(plans.map((p, i) => [p.path === m.from ? m.to : p.path, i]));
     updated.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
     failed.sort((a, b) => order.get(a.path)! - order.get(b.path)!);

@@ -161,7 +161,9 @@ function prepend(text: string, add: string): Applied {
   const eol = eolOf(text);
   const piece = withEol(add, eol);
   const sep = piece.endsWith('\n') || at === text.length ? '' : eol;
-  return { text: text.slice(0, at) + piece + sep + text.slice(at), lines: [lineAt(text, at)], count: 1 };
+  // A closing `---` at the very end (no final newline) needs one, or the text joins the fence.
+  const lead = at === text.length && !text.endsWith('\n') && frontMatterSpan(text) !== null ? eol : '';
+  return { text: text.slice(0, at) + lead + piece + sep + text.slice(at), lines: [lineAt(text, at)], count: 1 };
 }
 
 function append(text: string, add: string): Applied {

@@ -58,6 +58,9 @@ test('prepend goes after the front matter; append starts on a new line', () => {
   assert.deepEqual(p.lines, [[6]]);
   assert.equal(ok('# T\nno newline', [{ op: 'append', text: 'more\n' }]).text, '# T\nno newline\nmore\n');
   assert.equal(ok('', [{ op: 'prepend', text: 'first' }]).text, 'first');
+  // A note that is only front matter, saved without a final newline: the fence stays whole.
+  assert.equal(ok('---\ntitle: Keep\n---', [{ op: 'prepend', text: 'first' }]).text, '---\ntitle: Keep\n---\nfirst');
+  assert.equal(ok('---\r\nt: K\r\n---', [{ op: 'prepend', text: 'a' }]).text, '---\r\nt: K\r\n---\r\na');
 });
 
 test('replace_section: by heading text, up to the next heading of the same or higher level; spacing kept', () => {

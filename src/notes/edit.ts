@@ -1,4 +1,5 @@
-import { isMap, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import { type Document, isMap, isScalar, isSeq, type Pair, Scalar, type YAMLSeq } from 'yaml';
+import { parseFailsafe, renderNode, renderValue, seqOf, splice, stringScalar } from './front-matter.js';
 
 // Exact edits of a note's text (pure): nothing here reads or writes a file. edit_note applies
 // a list of these to the text it read, all or none, and writes the result through writeNote
@@ -72,12 +73,15 @@ function applyOne(text: string, op: EditOp): Applied {
     case 'replace_section':
       return replaceSection(text, op.heading, op.content);
     case 'set_front_matter':
-      return editFrontMatter(text, (doc) => {
-        for (const [k, v] of Object.entries(op.values)) doc.set(k, v);
-        return Object.keys(op.values).length;
+      return editFrontMatter(text, () => {
+        const pairs = Object.entries(op.values).map(([key, v]) => ({ key, pair: renderValue(key, v) }));
+        return { count: pairs.length, pairs };
       });
     case 'remove_front_matter':
-      return editFrontMatter(text, (doc) => op.keys.filter((k) => doc.delete(k)).length);
+      return editFrontMatter(text, (doc) => {
+        const present = [...new Set(op.keys)].filter((k) => pairOf(doc, k) !== undefined);
+        return { count: present.length, pairs: present.map((key) => ({ key, pair: null })) };
+      });
     case 'add_tags':
       return editFrontMatter(text, (doc) => addTags(doc, op.tags));
     case 'remove_tags':
@@ -306,36 +310,58 @@ function frontMatterSpan(text: string): Span | null {
   return null;
 }
 
-function editFrontMatter(text: string, change: (doc: Document) => number): Applied {
+/** What a front matter operation does: the top-level keys it rewrites (null: removes). */
+interface KeyChanges {
+  count: number;
+  pairs: Array<{ key: string; pair: string | null }>;
+}
+
+function editFrontMatter(text: string, change: (doc: Document) => KeyChanges): Applied {
   const span = frontMatterSpan(text);
   const eol = eolOf(text);
   const yamlText = span ? text.slice(span.yamlStart, span.yamlEnd) : '';
-  const doc = parseDocument(yamlText, { uniqueKeys: false });
-  if (doc.errors.length > 0) {
-    refuse(`the front matter is not valid YAML (${doc.errors[0]!.message.split('\n')[0]}): fix it with replace first`);
-  }
-  if (doc.contents !== null && !isMap(doc.contents)) refuse('the front matter is not a mapping of keys to values');
-  const count = change(doc);
+  const parsed = parseFailsafe(yamlText);
+  if (!parsed.ok) refuse(`${parsed.reason}: fix it with replace first`);
+  const { count, pairs } = change(parsed.value);
   if (count === 0) return { text, lines: [], count: 0 };
-  const empty = doc.contents === null || (isMap(doc.contents) && doc.contents.items.length === 0);
-  const yamlOut = empty && !doc.commentBefore && !doc.comment ? '' : withEol(doc.toString({ lineWidth: 0 }), eol);
+  let yaml = yamlText;
+  let firstLine = Number.POSITIVE_INFINITY;
+  for (const { key, pair } of pairs) {
+    const s = splice(yaml, key, pair === null ? null : withEol(pair, eol));
+    if (s === null) refuse('the front matter is one {…} mapping or uses "? key" entries: change it with replace');
+    firstLine = Math.min(firstLine, lineAt(s.yaml, s.at) + 1);
+    yaml = s.yaml;
+  }
+  const check = parseFailsafe(yaml);
+  if (!check.ok) refuse(`after this change ${check.reason}: nothing was changed`);
   const bom = text.charCodeAt(0) === 0xfeff ? '\ufeff' : '';
   const rest = span ? text.slice(span.end) : text.slice(bom.length);
-  const block = yamlOut === '' ? '' : `---${eol}${yamlOut}---${eol}`;
+  // The fences stay as written (a closing `...` included).
+  const open = span ? text.slice(bom.length, span.yamlStart) : `---${eol}`;
+  const close = span ? text.slice(span.yamlEnd, span.end) : `---${eol}`;
+  const block = yaml.trim() === '' ? '' : open + yaml + (close.endsWith('\n') ? close : close + eol);
   // A note that had no front matter gets one on top, then its text unchanged.
-  return { text: bom + block + rest, lines: [1], count };
+  return { text: bom + block + rest, lines: [Number.isFinite(firstLine) ? firstLine : 1], count };
 }
 
 function tagName(t: string): string {
   return t.trim().replace(/^#+/, '');
 }
 
-/** The note's front matter tags as plain strings, from a list or a "a, b" / "#a #b" string. */
+const NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
+
+function pairOf(doc: Document, key: string): Pair | undefined {
+  if (!isMap(doc.contents)) return undefined;
+  return doc.contents.items.find((p): p is Pair => isScalar(p.key) && p.key.value === key);
+}
+
+/** The note's front matter tags as written, from a list or a "a, b" / "#a #b" string. */
 function currentTags(doc: Document, key: string): string[] {
-  const node = doc.get(key, true);
+  const node = pairOf(doc, key)?.value;
   if (node === undefined || node === null) return [];
   if (isSeq(node)) return node.items.map((i) => String(isScalar(i) ? i.value : i)).filter((s) => s !== '');
-  if (isScalar(node) && node.value !== null) {
+  if (isScalar(node)) {
+    if (node.type === Scalar.PLAIN && NULLS.has(String(node.value))) return [];
     return String(node.value)
       .split(/[,\s]+/)
       .map(tagName)
@@ -344,7 +370,12 @@ function currentTags(doc: Document, key: string): string[] {
   refuse(`front matter "${key}" is neither a list nor a string`);
 }
 
-function addTags(doc: Document, tags: readonly string[]): number {
+/** The pair's source with `value`, keeping how its key was written. */
+function rewrite(doc: Document, key: string, value: YAMLSeq): string {
+  return renderNode(pairOf(doc, key)?.key ?? new Scalar(key), value);
+}
+
+function addTags(doc: Document, tags: readonly string[]): KeyChanges {
   const have = currentTags(doc, 'tags');
   const lower = new Set([...have, ...currentTags(doc, 'tag')].map((t) => tagName(t).toLowerCase()));
   const add: string[] = [];
@@ -354,28 +385,33 @@ function addTags(doc: Document, tags: readonly string[]): number {
     lower.add(t.toLowerCase());
     add.push(t);
   }
-  if (add.length === 0) return 0;
-  const node = doc.get('tags', true);
-  if (isSeq(node)) for (const t of add) node.add(doc.createNode(t));
-  else doc.set('tags', doc.createNode([...have, ...add]));
-  return add.length;
+  if (add.length === 0) return { count: 0, pairs: [] };
+  const node = pairOf(doc, 'tags')?.value;
+  let seq: YAMLSeq;
+  if (isSeq(node)) {
+    seq = node;
+    for (const t of add) seq.items.push(stringScalar(t));
+  } else seq = seqOf([...have, ...add]);
+  return { count: add.length, pairs: [{ key: 'tags', pair: rewrite(doc, 'tags', seq) }] };
 }
 
-function removeTags(doc: Document, tags: readonly string[]): number {
+function removeTags(doc: Document, tags: readonly string[]): KeyChanges {
   const drop = new Set(tags.map((t) => tagName(t).toLowerCase()));
-  let removed = 0;
+  const out: KeyChanges = { count: 0, pairs: [] };
   for (const key of ['tags', 'tag']) {
     const have = currentTags(doc, key);
     const keep = have.filter((t) => !drop.has(tagName(t).toLowerCase()));
     if (keep.length === have.length) continue;
-    removed += have.length - keep.length;
-    const node = doc.get(key, true);
-    if (keep.length === 0) doc.delete(key);
-    else if (isSeq(node)) {
+    out.count += have.length - keep.length;
+    const node = pairOf(doc, key)?.value;
+    let pair: string | null = null;
+    if (keep.length > 0 && isSeq(node)) {
       node.items = node.items.filter((i) => !drop.has(tagName(String(isScalar(i) ? i.value : i)).toLowerCase()));
-    } else doc.set(key, doc.createNode(keep));
+      pair = rewrite(doc, key, node);
+    } else if (keep.length > 0) pair = rewrite(doc, key, seqOf(keep));
+    out.pairs.push({ key, pair });
   }
-  return removed;
+  return out;
 }
 
 // ---- diff -----------------------------------------------------------------------------

@@ -82,8 +82,8 @@ test('edit_note: exact replace, section, front matter, tags; diff and hash back;
       [
         ['replace', [9]],
         ['replace_section', [3]],
-        ['set_front_matter', [1]],
-        ['add_tags', [1]],
+        ['set_front_matter', [2]],
+        ['add_tags', [3]],
         ['append', [14]],
       ],
     );

@@ -140,6 +140,47 @@ test('tags: added once (case-insensitive, # stripped), removed from lists and st
   assert.match(refused('x', [{ op: 'add_tags', tags: ['two words'] }]).reason, /not a tag/);
 });
 
+test('front matter edits rewrite only the keys they name: every other byte stays as written', () => {
+  // Each of these changed when the whole block was re-serialised by the YAML library.
+  const kept = [
+    '# why: ids from the old system',
+    'zip: 01234',
+    'id: 12345678901234567890',
+    'hex: 0x1F',
+    'exp: 1e3',
+    'fold: >',
+    '  one',
+    '  two',
+    'esc: "\\u00e9"',
+    'flow: {a:   1, b: [x,y]}',
+    'when: 2024-01-01 # a comment',
+    '',
+  ].join('\n');
+  const note = `---\n${kept}title: Old\n---\nbody\n`;
+  const set = ok(note, [{ op: 'set_front_matter', values: { title: 'New', n: 5, s: '5' } }]);
+  assert.equal(set.text, `---\n${kept}title: New\nn: 5\ns: "5"\n---\nbody\n`);
+  assert.deepEqual(set.lines, [[13]]);
+  const tagged = ok(note, [{ op: 'add_tags', tags: ['b', '2024', 'true'] }]);
+  assert.equal(tagged.text, `---\n${kept}title: Old\ntags:\n  - b\n  - "2024"\n  - "true"\n---\nbody\n`);
+  const removed = ok(set.text, [{ op: 'remove_front_matter', keys: ['title', 'n', 's'] }]);
+  assert.equal(removed.text, `---\n${kept}---\nbody\n`);
+  // Tags written as numbers keep their text; the other keys of an indented block keep their column.
+  const nums = ok('---\ntags: [007,  "x"]\nz: 0o17\n---\n', [{ op: 'add_tags', tags: ['c'] }]);
+  assert.equal(nums.text, '---\ntags: [ 007, "x", c ]\nz: 0o17\n---\n');
+  const indented = ok('---\n  a: 01\n  b: x\n---\n', [{ op: 'set_front_matter', values: { b: { k: [1] }, c: 'y' } }]);
+  assert.equal(indented.text, '---\n  a: 01\n  b:\n    k:\n      - 1\n  c: y\n---\n');
+  // CRLF stays CRLF; a closing "..." stays.
+  const crlf = ok('---\r\na: 01\r\nb: 2\r\n...\r\nx\r\n', [{ op: 'set_front_matter', values: { b: [1] } }]);
+  assert.equal(crlf.text, '---\r\na: 01\r\nb:\r\n  - 1\r\n...\r\nx\r\n');
+});
+
+test('front matter edits that would break the block, or a block not written key by key, are refused', () => {
+  const alias = refused('---\nbase: &b x\nother: *b\n---\n', [{ op: 'remove_front_matter', keys: ['base'] }]);
+  assert.match(alias.reason, /after this change .*alias.*nothing was changed/);
+  const flow = refused('---\n{a: 01}\n---\n', [{ op: 'set_front_matter', values: { b: 2 } }]);
+  assert.match(flow.reason, /one \{…\} mapping .*replace/);
+});
+
 test('unified diff: hunks with context, line numbers right, empty when equal, bounded', () => {
   const a = Array.from({ length: 30 }, (_, i) => `line ${i + 1}`).join('\n') + '\n';
   const b = a.replace('line 5\n', 'line five\n').replace('line 25\n', '');

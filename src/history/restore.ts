@@ -122,7 +122,8 @@ export async function restoreNote(
 
   if (cur === null) {
     // The note is gone: the trash holds it when delete_note took it (the newest such delete
-    // whose file is still there), else the last text notes-mcp recorded for it is written back.
+    // whose file is still there), else the last text notes-mcp recorded for it is written back:
+    // that undoes a removal made outside notes-mcp, not a recorded change, so `undid` is unset.
     const deleted = versions.find((e) => e.tool === 'delete_note' && e.trash && existsSync(history.trashFile(e.trash)));
     if (deleted?.trash) {
       const trash = history.trashFile(deleted.trash);
@@ -137,7 +138,7 @@ export async function restoreNote(
       return { path: w.path, hash: w.hash, bytes: w.bytes, how: 'trash', undid: deleted.id };
     }
     const last = versions.map((e) => e.after ?? e.before).find((h) => h !== null);
-    if (last) return writeBack(last, newest.id);
+    if (last) return writeBack(last);
   }
 
   if (newest.before === null) {

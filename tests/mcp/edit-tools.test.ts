@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { test } from 'node:test';
 import { contentHash } from '../../src/notes/index.ts';
@@ -381,6 +381,23 @@ test('delete_note moves to the trash in the state folder; restore_note brings it
       'searchable again',
     );
   }
+});
+
+test('restore_note of a note removed outside notes-mcp writes back its last version and undoes no change', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    await ok(c, 'edit_note', { path: 'Projects/Ideas.md', operations: [{ op: 'append', text: 'kept line\n' }] });
+    const last = read(notes, 'Projects/Ideas.md');
+    unlinkSync(join(notes, 'Projects/Ideas.md'));
+    const r = await ok(c, 'restore_note', { path: 'Projects/Ideas.md' });
+    assert.equal(r.how, 'version');
+    assert.equal(r.hash, contentHash(last));
+    assert.equal(
+      read(notes, 'Projects/Ideas.md'),
+      last,
+      'the edit stays: what came back is the note as notes-mcp left it',
+    );
+    assert.equal(r.undid, undefined, 'the edit was not undone, so no change id is reported as undone');
+  });
 });
 
 test('restore_note undoes an edit or puts back a named version, and never silently over an outside edit', async (t) => {

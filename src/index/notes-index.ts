@@ -563,8 +563,9 @@ export class NotesIndex extends EventEmitter<Events> {
    * file name (or a path suffix, "folder/Note"), case-insensitive; among several, an exact
    * path, else the one in the linking note's folder; failing a file name, a unique title or
    * alias. Several left over are ambiguous (candidates sorted, shortest path first).
+   * `filesOnly`: a typed file name (`x.md`) is looked up as a file, never as a title.
    */
-  resolveName(name: string, from?: string): LinkResolution {
+  resolveName(name: string, from?: string, filesOnly = false): LinkResolution {
     const key = linkKey(name.replace(/#.*$/, ''));
     if (key === '') return { status: 'unresolved' };
     const last = key.slice(key.lastIndexOf('/') + 1);
@@ -586,6 +587,7 @@ export class NotesIndex extends EventEmitter<Events> {
     };
     const byFile = pick(files);
     if (byFile) return byFile;
+    if (filesOnly) return { status: 'unresolved' };
     const byTitle = pick(
       (key === last ? named : this.#store.notesNamed(key)).filter((n) => n.kind !== 'file').map((n) => n.path),
     );

@@ -107,6 +107,8 @@ export async function resolveFolder(place: NotesPlace, folder: string | undefine
 export interface NameResolver {
   resolveName(
     name: string,
+    from?: string,
+    filesOnly?: boolean,
   ): { status: 'resolved'; path: string } | { status: 'ambiguous'; candidates: string[] } | { status: 'unresolved' };
 }
 
@@ -120,9 +122,9 @@ async function noteExists(root: string, rel: string): Promise<boolean> {
 }
 
 /**
- * An existing note named by path or note:// URI, or else by title or alias the way Obsidian
- * resolves them (shortest unique path); several notes with that name are an error listing
- * them. A path refused as outside the notes folder is never looked up as a name; the name
+ * An existing note named by path or note:// URI, or else by file name, title or alias the way
+ * Obsidian resolves them (shortest unique path; a name ending in .md by file name only);
+ * several notes with that name are an error listing them. A path refused as outside the notes folder is never looked up as a name; the name
  * found is a note path from the index, read through the same path checks as any other.
  */
 export async function resolveNoteRef(place: NotesPlace, index: NameResolver, input: string): Promise<string> {
@@ -145,7 +147,9 @@ export async function resolveNoteRef(place: NotesPlace, index: NameResolver, inp
       if (refused) throw refused;
     }
   }
-  const r = index.resolveName(name);
+  // A name spelled as a file (`Old.md`) means a file: when that path is gone, a note whose
+  // title or alias is "Old" is some other note, not the one asked for.
+  const r = index.resolveName(name, undefined, /\.(?:md|markdown)$/i.test(name.trim()));
   if (r.status === 'resolved') return r.path;
   if (r.status === 'ambiguous') {
     throw new NotesError('NOTES_E_NAME_AMBIGUOUS', [JSON.stringify(name), r.candidates.join(', ')]);

@@ -489,6 +489,12 @@ test('read_note, related_notes and note:// by title or alias; ambiguity lists th
     });
     await fails(c, 'read_note', { path: 'Ideas' }, /names more than one note: Archive\/Ideas\.md, Projects\/Ideas\.md/);
     await fails(c, 'read_note', { path: 'No Such Title' }, /does not exist/);
+    // A name ending in .md is a file: a title or alias of another note never answers it (a
+    // path that no longer exists came back as whichever note had that title).
+    await fails(c, 'read_note', { path: 'Dashboard.md' }, /does not exist/);
+    await fails(c, 'read_note', { uri: 'note://Levain.md' }, /does not exist/);
+    await fails(c, 'related_notes', { path: 'Dashboard.md' }, /does not exist/);
+    assert.equal((await ok(c, 'read_note', { path: 'Sourdough Starter.md' })).path, 'Recipes/Sourdough Starter.md');
     const res = await (
       c.raw as { readResource: (p: { uri: string }) => Promise<{ contents: Array<{ uri: string }> }> }
     ).readResource({ uri: 'note://Sourdough' });

@@ -16,7 +16,9 @@ const ReadInput = withCachedJsonSchema(
       .string()
       .max(4096)
       .optional()
-      .describe('Note path relative to the notes folder, e.g. "ideas/garden.md", or a note title or alias.'),
+      .describe(
+        'Note path relative to the notes folder, e.g. "ideas/garden.md", or a note title or alias (a name ending in .md is a file name only).',
+      ),
     uri: z.string().max(8192).optional().describe('A note:// URI as returned by search_notes or list_notes.'),
     start_line: z.number().int().min(1).optional().describe('First line to return (1-based).'),
     end_line: z.number().int().min(1).optional().describe('Last line to return (inclusive).'),

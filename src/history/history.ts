@@ -10,6 +10,7 @@ import { NotesError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { contentHash } from '../notes/index.ts';
 import { withFileLock } from './lock.ts';
+import { MovePlans } from './move-plan.ts';
 
 // Every change notes-mcp makes to a note is kept here before it happens: the text before and
 // after, content-addressed (blobs/<2>/<sha256>: a version already kept costs nothing), and an
@@ -165,6 +166,8 @@ export interface HistoryOptions {
 export class History {
   readonly dir: string;
   readonly trashDir: string;
+  /** Link rewrites of moves in flight, finished at start when a crash cut them short. */
+  readonly movePlans: MovePlans;
   readonly #journal: string;
   readonly #blobs: string;
   readonly #lock: string;
@@ -177,6 +180,7 @@ export class History {
     this.#o = o;
     this.dir = o.dir;
     this.trashDir = join(o.dir, 'trash');
+    this.movePlans = new MovePlans(o.dir);
     this.#journal = join(o.dir, 'journal.jsonl');
     this.#blobs = join(o.dir, 'blobs');
     this.#lock = join(o.dir, 'lock');

@@ -11,3 +11,4 @@ export {
 } from './history.ts';
 export { type RestoreRequest, type RestoreResult, restoreNote } from './restore.ts';
 export { finishInterruptedMoves } from './recover.ts';
+export { applyTextEdits, type LinkRewrite, type MovePlan, MovePlans, type TextEdit } from './move-plan.ts';

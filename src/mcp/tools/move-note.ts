@@ -2,11 +2,12 @@ import { z } from 'zod';
 import { extractLinks, linkKey, nameKeyOfPath, type NoteLink, relativeHref } from '../../chunk/index.ts';
 import { NotesError } from '../../errors.ts';
 import type { NotesIndex } from '../../index/index.ts';
+import { applyTextEdits } from '../../history/index.ts';
 import { mapLimit, moveNote, noteUri, readNote, writeNote } from '../../notes/index.ts';
 import { okResult } from '../context.ts';
 import { resolveInput } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
-import { HashInput, indexFields, indexNow, recorderFor } from './changes.ts';
+import { HashInput, historyOf, indexFields, indexNow, recorderFor, whoOf } from './changes.ts';
 import { defineTool } from './define.ts';
 
 /** Linking notes rewritten at once after a move. */
@@ -129,16 +130,6 @@ function planLinks(
   return { path: source, hash: '', text, edits, spelled };
 }
 
-function applyPlan(p: Plan): string {
-  let out = '';
-  let at = 0;
-  for (const e of p.edits) {
-    out += p.text.slice(at, e.start) + e.text;
-    at = e.end;
-  }
-  return out + p.text.slice(at);
-}
-
 export const moveNoteTool = defineTool({
   name: 'move_note',
   title: 'Move or rename a note',
@@ -183,15 +174,34 @@ export const moveNoteTool = defineTool({
       }
     }
     const rec = recorderFor(deps, ctx, 'move_note', beginChange);
+    const movePlans = historyOf(deps).movePlans;
+    const saved: string[] = [];
     let moveId: string | undefined;
-    const m = await rec.run(() =>
-      moveNote(root, from, to, {
-        expectedHash: args.expected_hash,
-        beforeMove: async (c) => {
-          moveId = (await rec.before({ path: c.from, to: c.to, before: c.bytes, after: c.bytes })).id;
-        },
-      }),
-    );
+    const dropPlans = async (keep?: string) => {
+      for (const id of saved.splice(0)) if (id !== keep) await movePlans.drop(id).catch(() => undefined);
+    };
+    let m: Awaited<ReturnType<typeof moveNote>>;
+    try {
+      m = await rec.run(() =>
+        moveNote(root, from, to, {
+          expectedHash: args.expected_hash,
+          beforeMove: async (c) => {
+            moveId = (await rec.before({ path: c.from, to: c.to, before: c.bytes, after: c.bytes })).id;
+            // On disk before the rename: a daemon killed while rewriting finishes them at start.
+            if (args.update_links && plans.length > 0) {
+              const rewrites = plans.map((p) => ({ path: p.path, hash: p.hash, edits: p.edits }));
+              await movePlans.save({ id: moveId, from: c.from, to: c.to, who: whoOf(ctx), rewrites });
+              saved.push(moveId);
+            }
+          },
+        }),
+      );
+    } catch (err) {
+      await dropPlans();
+      throw err;
+    }
+    // A retried move (an editor's save overtook it) planned again under a new id.
+    await dropPlans(moveId);
     // The move is done: from here on the call succeeds, whatever happens to the links.
     const updated: z.infer<typeof MoveOutput>['links_updated'] = [];
     const failed: z.infer<typeof MoveOutput>['links_not_updated'] = [];
@@ -211,7 +221,7 @@ export const moveNoteTool = defineTool({
           writeNote(root, path, '', {
             mode: 'overwrite',
             expectedHash: p.hash,
-            edit: () => applyPlan(p),
+            edit: () => applyTextEdits(p.text, p.edits),
             // Named after the move, so that restore_note undoes the move and its rewrites as one.
             beforeWrite: async (c) => {
               await own.before({ ...c, call: moveId });
@@ -226,6 +236,10 @@ export const moveNoteTool = defineTool({
       }
     };
     await mapLimit(plans, REWRITES_AT_ONCE, rewrite);
+    if (moveId !== undefined)
+      await movePlans
+        .drop(moveId)
+        .catch((err: unknown) => deps.log.warn({ err }, 'could not remove a finished move plan'));
     const order = new Map(plans.map((p, i) => [p.path === m.from ? m.to : p.path, i]));
     updated.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
     failed.sort((a, b) => order.get(a.path)! - order.get(b.path)!);

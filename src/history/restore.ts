@@ -7,6 +7,7 @@ import {
   resolveNotePath,
   throwPathError,
   untrashNote,
+  withMoveLock,
   type WriteResult,
   writeNote,
 } from '../notes/index.ts';
@@ -118,7 +119,7 @@ export async function restoreNote(
   }
 
   const move = await moveToUndo(history, path, newest);
-  if (move !== null) return undoMove(root, history, move, req.expectedHash, rec);
+  if (move !== null) return withMoveLock(root, () => undoMove(root, history, move, req.expectedHash, rec));
 
   if (cur === null) {
     // The note is gone: the trash holds it when delete_note took it (the newest such delete
@@ -127,9 +128,11 @@ export async function restoreNote(
     const deleted = versions.find((e) => e.tool === 'delete_note' && e.trash && existsSync(history.trashFile(e.trash)));
     if (deleted?.trash) {
       const trash = history.trashFile(deleted.trash);
+      const kept = deleted.before === null ? null : await history.blob(deleted.before);
       const w = await rec.run(() =>
         untrashNote(root, path, trash, {
           expectedHash: deleted.before,
+          deletedBytes: kept?.ok ? kept.data : undefined,
           beforeRestore: async (c) => {
             await rec.before({ path: c.path, before: null, after: c.bytes });
           },

@@ -28,7 +28,7 @@ export {
   type EditOutcome,
   unifiedDiff,
 } from './edit.ts';
-export { type MoveOptions, type MoveResult, moveNote } from './move.ts';
+export { type MoveOptions, type MoveResult, moveNote, withMoveLock } from './move.ts';
 export { type TrashOptions, trashNote, type UntrashOptions, untrashNote } from './trash.ts';
 export type { NoteChange } from './write.ts';
 export { prepareNotesFolder } from './folder.ts';

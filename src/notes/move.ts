@@ -148,3 +148,24 @@ export async function moveNote(root: string, from: string, to: string, opts: Mov
     return { from: src.rel, to: dst.rel, hash, bytes: cur.bytes.length };
   });
 }
+
+const moving = new Map<string, Promise<unknown>>();
+
+/**
+ * One move at a time per notes folder, in this process. A move plans its link rewrites on the
+ * notes as they are: two at once (A and B linking to each other) each planned on the other's
+ * old path, and both links broke. Moves are rare; waiting for the one before is cheap.
+ */
+export function withMoveLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
+  const prev = moving.get(root) ?? Promise.resolve();
+  const run = prev.then(fn, fn);
+  const tail = run.then(
+    () => undefined,
+    () => undefined,
+  );
+  moving.set(root, tail);
+  void tail.then(() => {
+    if (moving.get(root) === tail) moving.delete(root);
+  });
+  return run;
+}

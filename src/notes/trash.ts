@@ -1,4 +1,4 @@
-import { lstat, mkdir, readFile, unlink } from 'node:fs/promises';
+import { lstat, mkdir, unlink } from 'node:fs/promises';
 import { renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { NotesError } from '../errors.ts';
@@ -62,8 +62,14 @@ export async function trashNote(
 
 export interface UntrashOptions {
   beforeRestore?: (c: { path: string; bytes: Buffer }) => void | Promise<void>;
-  /** The hash the note had when it was deleted: a trashed file that differs is not put back. */
+  /** The hash the note had when it was deleted: a trashed file that differs is not put back… */
   expectedHash?: string | null | undefined;
+  /**
+   * …unless it is those bytes with more after them: a program that had the note open when it
+   * was deleted (an editor, a logger) appended to the same file, now in the trash. That text is
+   * the user's, and is put back with the rest.
+   */
+  deletedBytes?: Buffer | undefined;
 }
 
 /** Move a trashed note back to `rel`; NOTES_E_TARGET_EXISTS when a note is there now. */
@@ -83,8 +89,8 @@ export async function untrashNote(
       (err: NodeJS.ErrnoException) => err.code !== 'ENOENT',
     );
     if (exists) throw new NotesError('NOTES_E_TARGET_EXISTS', [check.rel, 'restore_note']);
-    const bytes = await readFile(trashFile);
-    if (opts.expectedHash && contentHash(bytes) !== opts.expectedHash) {
+    const { bytes } = await readPlainNote(trashFile, check.rel);
+    if (opts.expectedHash && contentHash(bytes) !== opts.expectedHash && !appendedTo(bytes, opts.deletedBytes)) {
       // Something changed the trash (or planted a file there): putting it back would restore
       // text notes-mcp never had.
       throw new NotesError('NOTES_E_VERSION_NOT_FOUND', [
@@ -110,4 +116,8 @@ export async function untrashNote(
       .catch(() => undefined);
     return { path: check.rel, hash: contentHash(bytes), bytes: bytes.length, created: true };
   });
+}
+
+function appendedTo(bytes: Buffer, prefix: Buffer | undefined): boolean {
+  return prefix !== undefined && bytes.length > prefix.length && bytes.subarray(0, prefix.length).equals(prefix);
 }

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
+  closeSync,
   existsSync,
+  fstatSync,
   linkSync,
   mkdirSync,
+  openSync,
   readFileSync,
   renameSync,
   statSync,
   symlinkSync,
   writeFileSync,
+  writeSync,
 } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -71,6 +75,23 @@ test('notes-mcp state inside the notes folder is never a note: no read, write or
   const res = await c.callTool({ name: 'restore_note', arguments: { path: 'one.md' } });
   assert.equal(res.isError, true, text(res));
   assert.equal(existsSync(join(notes, 'one.md')), false);
+});
+
+test('a save appended to a note after delete_note took it (same file, now in the trash) comes back with restore_note', async (t) => {
+  const notes = tempDir(t);
+  writeNotes(notes, { 'log.md': '# Log\n\nfirst\n' });
+  const state = tempDir(t);
+  const d = await startTestDaemon(t, notes, { state });
+  const c = await connectV1(t, d.url);
+  // An editor that had the note open writes through its file descriptor after the delete.
+  const fd = openSync(join(notes, 'log.md'), 'r+');
+  const del = await c.callTool({ name: 'delete_note', arguments: { path: 'log.md' } });
+  assert.notEqual(del.isError, true, text(del));
+  writeSync(fd, 'saved late\n', fstatSync(fd).size);
+  closeSync(fd);
+  const res = await c.callTool({ name: 'restore_note', arguments: { path: 'log.md' } });
+  assert.notEqual(res.isError, true, text(res));
+  assert.equal(readFileSync(join(notes, 'log.md'), 'utf8'), '# Log\n\nfirst\nsaved late\n');
 });
 
 test('a note written where notes-mcp never indexes (node_modules, excluded globs) is refused, not lost', async (t) => {

@@ -3,12 +3,13 @@ import { extractLinks, linkKey, nameKeyOfPath, type NoteLink, relativeHref } fro
 import { NotesError } from '../../errors.ts';
 import type { NotesIndex } from '../../index/index.ts';
 import { applyTextEdits } from '../../history/index.ts';
-import { mapLimit, moveNote, noteUri, readNote, writeNote } from '../../notes/index.ts';
+import { mapLimit, moveNote, noteUri, readNote, withMoveLock, writeNote } from '../../notes/index.ts';
 import { okResult } from '../context.ts';
 import { resolveInput } from '../paths.ts';
 import { withCachedJsonSchema } from '../schema.ts';
 import { HashInput, historyOf, indexFields, indexNow, recorderFor, whoOf } from './changes.ts';
-import { defineTool } from './define.ts';
+import type { ToolTextResult } from '../context.ts';
+import { defineTool, type ToolCall } from './define.ts';
 
 /** Linking notes rewritten at once after a move. */
 const REWRITES_AT_ONCE = 8;
@@ -141,122 +142,127 @@ export const moveNoteTool = defineTool({
   input: MoveInput,
   output: MoveOutput,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  async run(args, { deps, ctx, beginChange }) {
-    const root = deps.config.notesDir;
-    const index = deps.index;
-    const from = await resolveInput(deps.config, args.from, false);
-    const to = await resolveInput(deps.config, args.to, true);
-    // Links are found before the move: afterwards [[Old name]] resolves to nothing.
-    const plans: Plan[] = [];
-    const newName = to.slice(to.lastIndexOf('/') + 1);
-    if (args.update_links && /[[\]|#^]/.test(newName) && index.backlinks(from).some((b) => b.kind === 'wiki')) {
-      // Obsidian forbids these in note names because a [[wikilink]] cannot spell them: the
-      // notes that link to this one could not be rewritten to find it.
-      throw new NotesError('NOTES_E_PATH_INVALID', [
-        JSON.stringify(args.to),
-        '[[wikilinks]] point at this note, and a wikilink cannot name a note with [ ] | # or ^ in its name: choose another name, or pass update_links: false',
-      ]);
-    }
-    const shadowed = shadowedBy(index, from, to);
-    const nameLinks = [...shadowed].flatMap((p) => index.backlinks(p).map((b) => b.path));
-    // Without update_links, the notes whose links by name would change meaning are only listed.
-    const sources = args.update_links
-      ? new Set([from, ...index.backlinks(from).map((b) => b.path), ...nameLinks])
-      : new Set(nameLinks.filter((p) => p !== from));
-    for (const source of sources) {
-      try {
-        const n = await readNote(root, source);
-        const p = planLinks(index, n.path, n.content, { from, to, shadowed }, n.path === from);
-        if (p.edits.length > 0) plans.push({ ...p, hash: n.hash });
-      } catch (err) {
-        if (!(err instanceof NotesError) || source === from) throw err;
-        // A linking note that is gone or unreadable now has nothing to rewrite.
-      }
-    }
-    const rec = recorderFor(deps, ctx, 'move_note', beginChange);
-    const movePlans = historyOf(deps).movePlans;
-    const saved: string[] = [];
-    let moveId: string | undefined;
-    const dropPlans = async (keep?: string) => {
-      for (const id of saved.splice(0)) if (id !== keep) await movePlans.drop(id).catch(() => undefined);
-    };
-    let m: Awaited<ReturnType<typeof moveNote>>;
+  run(args, call) {
+    // Planned, moved, rewritten and indexed before the next move plans on the notes.
+    return withMoveLock(call.deps.config.notesDir, () => runMove(args, call));
+  },
+});
+
+async function runMove(args: z.infer<typeof MoveInput>, { deps, ctx, beginChange }: ToolCall): Promise<ToolTextResult> {
+  const root = deps.config.notesDir;
+  const index = deps.index;
+  const from = await resolveInput(deps.config, args.from, false);
+  const to = await resolveInput(deps.config, args.to, true);
+  // Links are found before the move: afterwards [[Old name]] resolves to nothing.
+  const plans: Plan[] = [];
+  const newName = to.slice(to.lastIndexOf('/') + 1);
+  if (args.update_links && /[[\]|#^]/.test(newName) && index.backlinks(from).some((b) => b.kind === 'wiki')) {
+    // Obsidian forbids these in note names because a [[wikilink]] cannot spell them: the
+    // notes that link to this one could not be rewritten to find it.
+    throw new NotesError('NOTES_E_PATH_INVALID', [
+      JSON.stringify(args.to),
+      '[[wikilinks]] point at this note, and a wikilink cannot name a note with [ ] | # or ^ in its name: choose another name, or pass update_links: false',
+    ]);
+  }
+  const shadowed = shadowedBy(index, from, to);
+  const nameLinks = [...shadowed].flatMap((p) => index.backlinks(p).map((b) => b.path));
+  // Without update_links, the notes whose links by name would change meaning are only listed.
+  const sources = args.update_links
+    ? new Set([from, ...index.backlinks(from).map((b) => b.path), ...nameLinks])
+    : new Set(nameLinks.filter((p) => p !== from));
+  for (const source of sources) {
     try {
-      m = await rec.run(() =>
-        moveNote(root, from, to, {
-          expectedHash: args.expected_hash,
-          beforeMove: async (c) => {
-            moveId = (await rec.before({ path: c.from, to: c.to, before: c.bytes, after: c.bytes })).id;
-            // On disk before the rename: a daemon killed while rewriting finishes them at start.
-            if (args.update_links && plans.length > 0) {
-              const rewrites = plans.map((p) => ({ path: p.path, hash: p.hash, edits: p.edits }));
-              await movePlans.save({ id: moveId, from: c.from, to: c.to, who: whoOf(ctx), rewrites });
-              saved.push(moveId);
-            }
+      const n = await readNote(root, source);
+      const p = planLinks(index, n.path, n.content, { from, to, shadowed }, n.path === from);
+      if (p.edits.length > 0) plans.push({ ...p, hash: n.hash });
+    } catch (err) {
+      if (!(err instanceof NotesError) || source === from) throw err;
+      // A linking note that is gone or unreadable now has nothing to rewrite.
+    }
+  }
+  const rec = recorderFor(deps, ctx, 'move_note', beginChange);
+  const movePlans = historyOf(deps).movePlans;
+  const saved: string[] = [];
+  let moveId: string | undefined;
+  const dropPlans = async (keep?: string) => {
+    for (const id of saved.splice(0)) if (id !== keep) await movePlans.drop(id).catch(() => undefined);
+  };
+  let m: Awaited<ReturnType<typeof moveNote>>;
+  try {
+    m = await rec.run(() =>
+      moveNote(root, from, to, {
+        expectedHash: args.expected_hash,
+        beforeMove: async (c) => {
+          moveId = (await rec.before({ path: c.from, to: c.to, before: c.bytes, after: c.bytes })).id;
+          // On disk before the rename: a daemon killed while rewriting finishes them at start.
+          if (args.update_links && plans.length > 0) {
+            const rewrites = plans.map((p) => ({ path: p.path, hash: p.hash, edits: p.edits }));
+            await movePlans.save({ id: moveId, from: c.from, to: c.to, who: whoOf(ctx), rewrites });
+            saved.push(moveId);
+          }
+        },
+      }),
+    );
+  } catch (err) {
+    await dropPlans();
+    throw err;
+  }
+  // A retried move (an editor's save overtook it) planned again under a new id.
+  await dropPlans(moveId);
+  // The move is done: from here on the call succeeds, whatever happens to the links.
+  const updated: z.infer<typeof MoveOutput>['links_updated'] = [];
+  const failed: z.infer<typeof MoveOutput>['links_not_updated'] = [];
+  const listedOnly = args.update_links ? [] : plans.splice(0).filter((p) => p.spelled > 0);
+  let hash = m.hash;
+  // Several at a time: each rewrite waits on fsyncs (the history's, then the note's), and one
+  // after another 1,000 linking notes took 27 s. Results keep the plans' order.
+  const rewrite = async (p: Plan): Promise<void> => {
+    const path = p.path === m.from ? m.to : p.path;
+    // A recorder per rewrite: one that fails takes back its own history entry, never one
+    // of the rewrites running beside it.
+    const own = recorderFor(deps, ctx, 'move_note', beginChange);
+    try {
+      const w = await own.run(() =>
+        // As an edit: never recreates a note deleted meanwhile, nor rewrites one with stray
+        // non-UTF-8 bytes (its links are listed as not updated instead).
+        writeNote(root, path, '', {
+          mode: 'overwrite',
+          expectedHash: p.hash,
+          edit: () => applyTextEdits(p.text, p.edits),
+          // Named after the move, so that restore_note undoes the move and its rewrites as one.
+          beforeWrite: async (c) => {
+            await own.before({ ...c, call: moveId });
           },
         }),
       );
+      if (path === m.to) hash = w.hash;
+      updated.push({ path, links: p.edits.length, hash: w.hash });
     } catch (err) {
-      await dropPlans();
-      throw err;
+      if (!(err instanceof NotesError)) deps.log.error({ err }, 'rewriting links after a move failed');
+      failed.push({ path, reason: err instanceof NotesError ? err.message : 'internal error (see the server log)' });
     }
-    // A retried move (an editor's save overtook it) planned again under a new id.
-    await dropPlans(moveId);
-    // The move is done: from here on the call succeeds, whatever happens to the links.
-    const updated: z.infer<typeof MoveOutput>['links_updated'] = [];
-    const failed: z.infer<typeof MoveOutput>['links_not_updated'] = [];
-    const listedOnly = args.update_links ? [] : plans.splice(0).filter((p) => p.spelled > 0);
-    let hash = m.hash;
-    // Several at a time: each rewrite waits on fsyncs (the history's, then the note's), and one
-    // after another 1,000 linking notes took 27 s. Results keep the plans' order.
-    const rewrite = async (p: Plan): Promise<void> => {
-      const path = p.path === m.from ? m.to : p.path;
-      // A recorder per rewrite: one that fails takes back its own history entry, never one
-      // of the rewrites running beside it.
-      const own = recorderFor(deps, ctx, 'move_note', beginChange);
-      try {
-        const w = await own.run(() =>
-          // As an edit: never recreates a note deleted meanwhile, nor rewrites one with stray
-          // non-UTF-8 bytes (its links are listed as not updated instead).
-          writeNote(root, path, '', {
-            mode: 'overwrite',
-            expectedHash: p.hash,
-            edit: () => applyTextEdits(p.text, p.edits),
-            // Named after the move, so that restore_note undoes the move and its rewrites as one.
-            beforeWrite: async (c) => {
-              await own.before({ ...c, call: moveId });
-            },
-          }),
-        );
-        if (path === m.to) hash = w.hash;
-        updated.push({ path, links: p.edits.length, hash: w.hash });
-      } catch (err) {
-        if (!(err instanceof NotesError)) deps.log.error({ err }, 'rewriting links after a move failed');
-        failed.push({ path, reason: err instanceof NotesError ? err.message : 'internal error (see the server log)' });
-      }
-    };
-    await mapLimit(plans, REWRITES_AT_ONCE, rewrite);
-    if (moveId !== undefined)
-      await movePlans
-        .drop(moveId)
-        .catch((err: unknown) => deps.log.warn({ err }, 'could not remove a finished move plan'));
-    const order = new Map(plans.map((p, i) => [p.path === m.from ? m.to : p.path, i]));
-    updated.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
-    failed.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
-    for (const p of listedOnly)
-      failed.push({
-        path: p.path,
-        reason: `its [[${stripMd(newName)}]] links meant another note and now also match ${m.to}; not rewritten (update_links is false)`,
-      });
-    const indexing = await indexNow(deps, [m.from, m.to, ...updated.map((u) => u.path)]);
-    return okResult({
-      from: m.from,
-      to: m.to,
-      uri: noteUri(m.to),
-      hash,
-      links_updated: updated,
-      links_not_updated: failed,
-      ...indexFields(indexing),
+  };
+  await mapLimit(plans, REWRITES_AT_ONCE, rewrite);
+  if (moveId !== undefined)
+    await movePlans
+      .drop(moveId)
+      .catch((err: unknown) => deps.log.warn({ err }, 'could not remove a finished move plan'));
+  const order = new Map(plans.map((p, i) => [p.path === m.from ? m.to : p.path, i]));
+  updated.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
+  failed.sort((a, b) => order.get(a.path)! - order.get(b.path)!);
+  for (const p of listedOnly)
+    failed.push({
+      path: p.path,
+      reason: `its [[${stripMd(newName)}]] links meant another note and now also match ${m.to}; not rewritten (update_links is false)`,
     });
-  },
-});
+  const indexing = await indexNow(deps, [m.from, m.to, ...updated.map((u) => u.path)]);
+  return okResult({
+    from: m.from,
+    to: m.to,
+    uri: noteUri(m.to),
+    hash,
+    links_updated: updated,
+    links_not_updated: failed,
+    ...indexFields(indexing),
+  });
+}

@@ -343,6 +343,26 @@ test("move_note rewrites the moved note's own relative links when its folder cha
   });
 });
 
+test("move_note keeps what the moved note's own [[links]] mean when its folder decides them", async (t) => {
+  await eachEra(t, async (c, notes) => {
+    // In Projects/, [[Ideas]] means Projects/Ideas.md (two notes have that name; the one in
+    // the linking note's folder wins). Moved to Archive/, the same words would mean
+    // Archive/Ideas.md, silently.
+    await ok(c, 'write_note', {
+      path: 'Projects/Todo.md',
+      content: '# Todo\n\nSee [[Ideas]] and [[Ideas#Later|later]].\n',
+    });
+    const m = await ok(c, 'move_note', { from: 'Projects/Todo.md', to: 'Archive/Todo.md' });
+    assert.deepEqual(m.links_updated, [{ path: 'Archive/Todo.md', links: 2, hash: m.hash }]);
+    assert.equal(
+      read(notes, 'Archive/Todo.md'),
+      '# Todo\n\nSee [[Projects/Ideas|Ideas]] and [[Projects/Ideas#Later|later]].\n',
+    );
+    const r = await ok(c, 'read_note', { path: 'Archive/Todo.md' });
+    for (const l of r.links as Array<{ status: string; path?: string }>) assert.equal(l.path, 'Projects/Ideas.md');
+  });
+});
+
 test('delete_note moves to the trash in the state folder; restore_note brings it back; history lists both', async (t) => {
   for (const era of ['2025', '2026'] as const) {
     const notes = obsidianVault(t);

@@ -93,6 +93,13 @@ function shadowedBy(index: NotesIndex, from: string, to: string): Set<string> {
   return new Set(paths.filter((p) => p !== from));
 }
 
+/** [[Plan]] meaning `path`, spelled as one: [[Folder/Plan|Plan]] keeps its target and its text. */
+function spelledOut(l: NoteLink, written: string, path: string): Plan['edits'][number] {
+  const target = /\.(md|markdown)$/i.test(written) ? path : stripMd(path);
+  const bare = l.alias === undefined && l.heading === undefined;
+  return { start: l.targetStart, end: l.targetEnd, text: bare ? `${target}|${written}` : target };
+}
+
 /** The link rewrites a note needs when `from` becomes `to` (`moved`: this is that note). */
 function planLinks(
   index: NotesIndex,
@@ -113,13 +120,18 @@ function planLinks(
     const bracketed = text[l.targetStart - 1] === '<';
     let next: string | undefined;
     if (l.kind === 'wiki' && shadowed.has(r.path) && !written.includes('/') && linkKey(written) === newKey) {
-      // [[Plan]] meaning another note: [[Folder/Plan|Plan]] keeps both its target and its text.
-      const keepExt = /\.(md|markdown)$/i.test(written);
       spelled++;
-      const path = keepExt ? r.path : stripMd(r.path);
-      const bare = l.alias === undefined && l.heading === undefined;
-      edits.push({ start: l.targetStart, end: l.targetEnd, text: bare ? `${path}|${written}` : path });
+      edits.push(spelledOut(l, written, r.path));
       continue;
+    }
+    if (moved && l.kind === 'wiki' && r.path !== from) {
+      // The moved note's [[Name]] to another note, where the folder decided between notes of
+      // that name: from the new folder the same words would mean another note (or several).
+      const after = index.resolveName(l.target, to);
+      if (after.status !== 'resolved' || after.path !== r.path) {
+        edits.push(spelledOut(l, written, r.path));
+        continue;
+      }
     }
     // A wikilink by title or alias still finds the note after the move: left as written.
     if (r.path === from && l.kind === 'wiki' && nameKeyOfPath(l.target) !== nameKeyOfPath(from)) continue;

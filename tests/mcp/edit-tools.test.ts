@@ -363,6 +363,18 @@ test("move_note keeps what the moved note's own [[links]] mean when its folder d
   });
 });
 
+test('move_note refuses a name no [[wikilink]] can spell while wikilinks point at the note', async (t) => {
+  await eachEra(t, async (c, notes) => {
+    // Each was "updated" in the linking notes, into links that found nothing.
+    for (const to of ['Projects/Gar`den.md', 'Projects/Garden .md', 'Projects/Gar|den.md']) {
+      await fails(c, 'move_note', { from: 'Projects/Garden.md', to }, /a wikilink cannot name it/);
+      assert.equal(existsSync(join(notes, 'Projects/Garden.md')), true, to);
+    }
+    const m = await ok(c, 'move_note', { from: 'Projects/Garden.md', to: 'Projects/Garden .md', update_links: false });
+    assert.equal(m.to, 'Projects/Garden .md');
+  });
+});
+
 test('delete_note moves to the trash in the state folder; restore_note brings it back; history lists both', async (t) => {
   for (const era of ['2025', '2026'] as const) {
     const notes = obsidianVault(t);

@@ -93,6 +93,20 @@ function shadowedBy(index: NotesIndex, from: string, to: string): Set<string> {
   return new Set(paths.filter((p) => p !== from));
 }
 
+/**
+ * Whether [[name]] and [[folder/name]], written as move_note would write them, are read back
+ * as links to `path`: a name with a backtick starts a code span, a trailing space is trimmed.
+ */
+function wikiCanName(path: string): boolean {
+  const base = path.slice(path.lastIndexOf('/') + 1);
+  return [stripMd(base), stripMd(path)].every((target) => {
+    // With code after it on the line, as in real notes: a backtick in the name opens a span.
+    const links = extractLinks(`[[${target}]] and \`code\``);
+    const key = target === stripMd(path) ? linkKey(path) : nameKeyOfPath(path);
+    return links.length === 1 && links[0]!.kind === 'wiki' && linkKey(links[0]!.target) === key;
+  });
+}
+
 /** [[Plan]] meaning `path`, spelled as one: [[Folder/Plan|Plan]] keeps its target and its text. */
 function spelledOut(l: NoteLink, written: string, path: string): Plan['edits'][number] {
   const target = /\.(md|markdown)$/i.test(written) ? path : stripMd(path);
@@ -168,12 +182,12 @@ async function runMove(args: z.infer<typeof MoveInput>, { deps, ctx, beginChange
   // Links are found before the move: afterwards [[Old name]] resolves to nothing.
   const plans: Plan[] = [];
   const newName = to.slice(to.lastIndexOf('/') + 1);
-  if (args.update_links && /[[\]|#^]/.test(newName) && index.backlinks(from).some((b) => b.kind === 'wiki')) {
-    // Obsidian forbids these in note names because a [[wikilink]] cannot spell them: the
-    // notes that link to this one could not be rewritten to find it.
+  if (args.update_links && !wikiCanName(to) && index.backlinks(from).some((b) => b.kind === 'wiki')) {
+    // The notes that link to this one could not be rewritten to find it (Obsidian forbids
+    // [ ] | # ^ in note names for this reason).
     throw new NotesError('NOTES_E_PATH_INVALID', [
       JSON.stringify(args.to),
-      '[[wikilinks]] point at this note, and a wikilink cannot name a note with [ ] | # or ^ in its name: choose another name, or pass update_links: false',
+      '[[wikilinks]] point at this note, and a wikilink cannot name it (a name with [ ] | # ^ or a backtick, or one that ends with a space): choose another name, or pass update_links: false',
     ]);
   }
   const shadowed = shadowedBy(index, from, to);

@@ -434,17 +434,22 @@ export class History {
       };
       const keep: HistoryEntry[] = [];
       const kept = new Set<string>();
+      // The newest change (with the link rewrites of its move) stays, whatever its size: a
+      // change larger than the bound otherwise lost its own undo at the next prune.
+      const last = all.at(-1);
+      const newest = last?.call ?? last?.id;
       let bytes = 0;
       for (let i = all.length - 1; i >= 0; i--) {
         const e = all[i]!;
         if (Date.parse(e.at) < oldest) break;
-        let add = 0;
+        // The journal line counts too: a move keeps no new version, only its line.
+        let add = Buffer.byteLength(toLine(e));
         const files = [e.before, e.after]
           .filter((h): h is string => h !== null)
           .map((h) => join(this.#blobs, h.slice(0, 2), h));
         if (e.trash) files.push(this.trashFile(e.trash));
         for (const f of files) if (!kept.has(f)) add += await sizeOf(f);
-        if (bytes + add > this.#o.maxBytes) break;
+        if (bytes + add > this.#o.maxBytes && e.id !== newest && e.call !== newest) break;
         bytes += add;
         for (const f of files) kept.add(f);
         keep.push(e);

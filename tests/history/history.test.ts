@@ -92,6 +92,29 @@ test('retention: entries past the age bound go, then the oldest while kept versi
   assert.ok(s.keptBytes <= 2500);
 });
 
+test('retention counts the journal, and keeps the newest change even when it alone is over the bound', async (t) => {
+  const dir = tempDir(t);
+  const h = new History({ dir, maxAgeDays: 30, maxBytes: 4000, autoPrune: false });
+  // Moves keep no new version: before, 200 of them grew the journal past any bound.
+  const note = b('# Moved\n');
+  for (let i = 0; i < 200; i++) {
+    await h.record({ tool: 'move_note', path: `m${i}.md`, to: `m${i + 1}.md`, before: note, after: note, who });
+  }
+  const s = await h.prune();
+  assert.ok(s.entries > 150, `entries dropped: ${s.entries}`);
+  assert.ok(s.keptBytes <= 4000, `kept ${s.keptBytes} bytes`);
+  assert.ok(readFileSync(join(dir, 'journal.jsonl')).length <= 4000);
+  // One change bigger than the whole bound: still undoable after the next prune.
+  const huge = b('x'.repeat(10_000));
+  const e = await h.record({ tool: 'write_note', path: 'big.md', before: null, after: huge, who });
+  await h.prune();
+  assert.deepEqual(
+    (await h.recent(5)).map((x) => x.id),
+    [e.id],
+  );
+  assert.equal((await h.blob(contentHash(huge))).ok, true);
+});
+
 test('retention removes trash files only with their entries', async (t) => {
   const dir = tempDir(t);
   let now = Date.parse('2026-01-01T00:00:00Z');

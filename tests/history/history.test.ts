@@ -5,7 +5,8 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { History, pageEntries } from '../../src/history/index.ts';
+import { finishInterruptedMoves, History, pageEntries } from '../../src/history/index.ts';
+import { silentLogger } from '../../src/log.ts';
 import { contentHash } from '../../src/notes/index.ts';
 import { REPO_ROOT, tempDir } from '../helpers/tmp.ts';
 
@@ -287,4 +288,43 @@ test('history pages: each entry once across pages, also within one millisecond; 
   );
   for (const bogus of ['', 'zzz', '../x', '00000000b-0000000g'])
     assert.throws(() => pageEntries(all, bogus, 5), /invalid cursor/, JSON.stringify(bogus));
+});
+
+test('move plans left by a crash: carried out only for a move that happened, on notes unchanged since; damaged ones go', async (t) => {
+  const notes = tempDir(t);
+  const dir = tempDir(t);
+  const h = new History({ dir, maxAgeDays: 30, maxBytes: 1 << 30, autoPrune: false });
+  const link = '# L\n\nSee [t](Topic.md).\n';
+  writeFileSync(join(notes, 'l1.md'), link);
+  writeFileSync(join(notes, 'l2.md'), '# L2 edited since\n');
+  mkdirSync(join(notes, 'moved'));
+  writeFileSync(join(notes, 'moved', 'Topic.md'), '# Topic\n');
+  const edit = { start: link.indexOf('Topic.md'), end: link.indexOf('Topic.md') + 8, text: 'moved/Topic.md' };
+  const move = await h.record({
+    tool: 'move_note',
+    path: 'Topic.md',
+    to: 'moved/Topic.md',
+    before: b('# Topic\n'),
+    after: b('# Topic\n'),
+    who,
+  });
+  await h.movePlans.save({
+    id: move.id,
+    from: 'Topic.md',
+    to: 'moved/Topic.md',
+    who,
+    rewrites: [
+      { path: 'l1.md', hash: contentHash(link), edits: [edit] },
+      { path: 'l2.md', hash: contentHash(link), edits: [edit] },
+    ],
+  });
+  // A plan whose move never happened (its entry was taken back): nothing is rewritten.
+  await h.movePlans.save({ id: 'zzzzzzzzz-00000000', from: 'l1.md', to: 'elsewhere.md', who, rewrites: [] });
+  writeFileSync(join(dir, 'moves', 'broken.json'), '{"v":1');
+  assert.equal(await finishInterruptedMoves(h, notes, silentLogger()), 1);
+  assert.equal(readFileSync(join(notes, 'l1.md'), 'utf8'), '# L\n\nSee [t](moved/Topic.md).\n');
+  assert.equal(readFileSync(join(notes, 'l2.md'), 'utf8'), '# L2 edited since\n');
+  assert.deepEqual(readdirSync(join(dir, 'moves')), []);
+  const rewrite = (await h.recent(1))[0]!;
+  assert.deepEqual([rewrite.tool, rewrite.path, rewrite.call], ['move_note', 'l1.md', move.id]);
 });

@@ -95,7 +95,7 @@ export const editNoteTool = defineTool({
     'Change part of a note without rewriting it: a list of operations applied in order, all or none. ' +
     '"replace" swaps exact text (expected_count matches, default 1; a different count changes nothing and says ' +
     'where the matches are); "prepend"/"append" add text; "replace_section" replaces what is under a heading; ' +
-    '"set_front_matter"/"remove_front_matter" change YAML keys; "add_tags"/"remove_tags" change front matter tags ' +
+    '"set_front_matter"/"remove_front_matter" change YAML keys (the others keep their exact text); "add_tags"/"remove_tags" change front matter tags ' +
     '(inline #tags are text: use replace). Pass expected_hash from read_note. Returns the new hash and a diff; ' +
     'the previous version is kept (note_history, restore_note).',
   input: EditInput,

@@ -1,5 +1,14 @@
 import { type Document, isMap, isScalar, isSeq, type Pair, Scalar, type YAMLSeq } from 'yaml';
-import { parseFailsafe, renderNode, renderValue, seqOf, splice, stringScalar } from './front-matter.js';
+import {
+  coreValues,
+  MAX_FRONT_MATTER_CHARS,
+  parseFailsafe,
+  renderNode,
+  renderValue,
+  seqOf,
+  splice,
+  stringScalar,
+} from './front-matter.js';
 
 // Exact edits of a note's text (pure): nothing here reads or writes a file. edit_note applies
 // a list of these to the text it read, all or none, and writes the result through writeNote
@@ -83,9 +92,9 @@ function applyOne(text: string, op: EditOp): Applied {
         return { count: present.length, pairs: present.map((key) => ({ key, pair: null })) };
       });
     case 'add_tags':
-      return editFrontMatter(text, (doc) => addTags(doc, op.tags));
+      return editFrontMatter(text, (doc, core) => addTags(doc, core, op.tags));
     case 'remove_tags':
-      return editFrontMatter(text, (doc) => removeTags(doc, op.tags));
+      return editFrontMatter(text, (doc, core) => removeTags(doc, core, op.tags));
   }
 }
 
@@ -296,18 +305,29 @@ interface Span {
   end: number;
 }
 
-/** The leading `---` … `---` (or `...`) block, as offsets; null when there is none. */
+/**
+ * The leading `---` … `---` (or `...`) block, as offsets; null when there is none. Found by
+ * the rules the index reads it with (src/chunk/front-matter.ts): after a BOM, lines end at
+ * \r\n, \r or \n (not U+2028), a fence is `---` with any trailing whitespace. Stricter
+ * rules here made an edit put a second block on top of one the index read.
+ */
 function frontMatterSpan(text: string): Span | null {
-  const bom = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const first = /^---[ \t]*\r?\n/.exec(text.slice(bom));
-  if (!first) return null;
-  const yamlStart = bom + first[0].length;
-  const close = /^(?:---|\.\.\.)[ \t]*(?:\r?\n|$)/gm;
-  close.lastIndex = yamlStart;
-  for (let m = close.exec(text); m; m = close.exec(text)) {
-    if (m.index >= yamlStart) return { yamlStart, yamlEnd: m.index, end: m.index + m[0].length };
+  const LINE = /\r\n|\r|\n/g;
+  let from = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let yamlStart = -1;
+  for (;;) {
+    LINE.lastIndex = from;
+    const hit = LINE.exec(text);
+    const lineEnd = hit ? hit.index : text.length;
+    const next = hit ? lineEnd + hit[0].length : text.length;
+    const line = text.slice(from, lineEnd).trimEnd();
+    if (yamlStart < 0) {
+      if (line !== '---' || !hit) return null;
+      yamlStart = next;
+    } else if (line === '---' || line === '...') return { yamlStart, yamlEnd: from, end: next };
+    if (!hit) return null;
+    from = next;
   }
-  return null;
 }
 
 /** What a front matter operation does: the top-level keys it rewrites (null: removes). */
@@ -316,30 +336,58 @@ interface KeyChanges {
   pairs: Array<{ key: string; pair: string | null }>;
 }
 
-function editFrontMatter(text: string, change: (doc: Document) => KeyChanges): Applied {
+function editFrontMatter(
+  text: string,
+  change: (doc: Document, core: Readonly<Record<string, unknown>>) => KeyChanges,
+): Applied {
   const span = frontMatterSpan(text);
-  const eol = eolOf(text);
-  const yamlText = span ? text.slice(span.yamlStart, span.yamlEnd) : '';
+  // Old Mac notes end lines with \r alone: edited as \n, written back with \r.
+  const eol = text.includes('\r\n') ? '\r\n' : /\r(?!\n)/.test(text) ? '\r' : '\n';
+  const raw = span ? text.slice(span.yamlStart, span.yamlEnd) : '';
+  const yamlText = eol === '\r' ? raw.replace(/\r/g, '\n') : raw;
   const parsed = parseFailsafe(yamlText);
   if (!parsed.ok) refuse(`${parsed.reason}: fix it with replace first`);
-  const { count, pairs } = change(parsed.value);
+  const was = coreValues(yamlText);
+  const { count, pairs } = change(parsed.value, was ?? {});
   if (count === 0) return { text, lines: [], count: 0 };
   let yaml = yamlText;
   let firstLine = Number.POSITIVE_INFINITY;
+  const lineEol = eol === '\r' ? '\n' : eol;
   for (const { key, pair } of pairs) {
-    const s = splice(yaml, key, pair === null ? null : withEol(pair, eol));
-    if (s === null) refuse('the front matter is one {…} mapping or uses "? key" entries: change it with replace');
-    firstLine = Math.min(firstLine, lineAt(s.yaml, s.at) + 1);
-    yaml = s.yaml;
+    // Every copy of a duplicated key goes on a remove; a set rewrites the last (the one read).
+    for (let again = true; again; ) {
+      const s = splice(yaml, key, pair === null ? null : withEol(pair, lineEol));
+      if (s === null) refuse('the front matter is one {…} mapping or uses "? key" entries: change it with replace');
+      again = pair === null && s.yaml !== yaml;
+      if (s.yaml !== yaml) firstLine = Math.min(firstLine, lineAt(s.yaml, s.at) + 1);
+      yaml = s.yaml;
+    }
   }
   const check = parseFailsafe(yaml);
   if (!check.ok) refuse(`after this change ${check.reason}: nothing was changed`);
+  if (yaml.length > MAX_FRONT_MATTER_CHARS && yaml.length > yamlText.length) {
+    refuse(
+      `the front matter would be longer than ${MAX_FRONT_MATTER_CHARS / 1024} KB, which is not read: keep long text in the note's body`,
+    );
+  }
+  // The promise is that keys not named keep their values: an alias of a changed anchor, or a
+  // block scalar that took in the text after it, would break it without a word.
+  const now = coreValues(yaml);
+  const named = new Set(pairs.map((p) => p.key));
+  for (const k of Object.keys(was ?? {})) {
+    if (!named.has(k) && JSON.stringify(was?.[k]) !== JSON.stringify(now?.[k])) {
+      refuse(
+        `changing ${[...named].map((n) => JSON.stringify(n)).join(', ')} would also change "${k}" (an alias or a block scalar shares it): change it with replace`,
+      );
+    }
+  }
+  if (eol === '\r') yaml = yaml.replace(/\n/g, '\r');
   const bom = text.charCodeAt(0) === 0xfeff ? '\ufeff' : '';
   const rest = span ? text.slice(span.end) : text.slice(bom.length);
   // The fences stay as written (a closing `...` included).
   const open = span ? text.slice(bom.length, span.yamlStart) : `---${eol}`;
   const close = span ? text.slice(span.yamlEnd, span.end) : `---${eol}`;
-  const block = yaml.trim() === '' ? '' : open + yaml + (close.endsWith('\n') ? close : close + eol);
+  const block = yaml.trim() === '' ? '' : open + yaml + (/[\r\n]$/.test(close) ? close : close + eol);
   // A note that had no front matter gets one on top, then its text unchanged.
   return { text: bom + block + rest, lines: [Number.isFinite(firstLine) ? firstLine : 1], count };
 }
@@ -350,24 +398,43 @@ function tagName(t: string): string {
 
 const NULLS = new Set(['', '~', 'null', 'Null', 'NULL']);
 
+/** The key's pair; the last of duplicates, as every reader takes it. */
 function pairOf(doc: Document, key: string): Pair | undefined {
   if (!isMap(doc.contents)) return undefined;
-  return doc.contents.items.find((p): p is Pair => isScalar(p.key) && p.key.value === key);
+  return doc.contents.items.findLast((p): p is Pair => isScalar(p.key) && p.key.value === key);
 }
 
-/** The note's front matter tags as written, from a list or a "a, b" / "#a #b" string. */
-function currentTags(doc: Document, key: string): string[] {
+/** A tag as written, and the names it matches (lower case): its text, and its value as read. */
+interface TagItem {
+  text: string;
+  names: string[];
+}
+
+/**
+ * The note's front matter tags, from a list or a "a, b" / "#a #b" string. A list item is
+ * matched by its text and by what the index reads (`2.50` is also "2.5", `0x10` also "16").
+ */
+function currentTags(doc: Document, core: Readonly<Record<string, unknown>>, key: string): TagItem[] {
   const node = pairOf(doc, key)?.value;
   if (node === undefined || node === null) return [];
-  if (isSeq(node)) return node.items.map((i) => String(isScalar(i) ? i.value : i)).filter((s) => s !== '');
+  if (isSeq(node)) {
+    const read = Array.isArray(core[key]) ? (core[key] as unknown[]) : [];
+    return node.items.map((i, n) => tagItem(String(isScalar(i) ? i.value : i), read[n]));
+  }
   if (isScalar(node)) {
     if (node.type === Scalar.PLAIN && NULLS.has(String(node.value))) return [];
     return String(node.value)
       .split(/[,\s]+/)
       .map(tagName)
-      .filter((s) => s !== '');
+      .filter((s) => s !== '')
+      .map((t) => tagItem(t, undefined));
   }
   refuse(`front matter "${key}" is neither a list nor a string`);
+}
+
+function tagItem(text: string, read: unknown): TagItem {
+  const forms = read === undefined || read === null || typeof read === 'object' ? [text] : [text, String(read)];
+  return { text, names: [...new Set(forms.map((f) => tagName(f).toLowerCase()))] };
 }
 
 /** The pair's source with `value`, keeping how its key was written. */
@@ -375,12 +442,13 @@ function rewrite(doc: Document, key: string, value: YAMLSeq): string {
   return renderNode(pairOf(doc, key)?.key ?? new Scalar(key), value);
 }
 
-function addTags(doc: Document, tags: readonly string[]): KeyChanges {
-  const have = currentTags(doc, 'tags');
-  const lower = new Set([...have, ...currentTags(doc, 'tag')].map((t) => tagName(t).toLowerCase()));
+function addTags(doc: Document, core: Readonly<Record<string, unknown>>, tags: readonly string[]): KeyChanges {
+  const have = currentTags(doc, core, 'tags');
+  const lower = new Set([...have, ...currentTags(doc, core, 'tag')].flatMap((t) => t.names));
   const add: string[] = [];
   for (const t of tags.map(tagName)) {
-    if (t === '' || /\s/.test(t)) refuse(`${JSON.stringify(t)} is not a tag (no spaces, not empty)`);
+    // The index splits tags at spaces and commas: "x,y" would be read as two tags.
+    if (t === '' || /[\s,]/.test(t)) refuse(`${JSON.stringify(t)} is not a tag (no spaces or commas, not empty)`);
     if (lower.has(t.toLowerCase())) continue;
     lower.add(t.toLowerCase());
     add.push(t);
@@ -391,24 +459,25 @@ function addTags(doc: Document, tags: readonly string[]): KeyChanges {
   if (isSeq(node)) {
     seq = node;
     for (const t of add) seq.items.push(stringScalar(t));
-  } else seq = seqOf([...have, ...add]);
+  } else seq = seqOf([...have.map((t) => t.text), ...add]);
   return { count: add.length, pairs: [{ key: 'tags', pair: rewrite(doc, 'tags', seq) }] };
 }
 
-function removeTags(doc: Document, tags: readonly string[]): KeyChanges {
+function removeTags(doc: Document, core: Readonly<Record<string, unknown>>, tags: readonly string[]): KeyChanges {
   const drop = new Set(tags.map((t) => tagName(t).toLowerCase()));
   const out: KeyChanges = { count: 0, pairs: [] };
   for (const key of ['tags', 'tag']) {
-    const have = currentTags(doc, key);
-    const keep = have.filter((t) => !drop.has(tagName(t).toLowerCase()));
+    const have = currentTags(doc, core, key);
+    const gone = have.map((t) => t.names.some((n) => drop.has(n)));
+    const keep = have.filter((_, n) => !gone[n]);
     if (keep.length === have.length) continue;
     out.count += have.length - keep.length;
     const node = pairOf(doc, key)?.value;
     let pair: string | null = null;
     if (keep.length > 0 && isSeq(node)) {
-      node.items = node.items.filter((i) => !drop.has(tagName(String(isScalar(i) ? i.value : i)).toLowerCase()));
+      node.items = node.items.filter((_, n) => !gone[n]);
       pair = rewrite(doc, key, node);
-    } else if (keep.length > 0) pair = rewrite(doc, key, seqOf(keep));
+    } else if (keep.length > 0) pair = rewrite(doc, key, seqOf(keep.map((t) => t.text)));
     out.pairs.push({ key, pair });
   }
   return out;

@@ -5,6 +5,11 @@ import { CST, Document, isMap, isScalar, isSeq, Pair, Parser, parseDocument, Sca
 // (what a YAML library does) turned `zip: 01234` into 1234, cut 20-digit ids to floats,
 // rewrote 0x1F, 1e3, folded blocks, escapes and flow spacing in keys nobody asked to change.
 
+// yaml's default logLevel prints warnings (with the note's text) to the daemon's stderr.
+
+/** Longest front matter the index reads (src/chunk/front-matter.ts, the same limit). */
+export const MAX_FRONT_MATTER_CHARS = 16 * 1024;
+
 export type YamlEdit<T> = { ok: true; value: T } | { ok: false; reason: string };
 
 interface Item {
@@ -14,6 +19,8 @@ interface Item {
   at: number;
   /** Offset just past the item (its value, trailing comment and newline included). */
   end: number;
+  /** Its value is a `|+` / `>+` block: the blank lines after it are part of that value. */
+  keep: boolean;
 }
 
 type Layout =
@@ -39,7 +46,10 @@ function layout(yaml: string): Layout {
     const lead = it.start.find((t) => !FILLER.has(t.type));
     const at = lead?.offset ?? it.key?.offset ?? first;
     const key = it.key ? (CST.resolveAsScalar(it.key)?.value ?? null) : null;
-    items.push({ key, at, end });
+    const v = it.value;
+    const keep =
+      v?.type === 'block-scalar' && v.props.some((p) => p.type === 'block-scalar-header' && p.source.includes('+'));
+    items.push({ key, at, end, keep });
   }
   return { kind: 'map', indent: value.indent, items, end };
 }
@@ -74,8 +84,8 @@ export function renderNode(key: Pair['key'], value: Pair['value']): string {
  * reinterpreting it. Scalars under the core schema are what the index reads.
  */
 export function parseFailsafe(yaml: string): YamlEdit<Document> {
-  const doc = parseDocument(yaml, { schema: 'failsafe', uniqueKeys: false });
-  const core = parseDocument(yaml, { uniqueKeys: false });
+  const doc = parseDocument(yaml, { schema: 'failsafe', uniqueKeys: false, logLevel: 'error' });
+  const core = parseDocument(yaml, { uniqueKeys: false, logLevel: 'error' });
   const err = doc.errors[0] ?? core.errors[0];
   if (err) return { ok: false, reason: `the front matter is not valid YAML (${err.message.split('\n')[0]})` };
   if (doc.contents !== null && !isMap(doc.contents)) {
@@ -93,10 +103,21 @@ export function parseFailsafe(yaml: string): YamlEdit<Document> {
   return { ok: true, value: doc };
 }
 
+/** The block as the index reads it (core schema, the last of duplicate keys); null: unreadable. */
+export function coreValues(yaml: string): Record<string, unknown> | null {
+  try {
+    const v: unknown = parseDocument(yaml, { uniqueKeys: false, logLevel: 'error' }).toJS({ maxAliasCount: 100 });
+    if (v === null || v === undefined) return {};
+    return typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}
+
 /** A new scalar for `text`, quoted when the core schema would read it as something else. */
 export function stringScalar(text: string): Scalar {
   const s = new Scalar(text);
-  const back = parseDocument(text).contents;
+  const back = parseDocument(text, { logLevel: 'error' }).contents;
   const plain = isScalar(back) && back.value === text && !text.includes('#') && text.trim() === text;
   if (!plain) s.type = Scalar.QUOTE_DOUBLE;
   return s;
@@ -127,7 +148,8 @@ export function splice(yaml: string, key: string, pair: string | null): Spliced 
     const sep = yaml === '' || yaml.endsWith('\n') ? '' : '\n';
     return { yaml: yaml + sep + pair, at: yaml.length + sep.length };
   }
-  const item = l.items.find((i) => i.key === key);
+  // The last of duplicate keys: the one every YAML reader (and the index) goes by.
+  const item = l.items.findLast((i) => i.key === key);
   if (item) {
     const text = pair === null ? '' : indented(pair, l.indent, false);
     // A removed key goes with the indent before it, so the next key keeps its column.
@@ -139,6 +161,14 @@ export function splice(yaml: string, key: string, pair: string | null): Spliced 
     return { yaml: yaml.slice(0, from) + fixed + tail, at: from };
   }
   if (pair === null) return { yaml, at: 0 };
+  // After a `|+` block the blank lines are its text: a new key goes before that block instead.
+  const last = l.items.findLast((i) => i.key !== null);
+  if (last?.keep) {
+    return {
+      yaml: yaml.slice(0, last.at) + indented(pair, l.indent, false) + ' '.repeat(l.indent) + yaml.slice(last.at),
+      at: last.at,
+    };
+  }
   const before = yaml.slice(0, l.end);
   const sep = before.endsWith('\n') ? '' : '\n';
   return { yaml: before + sep + indented(pair, l.indent, true) + yaml.slice(l.end), at: l.end + sep.length };

@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { MAX_FRONT_MATTER_CHARS as READ_LIMIT } from '../../src/chunk/front-matter.ts';
+import { parseFrontMatter } from '../../src/chunk/index.ts';
+import { MAX_FRONT_MATTER_CHARS as EDIT_LIMIT } from '../../src/notes/front-matter.ts';
 import { applyEdits, type EditOp, unifiedDiff } from '../../src/notes/index.ts';
 
 function ok(text: string, ops: EditOp[]): { text: string; lines: number[][]; counts: number[] } {
@@ -179,6 +182,53 @@ test('front matter edits that would break the block, or a block not written key 
   assert.match(alias.reason, /after this change .*alias.*nothing was changed/);
   const flow = refused('---\n{a: 01}\n---\n', [{ op: 'set_front_matter', values: { b: 2 } }]);
   assert.match(flow.reason, /one \{…\} mapping .*replace/);
+});
+
+test('front matter edits act on the block and the keys the index reads', () => {
+  const read = (text: string) => parseFrontMatter(text);
+  // Duplicate keys: the index reads the last; a set changes that one, a remove takes them all.
+  const dup = ok('---\ntitle: Old\ntags: [a]\ntitle: Second\n---\nx\n', [
+    { op: 'set_front_matter', values: { title: 'New' } },
+  ]);
+  assert.equal(read(dup.text).title, 'New');
+  assert.equal(
+    ok('---\nx: 1\nk: 0\nx: 2\n---\n', [{ op: 'remove_front_matter', keys: ['x'] }]).text,
+    '---\nk: 0\n---\n',
+  );
+  assert.deepEqual(read(ok('---\ntags: [a]\ntags: [b]\n---\n', [{ op: 'add_tags', tags: ['c'] }]).text).tags, [
+    'b',
+    'c',
+  ]);
+  // Fences as the index finds them: trailing whitespace of any kind, \r line ends; not U+2028.
+  for (const note of ['---\u00a0\ntitle: T\ntags: [a]\n---\nbody\n', '---\rtitle: T\rtags: [a]\r---\rbody\r']) {
+    const r = ok(note, [{ op: 'add_tags', tags: ['z'] }]);
+    assert.deepEqual([read(r.text).title, read(r.text).tags], ['T', ['a', 'z']], JSON.stringify(r.text));
+    assert.equal(r.text.split('---').length, 3, `one block: ${JSON.stringify(r.text)}`);
+  }
+  assert.equal(
+    ok('---\rtitle: T\r---\rbody\r', [{ op: 'set_front_matter', values: { a: 1 } }]).text,
+    '---\rtitle: T\ra: 1\r---\rbody\r',
+  );
+  const ls = ok('---\ntitle: a\u2028---\nmore: b\n---\nbody\n', [{ op: 'add_tags', tags: ['z'] }]);
+  assert.deepEqual(read(ls.text).data, { title: 'a\u2028---', more: 'b', tags: ['z'] });
+  // Tags the index reads as numbers are removed by what it reads; a comma is two tags to it.
+  assert.deepEqual(
+    read(ok('---\ntags: [2.50, 0x10, x]\n---\n', [{ op: 'remove_tags', tags: ['2.5', '16'] }]).text).tags,
+    ['x'],
+  );
+  assert.match(refused('x\n', [{ op: 'add_tags', tags: ['x,y'] }]).reason, /not a tag/);
+  // A change that would reach a key it did not name is refused: an alias, a |+ block's tail.
+  assert.match(
+    refused('---\ntags: &t [a]\nrelated: *t\n---\n', [{ op: 'add_tags', tags: ['q'] }]).reason,
+    /would also change "related"/,
+  );
+  // Past the length the index reads, the whole block would stop counting.
+  assert.equal(EDIT_LIMIT, READ_LIMIT);
+  const long = refused('---\ntitle: u\n---\n', [{ op: 'set_front_matter', values: { big: 'x'.repeat(EDIT_LIMIT) } }]);
+  assert.match(long.reason, /longer than 16 KB/);
+  const kept = '---\ndesc: |+\n  a\n\n---\n';
+  const keep = ok(kept, [{ op: 'set_front_matter', values: { k: 1 } }]);
+  assert.deepEqual(read(keep.text).data, { ...read(kept).data, k: 1 });
 });
 
 test('unified diff: hunks with context, line numbers right, empty when equal, bounded', () => {

@@ -387,7 +387,10 @@ function editFrontMatter(
   // The fences stay as written (a closing `...` included).
   const open = span ? text.slice(bom.length, span.yamlStart) : `---${eol}`;
   const close = span ? text.slice(span.yamlEnd, span.end) : `---${eol}`;
-  const block = yaml.trim() === '' ? '' : open + yaml + (/[\r\n]$/.test(close) ? close : close + eol);
+  const fenced = open + yaml + (/[\r\n]$/.test(close) ? close : close + eol);
+  // An emptied block goes, unless the text after it opens with a `---` line: that would
+  // become the front matter (a thematic break and the paragraph under it, read as YAML).
+  const block = yaml.trim() === '' && rest.split(/\r\n|\r|\n/, 1)[0]?.trimEnd() !== '---' ? '' : fenced;
   // A note that had no front matter gets one on top, then its text unchanged.
   return { text: bom + block + rest, lines: [Number.isFinite(firstLine) ? firstLine : 1], count };
 }

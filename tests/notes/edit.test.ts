@@ -222,6 +222,10 @@ test('front matter edits act on the block and the keys the index reads', () => {
     refused('---\ntags: &t [a]\nrelated: *t\n---\n', [{ op: 'add_tags', tags: ['q'] }]).reason,
     /would also change "related"/,
   );
+  // An emptied block stays when the body opens with a `---` line (it would become the block).
+  const hr = '---\ntitle: Keep\n---\n---\nIntro text\n---\nmore\n';
+  assert.equal(ok(hr, [{ op: 'remove_front_matter', keys: ['title'] }]).text, '---\n---\n---\nIntro text\n---\nmore\n');
+  assert.equal(ok('---\na: 1\n---\n# T\n', [{ op: 'remove_front_matter', keys: ['a'] }]).text, '# T\n');
   // Past the length the index reads, the whole block would stop counting.
   assert.equal(EDIT_LIMIT, READ_LIMIT);
   const long = refused('---\ntitle: u\n---\n', [{ op: 'set_front_matter', values: { big: 'x'.repeat(EDIT_LIMIT) } }]);

@@ -180,7 +180,11 @@ async function undoMove(
 ): Promise<RestoreResult> {
   const [from, to] = [move.path, move.to ?? move.path];
   if ((await currentHash(root, from)) !== null) throw new NotesError('NOTES_E_TARGET_EXISTS', [from, 'restore_note']);
-  const rewrites = (await history.entries()).filter((e) => e.call === move.id && e.to === undefined);
+  // One per note, the last: a daemon killed mid-rewrite leaves an entry for a write that never
+  // happened, and the restart's rewrite of that note records it again.
+  const byPath = new Map<string, HistoryEntry>();
+  for (const e of await history.entries()) if (e.call === move.id && e.to === undefined) byPath.set(e.path, e);
+  const rewrites = [...byPath.values()];
   const own = rewrites.find((e) => e.path === to);
   const atTo = await currentHash(root, to);
   let undoId: string | undefined;

@@ -5,7 +5,7 @@ import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSyn
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { finishInterruptedMoves, History, pageEntries } from '../../src/history/index.ts';
+import { ChangeRecorder, finishInterruptedMoves, History, pageEntries, restoreNote } from '../../src/history/index.ts';
 import { silentLogger } from '../../src/log.ts';
 import { contentHash } from '../../src/notes/index.ts';
 import { REPO_ROOT, tempDir } from '../helpers/tmp.ts';
@@ -327,4 +327,33 @@ test('move plans left by a crash: carried out only for a move that happened, on 
   assert.deepEqual(readdirSync(join(dir, 'moves')), []);
   const rewrite = (await h.recent(1))[0]!;
   assert.deepEqual([rewrite.tool, rewrite.path, rewrite.call], ['move_note', 'l1.md', move.id]);
+});
+
+test('undoing a move whose rewrite of a note was recorded twice (a kill, then the restart) restores it once, listed once', async (t) => {
+  const notes = tempDir(t);
+  const dir = tempDir(t);
+  const h = new History({ dir, maxAgeDays: 30, maxBytes: 1 << 30, autoPrune: false });
+  const [was, now] = ['See [t](Topic.md).\n', 'See [t](moved/Topic.md).\n'];
+  mkdirSync(join(notes, 'moved'));
+  writeFileSync(join(notes, 'moved', 'Topic.md'), '# Topic\n');
+  writeFileSync(join(notes, 'l1.md'), now);
+  const move = await h.record({
+    tool: 'move_note',
+    path: 'Topic.md',
+    to: 'moved/Topic.md',
+    before: b('# Topic\n'),
+    after: b('# Topic\n'),
+    who,
+  });
+  for (let i = 0; i < 2; i++) {
+    await h.record({ tool: 'move_note', path: 'l1.md', before: b(was), after: b(now), who, call: move.id });
+  }
+  const r = await restoreNote(notes, h, { path: 'moved/Topic.md' }, new ChangeRecorder(h, 'restore_note', who));
+  assert.deepEqual(r.linksNotRestored, []);
+  assert.deepEqual(
+    r.linksRestored?.map((l) => l.path),
+    ['l1.md'],
+  );
+  assert.equal(readFileSync(join(notes, 'l1.md'), 'utf8'), was);
+  assert.equal(existsSync(join(notes, 'Topic.md')), true);
 });

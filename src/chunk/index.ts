@@ -4,6 +4,7 @@ export { estimateTokens } from './tokens.ts';
 export type { Chunk, ChunkOptions, ParsedNote } from './types.ts';
 export { indexText } from './normalize.ts';
 export {
+  extractFileLinks,
   extractLinks,
   linkKey,
   MAX_LINKS_PER_NOTE,

@@ -182,6 +182,20 @@ function decodeHref(raw: string): string {
 
 /** Every link in a note's source, in order of appearance (at most MAX_LINKS_PER_NOTE). */
 export function extractLinks(source: string): NoteLink[] {
+  return extract(source, (target) => /\.(md|markdown)$/i.test(target));
+}
+
+/**
+ * Relative Markdown links to files that are not notes (`![img](pic.png)`, `[pdf](a.pdf)`):
+ * what a note's move must rewrite besides its links to notes. Never indexed.
+ */
+export function extractFileLinks(source: string): NoteLink[] {
+  return extract(source, (target) => target !== '' && !/\.(md|markdown)$/i.test(target)).filter(
+    (l) => l.kind === 'markdown',
+  );
+}
+
+function extract(source: string, wanted: (target: string) => boolean): NoteLink[] {
   // Cheap test first: most notes link nowhere, and those skip the parse.
   if (!source.includes('[[') && !source.includes('](') && !source.includes(']:')) return [];
   const starts = lineStarts(source);
@@ -224,7 +238,7 @@ export function extractLinks(source: string): NoteLink[] {
     const hash = raw.indexOf('#');
     const pathPart = (hash < 0 ? raw : raw.slice(0, hash)).replace(/\?.*$/, '');
     const target = decodeHref(pathPart);
-    if (!/\.(md|markdown)$/i.test(target)) return;
+    if (!wanted(target)) return;
     const labelAt = m[0].indexOf(`[${label}]`) + 1;
     const hrefStart = start + m[0].indexOf(written, labelAt + label.length + 1) + (bracketed ? 1 : 0);
     const link: NoteLink = {

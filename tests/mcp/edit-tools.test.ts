@@ -343,6 +343,23 @@ test("move_note rewrites the moved note's own relative links when its folder cha
   });
 });
 
+test("move_note rewrites the moved note's links to images and other files when its folder changes", async (t) => {
+  await eachEra(t, async (c, notes) => {
+    mkdirSync(join(notes, 'Projects', 'img'), { recursive: true });
+    writeFileSync(join(notes, 'Projects', 'img', 'plot 1.png'), 'png');
+    writeFileSync(join(notes, 'Projects', 'spec.pdf'), 'pdf');
+    const text =
+      '# Pics\n\n![plot](img/plot%201.png) ![p2](<img/plot 1.png>) [spec](spec.pdf#page=2) [gone](nothere.png) [top](/spec.pdf)\n';
+    await ok(c, 'write_note', { path: 'Projects/Pics.md', content: text });
+    const m = await ok(c, 'move_note', { from: 'Projects/Pics.md', to: 'Archive/Old/Pics.md' });
+    assert.deepEqual(m.links_updated, [{ path: 'Archive/Old/Pics.md', links: 3, hash: m.hash }]);
+    assert.equal(
+      read(notes, 'Archive/Old/Pics.md'),
+      '# Pics\n\n![plot](../../Projects/img/plot%201.png) ![p2](<../../Projects/img/plot 1.png>) [spec](../../Projects/spec.pdf#page=2) [gone](nothere.png) [top](/spec.pdf)\n',
+    );
+  });
+});
+
 test("move_note keeps what the moved note's own [[links]] mean when its folder decides them", async (t) => {
   await eachEra(t, async (c, notes) => {
     // In Projects/, [[Ideas]] means Projects/Ideas.md (two notes have that name; the one in

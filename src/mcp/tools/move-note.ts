@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { extractLinks, linkKey, nameKeyOfPath, type NoteLink, relativeHref } from '../../chunk/index.ts';
+import { lstat } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  extractFileLinks,
+  extractLinks,
+  linkKey,
+  nameKeyOfPath,
+  type NoteLink,
+  relativeHref,
+  resolveRelativeTarget,
+} from '../../chunk/index.ts';
 import { NotesError } from '../../errors.ts';
 import type { NotesIndex } from '../../index/index.ts';
 import { applyTextEdits } from '../../history/index.ts';
@@ -107,6 +117,27 @@ function wikiCanName(path: string): boolean {
   });
 }
 
+/**
+ * The moved note's relative links to files that are not notes (images, PDFs): rewritten when
+ * the file is there, so that they still find it from the new folder.
+ */
+async function fileLinkEdits(root: string, from: string, to: string, text: string): Promise<Plan['edits']> {
+  const edits: Plan['edits'] = [];
+  for (const l of extractFileLinks(text)) {
+    const written = text.slice(l.targetStart, l.targetEnd);
+    if (written.startsWith('/')) continue;
+    const file = resolveRelativeTarget(from, l.target);
+    if (file === null) continue;
+    const there = await lstat(join(root, ...file.split('/'))).then(
+      (st) => st.isFile(),
+      () => false,
+    );
+    const next = hrefFor(to, file, text[l.targetStart - 1] === '<');
+    if (there && next !== written) edits.push({ start: l.targetStart, end: l.targetEnd, text: next });
+  }
+  return edits;
+}
+
 /** [[Plan]] meaning `path`, spelled as one: [[Folder/Plan|Plan]] keeps its target and its text. */
 function spelledOut(l: NoteLink, written: string, path: string): Plan['edits'][number] {
   const target = /\.(md|markdown)$/i.test(written) ? path : stripMd(path);
@@ -200,6 +231,10 @@ async function runMove(args: z.infer<typeof MoveInput>, { deps, ctx, beginChange
     try {
       const n = await readNote(root, source);
       const p = planLinks(index, n.path, n.content, { from, to, shadowed }, n.path === from);
+      if (n.path === from) {
+        p.edits.push(...(await fileLinkEdits(root, from, to, n.content)));
+        p.edits.sort((a, b) => a.start - b.start);
+      }
       if (p.edits.length > 0) plans.push({ ...p, hash: n.hash });
     } catch (err) {
       if (!(err instanceof NotesError) || source === from) throw err;

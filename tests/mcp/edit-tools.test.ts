@@ -387,6 +387,9 @@ test('move_note refuses a name no [[wikilink]] can spell while wikilinks point a
       await fails(c, 'move_note', { from: 'Projects/Garden.md', to }, /a wikilink cannot name it/);
       assert.equal(existsSync(join(notes, 'Projects/Garden.md')), true, to);
     }
+    // A name that differs from another note's only in case: [[links]] match names without case.
+    await ok(c, 'write_note', { path: 'Projects/garden-twin.md', content: '# twin\n' });
+    await fails(c, 'move_note', { from: 'Projects/Garden.md', to: 'Projects/Garden-Twin.md' }, /only in case/);
     const m = await ok(c, 'move_note', { from: 'Projects/Garden.md', to: 'Projects/Garden .md', update_links: false });
     assert.equal(m.to, 'Projects/Garden .md');
   });

@@ -221,6 +221,17 @@ async function runMove(args: z.infer<typeof MoveInput>, { deps, ctx, beginChange
       '[[wikilinks]] point at this note, and a wikilink cannot name it (a name with [ ] | # ^ or a backtick, or one that ends with a space): choose another name, or pass update_links: false',
     ]);
   }
+  const near = index.resolveName(stripMd(to));
+  const twin = (near.status === 'resolved' ? [near.path] : near.status === 'ambiguous' ? near.candidates : []).find(
+    (p) => p !== from && p !== to && linkKey(p) === linkKey(to),
+  );
+  if (args.update_links && twin !== undefined && index.backlinks(from).some((b) => b.kind === 'wiki')) {
+    // Wikilinks match names without case: no [[link]] could tell the two notes apart.
+    throw new NotesError('NOTES_E_PATH_INVALID', [
+      JSON.stringify(args.to),
+      `[[wikilinks]] point at this note, and ${twin} differs from that name only in case: no wikilink could tell them apart. Choose another name, or pass update_links: false`,
+    ]);
+  }
   const shadowed = shadowedBy(index, from, to);
   const nameLinks = [...shadowed].flatMap((p) => index.backlinks(p).map((b) => b.path));
   // Without update_links, the notes whose links by name would change meaning are only listed.

@@ -596,7 +596,8 @@ export class NotesIndex extends EventEmitter<Events> {
 
   /** The note a link from `from` points at: wikilinks by name, Markdown links by path. */
   resolveLink(from: string, link: Pick<StoredLink, 'kind' | 'target'>): LinkResolution {
-    if (link.kind === 'wiki') return this.resolveName(link.target, from);
+    // [[ghost.md]] names a file, as read_note("ghost.md") does: never a title or alias.
+    if (link.kind === 'wiki') return this.resolveName(link.target, from, /\.(?:md|markdown)$/i.test(link.target));
     // Relative to the linking note; Obsidian also writes paths from the vault's top.
     for (const p of [resolveRelativeTarget(from, link.target), resolveRelativeTarget('', link.target)]) {
       if (p !== null && this.#store.hasNote(p)) return { status: 'resolved', path: p };

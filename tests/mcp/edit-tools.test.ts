@@ -546,6 +546,16 @@ test('read_note, related_notes and note:// by title or alias; ambiguity lists th
     await fails(c, 'read_note', { path: 'Dashboard.md' }, /does not exist/);
     await fails(c, 'read_note', { uri: 'note://Levain.md' }, /does not exist/);
     await fails(c, 'related_notes', { path: 'Dashboard.md' }, /does not exist/);
+    // ...and a [[Dashboard.md]] link in a note says the same.
+    await ok(c, 'write_note', { path: 'Links.md', content: '# L\n\n[[Dashboard.md]] and [[Dashboard]]\n' });
+    const ln = await ok(c, 'read_note', { path: 'Links.md' });
+    assert.deepEqual(
+      (ln.links as Array<{ status: string; path?: string }>).map((l) => [l.status, l.path]),
+      [
+        ['unresolved', undefined],
+        ['resolved', 'Home.md'],
+      ],
+    );
     assert.equal((await ok(c, 'read_note', { path: 'Sourdough Starter.md' })).path, 'Recipes/Sourdough Starter.md');
     const res = await (
       c.raw as { readResource: (p: { uri: string }) => Promise<{ contents: Array<{ uri: string }> }> }

@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { NotesError } from '../errors.ts';
 import { fsyncPathAsync } from '../fs-atomic.ts';
 import type { Logger } from '../log.ts';
-import { writeNote } from '../notes/index.ts';
+import { readNote, writeNote } from '../notes/index.ts';
 import { ChangeRecorder, type History } from './history.ts';
 import { applyTextEdits, editsFit, type MovePlan } from './move-plan.ts';
 
@@ -15,6 +15,7 @@ import { applyTextEdits, editsFit, type MovePlan } from './move-plan.ts';
  * rewrites of a move cut short are run (see move-plan.ts). Returns the moves finished.
  */
 export async function finishInterruptedMoves(history: History, root: string, log: Logger): Promise<number> {
+  await dropUnwrittenChanges(history, root, log);
   let finished = 0;
   for (const e of await history.recent(200)) {
     if (e.tool !== 'move_note' || e.to === undefined || e.to === e.path) continue;
@@ -92,4 +93,29 @@ async function rewriteLinks(history: History, root: string, plan: MovePlan, log:
     { from: plan.from, to: plan.to, rewritten, left },
     'finished the link rewrites of a move a crash interrupted (notes changed since were left as they are)',
   );
+}
+
+/**
+ * A change is recorded right before the note is replaced: a daemon killed in between leaves an
+ * entry for a write that never happened, and the note reads as "changed outside notes-mcp"
+ * (restore_note then undid that phantom, not the last real change). At start, the newest
+ * entry of a recently changed note whose text is still exactly its `before` is taken back.
+ */
+async function dropUnwrittenChanges(history: History, root: string, log: Logger): Promise<void> {
+  const seen = new Set<string>();
+  for (const e of await history.recent(200)) {
+    if (seen.has(e.path)) continue;
+    seen.add(e.path);
+    if (e.to !== undefined || e.after === null || e.before === null || e.before === e.after) continue;
+    try {
+      if ((await readNote(root, e.path)).hash !== e.before) continue;
+    } catch {
+      continue;
+    }
+    await history.abort(e.id);
+    log.info(
+      { path: e.path, tool: e.tool },
+      'took back the history entry of a change a crash stopped before it was written',
+    );
+  }
 }

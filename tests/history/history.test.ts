@@ -357,3 +357,17 @@ test('undoing a move whose rewrite of a note was recorded twice (a kill, then th
   assert.equal(readFileSync(join(notes, 'l1.md'), 'utf8'), was);
   assert.equal(existsSync(join(notes, 'Topic.md')), true);
 });
+
+test('at start, a change recorded but never written (killed in between) is taken back; a written one stays', async (t) => {
+  const notes = tempDir(t);
+  const dir = tempDir(t);
+  const h = new History({ dir, maxAgeDays: 30, maxBytes: 1 << 30, autoPrune: false });
+  writeFileSync(join(notes, 'a.md'), 'A\n');
+  writeFileSync(join(notes, 'b.md'), 'B2\n');
+  const phantom = await h.record({ tool: 'edit_note', path: 'a.md', before: b('A\n'), after: b('A2\n'), who });
+  const real = await h.record({ tool: 'edit_note', path: 'b.md', before: b('B\n'), after: b('B2\n'), who });
+  await finishInterruptedMoves(h, notes, silentLogger());
+  const ids = (await h.recent(10)).map((e) => e.id);
+  assert.ok(!ids.includes(phantom.id), 'the unwritten change is no longer listed');
+  assert.ok(ids.includes(real.id));
+});

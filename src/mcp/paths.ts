@@ -124,7 +124,8 @@ async function noteExists(root: string, rel: string): Promise<boolean> {
 /**
  * An existing note named by path or note:// URI, or else by file name, title or alias the way
  * Obsidian resolves them (shortest unique path; a name ending in .md by file name only);
- * several notes with that name are an error listing them. A path refused as outside the notes folder is never looked up as a name; the name
+ * several notes with that name are an error listing them. A path refused as outside the
+ * notes folder is never looked up as a name; the name
  * found is a note path from the index, read through the same path checks as any other.
  */
 export async function resolveNoteRef(place: NotesPlace, index: NameResolver, input: string): Promise<string> {

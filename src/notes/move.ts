@@ -149,23 +149,12 @@ export async function moveNote(root: string, from: string, to: string, opts: Mov
   });
 }
 
-const moving = new Map<string, Promise<unknown>>();
-
 /**
  * One move at a time per notes folder, in this process. A move plans its link rewrites on the
  * notes as they are: two at once (A and B linking to each other) each planned on the other's
- * old path, and both links broke. Moves are rare; waiting for the one before is cheap.
+ * old path, and both links broke. Moves are rare; waiting for the one before is cheap. The
+ * note locks' queue, under a key no note path can have (a NUL).
  */
 export function withMoveLock<T>(root: string, fn: () => Promise<T>): Promise<T> {
-  const prev = moving.get(root) ?? Promise.resolve();
-  const run = prev.then(fn, fn);
-  const tail = run.then(
-    () => undefined,
-    () => undefined,
-  );
-  moving.set(root, tail);
-  void tail.then(() => {
-    if (moving.get(root) === tail) moving.delete(root);
-  });
-  return run;
+  return withNoteLock(`\0move\0${root}`, fn);
 }

@@ -290,6 +290,18 @@ test('history pages: each entry once across pages, also within one millisecond; 
     assert.throws(() => pageEntries(all, bogus, 5), /invalid cursor/, JSON.stringify(bogus));
 });
 
+/** The journal entry of Topic.md moved to moved/Topic.md, as move_note records it. */
+function recordTopicMove(h: History) {
+  return h.record({
+    tool: 'move_note',
+    path: 'Topic.md',
+    to: 'moved/Topic.md',
+    before: b('# Topic\n'),
+    after: b('# Topic\n'),
+    who,
+  });
+}
+
 test('move plans left by a crash: carried out only for a move that happened, on notes unchanged since; damaged ones go', async (t) => {
   const notes = tempDir(t);
   const dir = tempDir(t);
@@ -300,14 +312,7 @@ test('move plans left by a crash: carried out only for a move that happened, on 
   mkdirSync(join(notes, 'moved'));
   writeFileSync(join(notes, 'moved', 'Topic.md'), '# Topic\n');
   const edit = { start: link.indexOf('Topic.md'), end: link.indexOf('Topic.md') + 8, text: 'moved/Topic.md' };
-  const move = await h.record({
-    tool: 'move_note',
-    path: 'Topic.md',
-    to: 'moved/Topic.md',
-    before: b('# Topic\n'),
-    after: b('# Topic\n'),
-    who,
-  });
+  const move = await recordTopicMove(h);
   await h.movePlans.save({
     id: move.id,
     from: 'Topic.md',
@@ -337,14 +342,7 @@ test('undoing a move whose rewrite of a note was recorded twice (a kill, then th
   mkdirSync(join(notes, 'moved'));
   writeFileSync(join(notes, 'moved', 'Topic.md'), '# Topic\n');
   writeFileSync(join(notes, 'l1.md'), now);
-  const move = await h.record({
-    tool: 'move_note',
-    path: 'Topic.md',
-    to: 'moved/Topic.md',
-    before: b('# Topic\n'),
-    after: b('# Topic\n'),
-    who,
-  });
+  const move = await recordTopicMove(h);
   for (let i = 0; i < 2; i++) {
     await h.record({ tool: 'move_note', path: 'l1.md', before: b(was), after: b(now), who, call: move.id });
   }
